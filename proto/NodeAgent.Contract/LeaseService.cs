@@ -1,0 +1,81 @@
+using NodeAgent.Rpc;
+using NodeAgent.Rpc.Client;
+using NodeAgent.Rpc.Server;
+
+namespace NodeAgent.Contract.V1;
+
+/// <summary>The methods of <c>nodeagent.v1.LeaseService</c> (lease.proto): what ws asks of the scheduler.</summary>
+public static class LeaseServiceMethods
+{
+    public const string ServiceName = "nodeagent.v1.LeaseService";
+
+    public static readonly Method<CreateLeaseRequest, Lease> CreateLease =
+        Method.Unary(ServiceName, nameof(CreateLease), CreateLeaseRequest.Parser, Lease.Parser);
+
+    public static readonly Method<GetLeaseRequest, Lease> GetLease =
+        Method.Unary(ServiceName, nameof(GetLease), GetLeaseRequest.Parser, Lease.Parser);
+
+    public static readonly Method<ListLeasesRequest, ListLeasesResponse> ListLeases =
+        Method.Unary(ServiceName, nameof(ListLeases), ListLeasesRequest.Parser, ListLeasesResponse.Parser);
+
+    public static readonly Method<ExtendLeaseRequest, Lease> ExtendLease =
+        Method.Unary(ServiceName, nameof(ExtendLease), ExtendLeaseRequest.Parser, Lease.Parser);
+
+    public static readonly Method<ReleaseLeaseRequest, Lease> ReleaseLease =
+        Method.Unary(ServiceName, nameof(ReleaseLease), ReleaseLeaseRequest.Parser, Lease.Parser);
+
+    public static readonly Method<GetLeaseRequest, Lease> WatchLease =
+        Method.ServerStreaming(ServiceName, nameof(WatchLease), GetLeaseRequest.Parser, Lease.Parser);
+}
+
+/// <summary>Server side of <c>nodeagent.v1.LeaseService</c>; methods not overridden answer UNIMPLEMENTED.</summary>
+public abstract class LeaseServiceBase : IRpcService
+{
+    public virtual Task<Lease> CreateLease(CreateLeaseRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.CreateLease.Path);
+
+    public virtual Task<Lease> GetLease(GetLeaseRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.GetLease.Path);
+
+    public virtual Task<ListLeasesResponse> ListLeases(ListLeasesRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.ListLeases.Path);
+
+    public virtual Task<Lease> ExtendLease(ExtendLeaseRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.ExtendLease.Path);
+
+    public virtual Task<Lease> ReleaseLease(ReleaseLeaseRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.ReleaseLease.Path);
+
+    public virtual Task WatchLease(GetLeaseRequest request, IServerStreamWriter<Lease> responses, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.WatchLease.Path);
+
+    public void Bind(RpcServiceRegistry registry) => registry
+        .AddUnary(LeaseServiceMethods.CreateLease, CreateLease)
+        .AddUnary(LeaseServiceMethods.GetLease, GetLease)
+        .AddUnary(LeaseServiceMethods.ListLeases, ListLeases)
+        .AddUnary(LeaseServiceMethods.ExtendLease, ExtendLease)
+        .AddUnary(LeaseServiceMethods.ReleaseLease, ReleaseLease)
+        .AddServerStreaming(LeaseServiceMethods.WatchLease, WatchLease);
+}
+
+/// <summary>Client of <c>nodeagent.v1.LeaseService</c>.</summary>
+public sealed class LeaseServiceClient(RpcChannel channel)
+{
+    public Task<Lease> CreateLeaseAsync(CreateLeaseRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(LeaseServiceMethods.CreateLease, request, options);
+
+    public Task<Lease> GetLeaseAsync(GetLeaseRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(LeaseServiceMethods.GetLease, request, options);
+
+    public Task<ListLeasesResponse> ListLeasesAsync(ListLeasesRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(LeaseServiceMethods.ListLeases, request, options);
+
+    public Task<Lease> ExtendLeaseAsync(ExtendLeaseRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(LeaseServiceMethods.ExtendLease, request, options);
+
+    public Task<Lease> ReleaseLeaseAsync(ReleaseLeaseRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(LeaseServiceMethods.ReleaseLease, request, options);
+
+    public IAsyncEnumerable<Lease> WatchLeaseAsync(GetLeaseRequest request, CallOptions options = default) =>
+        channel.ServerStreamingAsync(LeaseServiceMethods.WatchLease, request, options);
+}

@@ -1,0 +1,80 @@
+using Google.Protobuf.WellKnownTypes;
+using NodeAgent.Contract.V1;
+using NodeAgent.Rpc.Server;
+using NodeAgent.Scheduler.Hosts;
+
+namespace NodeAgent.Scheduler.Api;
+
+/// <summary>nodeagent.v1.AgentService: translates agents' calls into <see cref="HostRegistry"/> commands.</summary>
+internal sealed class AgentApi(HostRegistry hosts) : AgentServiceBase
+{
+    public override async Task<RegisterHostResponse> RegisterHost(RegisterHostRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("RegisterHost");
+        var registration = WireMapping.ToRegistration(request.Host, v);
+        v.ThrowIfInvalid();
+        await hosts.RegisterAsync(registration, context.CancellationToken);
+        return new RegisterHostResponse
+        {
+            HeartbeatInterval = Duration.FromTimeSpan(hosts.HeartbeatInterval),
+            HeartbeatTtl = Duration.FromTimeSpan(hosts.HeartbeatTtl),
+        };
+    }
+
+    public override async Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("Heartbeat");
+        var id = v.HostId("host_id", request.HostId);
+        var capacity = WireMapping.ToCapacity("capacity", request.Capacity, v);
+        var load = WireMapping.ToLoad(request.Load, v);
+        v.ThrowIfInvalid();
+        var version = await hosts.HeartbeatAsync(id, capacity, load, context.CancellationToken);
+        return new HeartbeatResponse { DesiredVersion = (ulong)version };
+    }
+
+    public override async Task WatchDesiredWorkspaces(WatchDesiredWorkspacesRequest request, IServerStreamWriter<DesiredWorkspaces> responses, ServerCallContext context)
+    {
+        var v = new RequestValidator("WatchDesiredWorkspaces");
+        var id = v.HostId("host_id", request.HostId);
+        v.ThrowIfInvalid();
+        var token = context.CancellationToken;
+        long? sent = null;
+        while (!token.IsCancellationRequested)
+        {
+            // Take the change signal before reading, so a change made during the read wakes the next wait.
+            var changed = hosts.DesiredChanges.NextChange(id);
+            var desired = hosts.Desired(id);
+            if (sent != desired.Version)
+            {
+                await responses.WriteAsync(WireMapping.ToWire(desired), token);
+                sent = desired.Version;
+            }
+
+            await changed.WaitAsync(token);
+        }
+    }
+}
+
+/// <summary>nodeagent.v1.HostService: hosts as operators and ws see them.</summary>
+internal sealed class HostApi(HostRegistry hosts) : HostServiceBase
+{
+    public override Task<ListHostsResponse> ListHosts(ListHostsRequest request, ServerCallContext context)
+    {
+        var response = new ListHostsResponse();
+        foreach (var host in hosts.List())
+        {
+            response.Hosts.Add(WireMapping.ToWire(host, hosts.HealthOf(host)));
+        }
+
+        return Task.FromResult(response);
+    }
+
+    public override Task<NodeAgent.Contract.V1.Host> GetHost(GetHostRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("GetHost");
+        var id = v.HostId("host_id", request.HostId);
+        v.ThrowIfInvalid();
+        var host = hosts.Get(id);
+        return Task.FromResult(WireMapping.ToWire(host, hosts.HealthOf(host)));
+    }
+}

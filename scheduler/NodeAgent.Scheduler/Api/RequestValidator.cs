@@ -1,0 +1,114 @@
+using NodeAgent.Rpc;
+using NodeAgent.Scheduler.Domain;
+
+namespace NodeAgent.Scheduler.Api;
+
+/// <summary>
+/// Collects every problem of one request, then rejects it with INVALID_ARGUMENT naming each field.
+/// Nothing that fails here reaches the store, a log line unescaped, or an agent.
+/// </summary>
+internal sealed class RequestValidator(string method)
+{
+    public const int MaxTextLength = 253;
+    public const int MaxLabels = 64;
+    public const int MaxFeatures = 64;
+
+    private readonly List<string> _problems = [];
+
+    public HostId HostId(string field, string value)
+    {
+        if (Domain.HostId.TryParse(value, out var id, out var problem))
+        {
+            return id;
+        }
+
+        _problems.Add($"{field} {problem}");
+        return default;
+    }
+
+    public string Text(string field, string value, bool required = true)
+    {
+        if (required && value.Length == 0)
+        {
+            _problems.Add($"{field} is empty");
+        }
+        else if (value.Length > MaxTextLength)
+        {
+            _problems.Add($"{field} is {value.Length} characters long; at most {MaxTextLength} are allowed");
+        }
+        else if (value.Any(c => char.IsControl(c)))
+        {
+            _problems.Add($"{field} '{IdSyntax.Printable(value)}' contains control characters");
+        }
+
+        return value;
+    }
+
+    public string Name(string field, string value)
+    {
+        if (!IdSyntax.IsValid(value, out var problem))
+        {
+            _problems.Add($"{field} {problem}");
+        }
+
+        return value;
+    }
+
+    public long Range(string field, ulong value, ulong min, ulong max)
+    {
+        if (value < min || value > max)
+        {
+            _problems.Add($"{field} is {value}; it must be between {min} and {max}");
+            return (long)Math.Min(value, max);
+        }
+
+        return (long)value;
+    }
+
+    public double Fraction(string field, double value)
+    {
+        if (!double.IsFinite(value) || value < 0 || value > 1)
+        {
+            _problems.Add($"{field} is {value}; it must be between 0 and 1");
+            return 0;
+        }
+
+        return value;
+    }
+
+    public double NonNegative(string field, double value)
+    {
+        if (!double.IsFinite(value) || value < 0)
+        {
+            _problems.Add($"{field} is {value}; it must be a finite number of at least 0");
+            return 0;
+        }
+
+        return value;
+    }
+
+    public void Count(string field, int count, int max)
+    {
+        if (count > max)
+        {
+            _problems.Add($"{field} has {count} entries; at most {max} are allowed");
+        }
+    }
+
+    public void Require(bool condition, string problem)
+    {
+        if (!condition)
+        {
+            _problems.Add(problem);
+        }
+    }
+
+    /// <summary>Throws INVALID_ARGUMENT listing every problem found, if any.</summary>
+    public void ThrowIfInvalid()
+    {
+        if (_problems.Count > 0)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{method}: " + string.Join("; ", _problems));
+        }
+    }
+}

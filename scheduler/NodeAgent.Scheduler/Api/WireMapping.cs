@@ -1,0 +1,122 @@
+using Google.Protobuf.WellKnownTypes;
+using NodeAgent.Scheduler.Domain;
+using NodeAgent.Scheduler.Hosts;
+using V1 = NodeAgent.Contract.V1;
+
+namespace NodeAgent.Scheduler.Api;
+
+/// <summary>
+/// Turns wire messages into the scheduler's own types and back. Requests pass through a
+/// <see cref="RequestValidator"/> on the way in; nothing else in the scheduler sees generated classes.
+/// </summary>
+internal static class WireMapping
+{
+    private const ulong MaxVcpus = 4096;
+    private const ulong MaxMemoryBytes = 64UL << 40; // 64 TiB
+    private const ulong MaxDiskBytes = 1UL << 50;    // 1 PiB
+
+    public static HostRegistration ToRegistration(V1.HostInfo? info, RequestValidator v)
+    {
+        v.Require(info is not null, "host is missing");
+        info ??= new V1.HostInfo();
+        v.Count("host.labels", info.Labels.Count, RequestValidator.MaxLabels);
+        v.Count("host.features", info.Features.Count, RequestValidator.MaxFeatures);
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in info.Labels.Take(RequestValidator.MaxLabels))
+        {
+            labels[v.Name("host.labels key", key)] = v.Text($"host.labels[{IdSyntax.Printable(key)}]", value, required: false);
+        }
+
+        return new HostRegistration(
+            v.HostId("host.host_id", info.HostId),
+            v.Text("host.hostname", info.Hostname),
+            v.Text("host.agent_version", info.AgentVersion, required: false),
+            v.Text("host.architecture", info.Architecture),
+            DomainType(info.DomainType, v),
+            ToCapacity("host.capacity", info.Capacity, v),
+            labels,
+            info.Features.Take(RequestValidator.MaxFeatures).Select(f => v.Name("host.features entry", f)).ToList());
+    }
+
+    public static Resources ToCapacity(string field, V1.Resources? wire, RequestValidator v)
+    {
+        v.Require(wire is not null, $"{field} is missing");
+        wire ??= new V1.Resources();
+        return new Resources(
+            (int)v.Range($"{field}.vcpus", wire.Vcpus, 1, MaxVcpus),
+            v.Range($"{field}.memory_bytes", wire.MemoryBytes, 1, MaxMemoryBytes),
+            v.Range($"{field}.disk_bytes", wire.DiskBytes, 0, MaxDiskBytes));
+    }
+
+    public static HostLoad ToLoad(V1.HostLoad? wire, RequestValidator v)
+    {
+        wire ??= new V1.HostLoad();
+        return new HostLoad(
+            v.Fraction("load.cpu_utilization", wire.CpuUtilization),
+            v.Range("load.memory_available_bytes", wire.MemoryAvailableBytes, 0, MaxMemoryBytes),
+            v.NonNegative("load.load_average_1m", wire.LoadAverage1M),
+            wire.RunningWorkspaces > 100_000 ? 100_000 : (int)wire.RunningWorkspaces);
+    }
+
+    public static V1.Resources ToWire(Resources r) =>
+        new() { Vcpus = (uint)r.Vcpus, MemoryBytes = (ulong)r.MemoryBytes, DiskBytes = (ulong)r.DiskBytes };
+
+    public static V1.Host ToWire(HostRecord host, HostHealth health)
+    {
+        var r = host.Registration;
+        var info = new V1.HostInfo
+        {
+            HostId = r.Id.Value,
+            Hostname = r.Hostname,
+            AgentVersion = r.AgentVersion,
+            Architecture = r.Architecture,
+            DomainType = r.DomainType,
+            Capacity = ToWire(r.Capacity),
+        };
+        foreach (var (key, value) in r.Labels)
+        {
+            info.Labels[key] = value;
+        }
+
+        info.Features.Add(r.Features);
+        return new V1.Host
+        {
+            Info = info,
+            Health = health == HostHealth.Up ? V1.HostHealth.Up : V1.HostHealth.Down,
+            Load = new V1.HostLoad
+            {
+                CpuUtilization = host.Load.CpuUtilization,
+                MemoryAvailableBytes = (ulong)host.Load.MemoryAvailableBytes,
+                LoadAverage1M = host.Load.LoadAverage1m,
+                RunningWorkspaces = (uint)host.Load.RunningWorkspaces,
+            },
+            Allocated = ToWire(host.Allocated),
+            RegisteredAt = Timestamp.FromDateTimeOffset(host.RegisteredAt),
+            LastHeartbeatAt = host.LastHeartbeatAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
+        };
+    }
+
+    public static V1.DesiredWorkspaces ToWire(DesiredSet set)
+    {
+        var message = new V1.DesiredWorkspaces { HostId = set.HostId.Value, Version = (ulong)set.Version };
+        foreach (var w in set.Workspaces)
+        {
+            message.Workspaces.Add(new V1.WorkspaceSpec
+            {
+                Id = w.LeaseId,
+                Owner = w.Owner,
+                Image = new V1.ImageRef { Name = w.Image },
+                Resources = ToWire(w.Resources),
+                ExpiresAt = Timestamp.FromDateTimeOffset(w.ExpiresAt),
+            });
+        }
+
+        return message;
+    }
+
+    private static string DomainType(string value, RequestValidator v)
+    {
+        v.Require(value is "kvm" or "qemu", $"host.domain_type is '{IdSyntax.Printable(value)}'; it must be \"kvm\" or \"qemu\"");
+        return value;
+    }
+}

@@ -1,0 +1,52 @@
+namespace NodeAgent.Scheduler.Domain;
+
+/// <summary>An amount of compute: a host's capacity, a lease's request, or what is allocated.</summary>
+public sealed record Resources(int Vcpus, long MemoryBytes, long DiskBytes)
+{
+    public static readonly Resources None = new(0, 0, 0);
+
+    public Resources Add(Resources other) => new(Vcpus + other.Vcpus, MemoryBytes + other.MemoryBytes, DiskBytes + other.DiskBytes);
+
+    public bool Fits(Resources capacity) => Vcpus <= capacity.Vcpus && MemoryBytes <= capacity.MemoryBytes && DiskBytes <= capacity.DiskBytes;
+}
+
+/// <summary>What a host's agent measured: its real load, as opposed to what is allocated on it.</summary>
+public sealed record HostLoad(double CpuUtilization, long MemoryAvailableBytes, double LoadAverage1m, int RunningWorkspaces)
+{
+    public static readonly HostLoad Unknown = new(0, 0, 0, 0);
+}
+
+/// <summary>What an agent says about its host when it registers.</summary>
+public sealed record HostRegistration(
+    HostId Id,
+    string Hostname,
+    string AgentVersion,
+    string Architecture,
+    string DomainType,
+    Resources Capacity,
+    IReadOnlyDictionary<string, string> Labels,
+    IReadOnlyList<string> Features);
+
+public enum HostHealth
+{
+    Up,
+    Down,
+}
+
+/// <summary>A host as the scheduler knows it.</summary>
+public sealed record HostRecord(
+    HostRegistration Registration,
+    HostLoad Load,
+    Resources Allocated,
+    DateTimeOffset RegisteredAt,
+    DateTimeOffset? LastHeartbeatAt,
+    long DesiredVersion)
+{
+    public HostId Id => Registration.Id;
+
+    public HostHealth HealthAt(DateTimeOffset now, TimeSpan ttl) =>
+        LastHeartbeatAt is { } last && now - last <= ttl ? HostHealth.Up : HostHealth.Down;
+}
+
+/// <summary>A heartbeat as the scheduler stores it.</summary>
+public sealed record Heartbeat(HostId HostId, Resources Capacity, HostLoad Load, DateTimeOffset ReceivedAt);

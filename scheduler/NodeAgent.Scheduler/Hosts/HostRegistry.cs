@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Logging;
+using NodeAgent.Scheduler.Domain;
+using NodeAgent.Scheduler.Store;
+
+namespace NodeAgent.Scheduler.Hosts;
+
+/// <summary>The host is not registered; the message says what to do.</summary>
+public sealed class HostNotFoundException(HostId id)
+    : Exception($"host {id} is not registered; its agent registers it on start (check that nodeagent runs there and reaches this scheduler)")
+{
+    public HostId HostId { get; } = id;
+}
+
+/// <summary>The set of workspaces a host should run, at a version.</summary>
+public sealed record DesiredSet(HostId HostId, long Version, IReadOnlyList<WorkspaceAssignment> Workspaces);
+
+/// <summary>One workspace a host should run.</summary>
+public sealed record WorkspaceAssignment(string LeaseId, string Owner, string Image, Resources Resources, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// Hosts: registration, heartbeats, health from the heartbeat TTL, and the desired set each host watches.
+/// </summary>
+public sealed partial class HostRegistry(IHostStore store, SchedulerOptions options, TimeProvider time, ILogger<HostRegistry> logger)
+{
+    public ChangeSignal<HostId> DesiredChanges { get; } = new();
+
+    public TimeSpan HeartbeatInterval => options.HeartbeatInterval;
+
+    public TimeSpan HeartbeatTtl => options.HeartbeatTtl;
+
+    public async Task RegisterAsync(HostRegistration registration, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await store.UpsertAsync(registration, now, cancellationToken);
+        await store.RecordHeartbeatAsync(new Heartbeat(registration.Id, registration.Capacity, HostLoad.Unknown, now), cancellationToken);
+        LogRegistered(logger, registration.Id.Value, registration.Hostname, registration.Capacity.Vcpus, registration.Capacity.MemoryBytes);
+    }
+
+    /// <summary>Records a heartbeat and returns the host's desired-set version.</summary>
+    public async Task<long> HeartbeatAsync(HostId id, Resources capacity, HostLoad load, CancellationToken cancellationToken)
+    {
+        if (!await store.RecordHeartbeatAsync(new Heartbeat(id, capacity, load, time.GetUtcNow()), cancellationToken))
+        {
+            throw new HostNotFoundException(id);
+        }
+
+        return Get(id).DesiredVersion;
+    }
+
+    public IReadOnlyList<HostRecord> List() => store.List();
+
+    public HostRecord Get(HostId id) => store.Find(id) ?? throw new HostNotFoundException(id);
+
+    public HostHealth HealthOf(HostRecord host) => host.HealthAt(time.GetUtcNow(), options.HeartbeatTtl);
+
+    /// <summary>The workspaces <paramref name="id"/> should run now. Leases arrive in a later schema step.</summary>
+    public DesiredSet Desired(HostId id)
+    {
+        var host = Get(id);
+        return new DesiredSet(id, host.DesiredVersion, []);
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Host {HostId} registered ({Hostname}, {Vcpus} vCPUs, {MemoryBytes} bytes of memory)")]
+    private static partial void LogRegistered(ILogger logger, string hostId, string hostname, int vcpus, long memoryBytes);
+}

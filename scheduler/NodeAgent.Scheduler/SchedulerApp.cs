@@ -1,0 +1,57 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using NodeAgent.Rpc.Server;
+using NodeAgent.Scheduler.Api;
+using NodeAgent.Scheduler.Hosts;
+using NodeAgent.Scheduler.Store;
+
+namespace NodeAgent.Scheduler;
+
+/// <summary>Wires the scheduler: store, registries, the gRPC services, and Kestrel's endpoints.</summary>
+public static class SchedulerApp
+{
+    public static WebApplication Build(SchedulerOptions options, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        var problems = options.Validate();
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("invalid configuration:\n  " + string.Join("\n  ", problems));
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.ConfigureRpcLimits();
+            foreach (var address in options.Listen)
+            {
+                kestrel.ListenRpc(address);
+            }
+        });
+        configureLogging?.Invoke(builder.Logging);
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => new SqliteDatabase(options.DatabasePath));
+        services.AddSingleton<IHostStore, SqliteHostStore>();
+        services.AddSingleton<HostRegistry>();
+        services.AddSingleton(provider =>
+        {
+            var hosts = provider.GetRequiredService<HostRegistry>();
+            var registry = new RpcServiceRegistry()
+                .Add(new AgentApi(hosts))
+                .Add(new HostApi(hosts));
+            var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus };
+            return new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
+        });
+
+        var app = builder.Build();
+        var rpc = app.Services.GetRequiredService<RpcServer>();
+        app.Run(rpc.HandleAsync);
+        return app;
+    }
+
+    /// <summary>The addresses Kestrel really bound (port 0 resolved), once the app has started.</summary>
+    public static IReadOnlyList<string> BoundAddresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+}

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Data.Sqlite;
+using NodeAgent.Scheduler.Domain;
+
+namespace NodeAgent.Scheduler.Store;
+
+/// <summary>The source of truth for registered hosts and their last heartbeat.</summary>
+public interface IHostStore
+{
+    Task UpsertAsync(HostRegistration registration, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>Records a heartbeat; false when the host is not registered.</summary>
+    Task<bool> RecordHeartbeatAsync(Heartbeat heartbeat, CancellationToken cancellationToken = default);
+
+    IReadOnlyList<HostRecord> List();
+
+    HostRecord? Find(HostId id);
+}
+
+/// <summary>Hosts in SQLite.</summary>
+public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
+{
+    private const string SelectColumns =
+        "host_id, hostname, agent_version, architecture, domain_type, capacity_vcpus, capacity_memory_bytes, capacity_disk_bytes, " +
+        "labels, features, registered_at, last_heartbeat_at, load_cpu, load_memory_available_bytes, load_average_1m, load_running_workspaces, desired_version";
+
+    public Task UpsertAsync(HostRegistration registration, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        database.WriteAsync((connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                INSERT INTO hosts (host_id, hostname, agent_version, architecture, domain_type, capacity_vcpus, capacity_memory_bytes,
+                                   capacity_disk_bytes, labels, features, registered_at)
+                VALUES ($id, $hostname, $version, $arch, $type, $vcpus, $memory, $disk, $labels, $features, $now)
+                ON CONFLICT (host_id) DO UPDATE SET
+                    hostname = excluded.hostname, agent_version = excluded.agent_version, architecture = excluded.architecture,
+                    domain_type = excluded.domain_type, capacity_vcpus = excluded.capacity_vcpus,
+                    capacity_memory_bytes = excluded.capacity_memory_bytes, capacity_disk_bytes = excluded.capacity_disk_bytes,
+                    labels = excluded.labels, features = excluded.features
+                """;
+            var p = command.Parameters;
+            p.AddWithValue("$id", registration.Id.Value);
+            p.AddWithValue("$hostname", registration.Hostname);
+            p.AddWithValue("$version", registration.AgentVersion);
+            p.AddWithValue("$arch", registration.Architecture);
+            p.AddWithValue("$type", registration.DomainType);
+            p.AddWithValue("$vcpus", registration.Capacity.Vcpus);
+            p.AddWithValue("$memory", registration.Capacity.MemoryBytes);
+            p.AddWithValue("$disk", registration.Capacity.DiskBytes);
+            p.AddWithValue("$labels", JsonSerializer.Serialize(new Dictionary<string, string>(registration.Labels), StoreJson.Default.DictionaryStringString));
+            p.AddWithValue("$features", JsonSerializer.Serialize(registration.Features.ToList(), StoreJson.Default.ListString));
+            p.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            return command.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public async Task<bool> RecordHeartbeatAsync(Heartbeat heartbeat, CancellationToken cancellationToken = default) =>
+        await database.WriteAsync((connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                UPDATE hosts SET last_heartbeat_at = $at, capacity_vcpus = $vcpus, capacity_memory_bytes = $memory,
+                    capacity_disk_bytes = $disk, load_cpu = $cpu, load_memory_available_bytes = $available,
+                    load_average_1m = $loadavg, load_running_workspaces = $running
+                WHERE host_id = $id
+                """;
+            var p = command.Parameters;
+            p.AddWithValue("$id", heartbeat.HostId.Value);
+            p.AddWithValue("$at", heartbeat.ReceivedAt.ToUnixTimeMilliseconds());
+            p.AddWithValue("$vcpus", heartbeat.Capacity.Vcpus);
+            p.AddWithValue("$memory", heartbeat.Capacity.MemoryBytes);
+            p.AddWithValue("$disk", heartbeat.Capacity.DiskBytes);
+            p.AddWithValue("$cpu", heartbeat.Load.CpuUtilization);
+            p.AddWithValue("$available", heartbeat.Load.MemoryAvailableBytes);
+            p.AddWithValue("$loadavg", heartbeat.Load.LoadAverage1m);
+            p.AddWithValue("$running", heartbeat.Load.RunningWorkspaces);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+
+    public IReadOnlyList<HostRecord> List() => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {SelectColumns} FROM hosts ORDER BY host_id";
+        using var reader = command.ExecuteReader();
+        var hosts = new List<HostRecord>();
+        while (reader.Read())
+        {
+            hosts.Add(ReadHost(reader));
+        }
+
+        return hosts;
+    });
+
+    public HostRecord? Find(HostId id) => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {SelectColumns} FROM hosts WHERE host_id = $id";
+        command.Parameters.AddWithValue("$id", id.Value);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? ReadHost(reader) : null;
+    });
+
+    private static HostRecord ReadHost(SqliteDataReader r)
+    {
+        var registration = new HostRegistration(
+            HostId.Parse(r.GetString(0)),
+            r.GetString(1),
+            r.GetString(2),
+            r.GetString(3),
+            r.GetString(4),
+            new Resources(r.GetInt32(5), r.GetInt64(6), r.GetInt64(7)),
+            JsonSerializer.Deserialize(r.GetString(8), StoreJson.Default.DictionaryStringString) ?? [],
+            JsonSerializer.Deserialize(r.GetString(9), StoreJson.Default.ListString) ?? []);
+        var load = new HostLoad(r.GetDouble(12), r.GetInt64(13), r.GetDouble(14), r.GetInt32(15));
+        DateTimeOffset? lastHeartbeat = r.IsDBNull(11) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11));
+        return new HostRecord(registration, load, Resources.None, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)), lastHeartbeat, r.GetInt64(16));
+    }
+}
+
+[JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(List<string>))]
+internal sealed partial class StoreJson : JsonSerializerContext;

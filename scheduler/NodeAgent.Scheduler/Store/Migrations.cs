@@ -1,0 +1,68 @@
+using Microsoft.Data.Sqlite;
+
+namespace NodeAgent.Scheduler.Store;
+
+/// <summary>
+/// The schema, as an ordered list of steps. A step is never edited once released: changes are new steps.
+/// Each database records which steps it has, so any older file upgrades in place on start.
+/// </summary>
+internal static class Migrations
+{
+    private static readonly string[] Steps =
+    [
+        // 1: hosts and their last heartbeat.
+        """
+        CREATE TABLE hosts (
+            host_id TEXT PRIMARY KEY,
+            hostname TEXT NOT NULL,
+            agent_version TEXT NOT NULL,
+            architecture TEXT NOT NULL,
+            domain_type TEXT NOT NULL,
+            capacity_vcpus INTEGER NOT NULL,
+            capacity_memory_bytes INTEGER NOT NULL,
+            capacity_disk_bytes INTEGER NOT NULL,
+            labels TEXT NOT NULL,
+            features TEXT NOT NULL,
+            registered_at INTEGER NOT NULL,
+            last_heartbeat_at INTEGER,
+            load_cpu REAL NOT NULL DEFAULT 0,
+            load_memory_available_bytes INTEGER NOT NULL DEFAULT 0,
+            load_average_1m REAL NOT NULL DEFAULT 0,
+            load_running_workspaces INTEGER NOT NULL DEFAULT 0,
+            desired_version INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        """,
+    ];
+
+    public static int Latest => Steps.Length;
+
+    public static void Apply(SqliteConnection connection)
+    {
+        SqliteDatabase.Execute(connection, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT;");
+        var current = CurrentVersion(connection);
+        if (current > Steps.Length)
+        {
+            throw new StoreException($"the database is at schema version {current}, newer than this scheduler knows ({Steps.Length}); run a newer scheduler");
+        }
+
+        for (var version = current + 1; version <= Steps.Length; version++)
+        {
+            using var transaction = connection.BeginTransaction();
+            SqliteDatabase.Execute(connection, Steps[version - 1], transaction);
+            using var record = connection.CreateCommand();
+            record.Transaction = transaction;
+            record.CommandText = "INSERT INTO schema_migrations (version, applied_at) VALUES ($v, $at)";
+            record.Parameters.AddWithValue("$v", version);
+            record.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            record.ExecuteNonQuery();
+            transaction.Commit();
+        }
+    }
+
+    public static int CurrentVersion(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+        return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
