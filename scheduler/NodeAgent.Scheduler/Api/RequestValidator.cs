@@ -1,4 +1,5 @@
 using NodeAgent.Rpc;
+using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 
 namespace NodeAgent.Scheduler.Api;
@@ -17,7 +18,7 @@ internal sealed class RequestValidator(string method)
 
     public HostId HostId(string field, string value)
     {
-        if (Domain.HostId.TryParse(value, out var id, out var problem))
+        if (NodeAgent.Contract.HostId.TryParse(value, out var id, out var problem))
         {
             return id;
         }

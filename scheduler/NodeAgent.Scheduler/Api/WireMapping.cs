@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Hosts;
 using V1 = NodeAgent.Contract.V1;

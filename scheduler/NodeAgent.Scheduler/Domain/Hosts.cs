@@ -1,3 +1,5 @@
+using NodeAgent.Contract;
+
 namespace NodeAgent.Scheduler.Domain;
 
 /// <summary>An amount of compute: a host's capacity, a lease's request, or what is allocated.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Store;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Data.Sqlite;
+using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 
 namespace NodeAgent.Scheduler.Store;

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Store;
 using NodeAgent.Tests.Support;

@@ -1,4 +1,4 @@
-namespace NodeAgent.Scheduler.Domain;
+namespace NodeAgent.Contract;
 
 /// <summary>
 /// A host's stable id: 1–63 characters of lower-case letters, digits, '.', '_' and '-', starting with a

@@ -1,0 +1,42 @@
+namespace NodeAgent.Agent;
+
+/// <summary>The agent's configuration, validated as a whole.</summary>
+public sealed record AgentOptions
+{
+    public const string DefaultScheduler = "http://127.0.0.1:7700";
+
+    /// <summary>The scheduler's gRPC address.</summary>
+    public Uri Scheduler { get; init; } = new(DefaultScheduler);
+
+    /// <summary>Where the agent keeps its host id and workspace disks.</summary>
+    public string StateDirectory { get; init; } = "/var/lib/nodeagent";
+
+    /// <summary>Overrides the host id kept in the state directory.</summary>
+    public string? HostId { get; init; }
+
+    /// <summary>Root of the proc filesystem; tests point it at a prepared directory.</summary>
+    public string ProcRoot { get; init; } = "/proc";
+
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (Scheduler.Scheme is not ("http" or "https"))
+        {
+            problems.Add($"scheduler: '{Scheduler}' must be http://HOST:PORT or https://HOST:PORT");
+        }
+
+        if (string.IsNullOrWhiteSpace(StateDirectory) || !Path.IsPathRooted(StateDirectory))
+        {
+            problems.Add($"state-directory: '{StateDirectory}' must be an absolute path");
+        }
+
+        if (HostId is not null && !Contract.IdSyntax.IsValid(HostId, out var problem))
+        {
+            problems.Add($"host-id {problem}");
+        }
+
+        return problems;
+    }
+}

@@ -1,0 +1,136 @@
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NodeAgent.Agent.HostFacts;
+using NodeAgent.Contract.V1;
+using NodeAgent.Rpc;
+using NodeAgent.Rpc.Client;
+
+namespace NodeAgent.Agent.Reporting;
+
+/// <summary>
+/// The agent's conversation with the scheduler: register, then heartbeat and watch the desired set until
+/// either fails; then back off and register again. Losing the scheduler never touches running workspaces.
+/// </summary>
+public sealed partial class SchedulerLink(
+    AgentServiceClient client,
+    HostProbe probe,
+    HostDescription host,
+    AgentOptions options,
+    DesiredState desired,
+    Random random,
+    TimeProvider time,
+    ILogger<SchedulerLink> logger) : BackgroundService
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var backoff = new Backoff(random, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(15));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var interval = await RegisterAsync(stoppingToken);
+                backoff.Reset();
+                await RunSessionAsync(interval, stoppingToken);
+            }
+            catch (RpcException e) when (!stoppingToken.IsCancellationRequested)
+            {
+                var delay = backoff.Next();
+                LogSchedulerLost(logger, options.Scheduler, e.Status, e.Message, delay.TotalMilliseconds);
+                await Task.Delay(delay, time, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async Task<TimeSpan> RegisterAsync(CancellationToken cancellationToken)
+    {
+        var info = new HostInfo
+        {
+            HostId = host.Id.Value,
+            Hostname = host.Hostname,
+            AgentVersion = typeof(SchedulerLink).Assembly.GetName().Version?.ToString(3) ?? "0",
+            Architecture = host.Architecture,
+            DomainType = host.DomainType,
+            Capacity = Capacity(),
+        };
+        foreach (var (key, value) in options.Labels)
+        {
+            info.Labels[key] = value;
+        }
+
+        var response = await client.RegisterHostAsync(new RegisterHostRequest { Host = info }, CallOptions.WithTimeout(CallTimeout, cancellationToken));
+        var interval = response.HeartbeatInterval?.ToTimeSpan() is { } i && i > TimeSpan.Zero ? i : TimeSpan.FromSeconds(5);
+        LogRegistered(logger, host.Id.Value, options.Scheduler, interval.TotalSeconds);
+        return interval;
+    }
+
+    private async Task RunSessionAsync(TimeSpan interval, CancellationToken stoppingToken)
+    {
+        using var session = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var heartbeats = HeartbeatLoopAsync(interval, session.Token);
+        var watch = WatchAsync(session.Token);
+        var first = await Task.WhenAny(heartbeats, watch);
+        await session.CancelAsync();
+        try
+        {
+            await Task.WhenAll(heartbeats, watch);
+        }
+        catch (RpcException) when (first.IsCompletedSuccessfully is false)
+        {
+            // The other loop ends with CANCELLED because this session was cancelled; the first failure counts.
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await first;
+        if (!stoppingToken.IsCancellationRequested)
+        {
+            throw new RpcException(StatusCode.Unavailable, "the scheduler ended the desired-set stream");
+        }
+    }
+
+    private async Task HeartbeatLoopAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, time);
+        do
+        {
+            var (cpu, available, loadavg) = probe.SampleLoad();
+            await client.HeartbeatAsync(
+                new HeartbeatRequest
+                {
+                    HostId = host.Id.Value,
+                    Capacity = Capacity(),
+                    Load = new HostLoad { CpuUtilization = cpu, MemoryAvailableBytes = (ulong)available, LoadAverage1M = loadavg },
+                    AppliedVersion = desired.AppliedVersion,
+                    SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+                },
+                CallOptions.WithTimeout(CallTimeout, cancellationToken));
+        }
+        while (await timer.WaitForNextTickAsync(cancellationToken));
+    }
+
+    private async Task WatchAsync(CancellationToken cancellationToken)
+    {
+        var request = new WatchDesiredWorkspacesRequest { HostId = host.Id.Value };
+        await foreach (var set in client.WatchDesiredWorkspacesAsync(request, new CallOptions { CancellationToken = cancellationToken }))
+        {
+            LogDesired(logger, set.Version, set.Workspaces.Count);
+            desired.Publish(set);
+        }
+    }
+
+    private Resources Capacity() =>
+        new() { Vcpus = (uint)host.Vcpus, MemoryBytes = (ulong)host.MemoryBytes, DiskBytes = (ulong)host.DiskBytes };
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Registered as host {HostId} with scheduler {Scheduler}; heartbeat every {IntervalSeconds} s")]
+    private static partial void LogRegistered(ILogger logger, string hostId, Uri scheduler, double intervalSeconds);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "Scheduler {Scheduler} lost ({Status}: {Reason}); workspaces keep running; retrying in {DelayMs:0} ms")]
+    private static partial void LogSchedulerLost(ILogger logger, Uri scheduler, StatusCode status, string reason, double delayMs);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "Desired set version {Version}: {Count} workspaces")]
+    private static partial void LogDesired(ILogger logger, ulong version, int count);
+}

@@ -1,0 +1,118 @@
+using System.CommandLine;
+using Google.Protobuf;
+using NodeAgent.Rpc;
+using NodeAgent.Rpc.Client;
+
+namespace NodeAgent.Cli;
+
+/// <summary>Options every ws command takes.</summary>
+public sealed class GlobalOptions
+{
+    public Option<string?> Scheduler { get; } = new("--scheduler")
+    {
+        Description = $"The scheduler's address, e.g. http://sched.example:7700. Default: ${SchedulerEndpoint.EnvironmentVariable}, then `scheduler = URL` in ~/.config/nodeagent/ws.conf, then {SchedulerEndpoint.Default}.",
+        Recursive = true,
+    };
+
+    public Option<string> Output { get; } = new("--output", "-o")
+    {
+        Description = "Output format: table (for people) or json (for scripts).",
+        DefaultValueFactory = _ => "table",
+        Recursive = true,
+    };
+
+    public Option<TimeSpan> Timeout { get; } = new("--timeout")
+    {
+        Description = "How long to wait for each answer from the scheduler (hh:mm:ss).",
+        DefaultValueFactory = _ => TimeSpan.FromSeconds(15),
+        Recursive = true,
+    };
+
+    public GlobalOptions() => Output.AcceptOnlyFromAmong("table", "json");
+
+    public void AddTo(RootCommand root)
+    {
+        root.Options.Add(Scheduler);
+        root.Options.Add(Output);
+        root.Options.Add(Timeout);
+    }
+}
+
+/// <summary>What a running ws command needs: the channel, how to print, and its writers.</summary>
+public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeout, TextWriter output, CancellationToken cancellationToken)
+{
+    private static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithIndentation());
+
+    public RpcChannel Channel { get; } = channel;
+
+    public bool JsonOutput { get; } = json;
+
+    public TextWriter Out { get; } = output;
+
+    public CancellationToken CancellationToken { get; } = cancellationToken;
+
+    public CallOptions Call => CallOptions.WithTimeout(timeout, CancellationToken);
+
+    /// <summary>Prints <paramref name="message"/> as JSON, or the human rendering as text.</summary>
+    public void Write(IMessage message, Func<string> human) => Out.Write(JsonOutput ? Json.Format(message) + "\n" : human());
+
+    /// <summary>
+    /// Runs a command: resolves the scheduler, opens the channel, and turns every failure into a message on
+    /// stderr and a distinct exit code. The one place ws decides what an error looks like.
+    /// </summary>
+    public static async Task<int> RunAsync(ParseResult parse, GlobalOptions options, Func<CommandContext, Task> action, CancellationToken cancellationToken)
+    {
+        var (address, source) = SchedulerEndpoint.Resolve(parse.GetValue(options.Scheduler), Environment.GetEnvironmentVariable);
+        Uri uri;
+        try
+        {
+            uri = RpcChannel.ParseAddress(address);
+        }
+        catch (FormatException e)
+        {
+            await Console.Error.WriteLineAsync($"ws: {e.Message} (from {source})");
+            return ExitCodes.UsageError;
+        }
+
+        using var channel = new RpcChannel(uri);
+        var context = new CommandContext(channel, parse.GetValue(options.Output) == "json", parse.GetValue(options.Timeout), Console.Out, cancellationToken);
+        try
+        {
+            await action(context);
+            return ExitCodes.Ok;
+        }
+        catch (RpcException e) when (e.Status is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+        {
+            await Console.Error.WriteLineAsync($"ws: {e.Message}\nws: the scheduler address {uri} came from {source}; set another with --scheduler or ${SchedulerEndpoint.EnvironmentVariable}.");
+            return ExitCodes.Unavailable;
+        }
+        catch (RpcException e)
+        {
+            await Console.Error.WriteLineAsync($"ws: {e.Message}");
+            return ExitCodes.ServerError;
+        }
+        catch (UsageException e)
+        {
+            await Console.Error.WriteLineAsync($"ws: {e.Message}");
+            return ExitCodes.UsageError;
+        }
+    }
+}
+
+/// <summary>A value on the command line is wrong; the message says which and what is accepted.</summary>
+public sealed class UsageException : Exception
+{
+    public UsageException(string message)
+        : base(message)
+    {
+    }
+
+    public UsageException()
+    {
+    }
+
+    public UsageException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
