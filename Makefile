@@ -1,0 +1,46 @@
+# NodeAgent — build, test, publish.
+#   make test       install test prerequisites (idempotent), build, run every test
+#   make publish    native-AOT binaries of nodeagent, nodeagent-scheduler and ws in out/bin
+#   make bench-rpc  gRPC transport benchmark; writes docs/benchmarks.md
+
+SHELL := /bin/bash
+DOTNET ?= dotnet
+RID ?= linux-x64
+OUT ?= out
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+
+PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
+
+.PHONY: all deps build test publish bench-rpc clean
+
+all: build
+
+deps:
+	@tests/setup/install-deps.sh
+
+build:
+	$(DOTNET) build NodeAgent.sln --nologo -v q
+
+test: deps build
+	@tests/setup/run-tests.sh --no-build
+
+# Publishes each program with native AOT and fails on any AOT or trim warning (IL2xxx/IL3xxx).
+publish:
+	@mkdir -p $(OUT)/bin $(OUT)/log
+	@set -e; for p in $(PROGRAMS); do \
+	  name=$$(basename $$p); \
+	  echo "publish: $$p (native AOT, $(RID))"; \
+	  $(DOTNET) publish $$p -c Release -r $(RID) --nologo -o $(OUT)/publish/$$name > $(OUT)/log/$$name.log 2>&1 \
+	    || { cat $(OUT)/log/$$name.log; exit 1; }; \
+	  if grep -E "warning (IL[23][0-9]{3}|NETSDK|CS)" $(OUT)/log/$$name.log; then echo "publish: $$name has warnings" >&2; exit 1; fi; \
+	  find $(OUT)/publish/$$name -maxdepth 1 -type f -perm -u+x ! -name '*.dbg' -exec cp {} $(OUT)/bin/ \; ; \
+	done
+	@ls -l $(OUT)/bin
+
+bench-rpc:
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- rpc --in-flight 64 --seconds 10 --runs 3 --write docs/benchmarks.md
+
+clean:
+	rm -rf $(OUT)
+	$(DOTNET) clean NodeAgent.sln --nologo -v q

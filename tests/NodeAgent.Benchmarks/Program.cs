@@ -1,0 +1,26 @@
+using NodeAgent.Benchmarks;
+
+// nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write docs/benchmarks.md]
+var command = args.FirstOrDefault();
+string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+
+switch (command)
+{
+    case "serve-rpc":
+        await RpcUnaryBenchmark.ServeAsync();
+        return 0;
+    case "rpc":
+        var inFlight = int.Parse(Option("--in-flight") ?? "64", System.Globalization.CultureInfo.InvariantCulture);
+        var seconds = double.Parse(Option("--seconds") ?? "10", System.Globalization.CultureInfo.InvariantCulture);
+        var runs = int.Parse(Option("--runs") ?? "3", System.Globalization.CultureInfo.InvariantCulture);
+        var body = await RpcUnaryBenchmark.RunAsync(inFlight, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(seconds), runs);
+        if (Option("--write") is { } path)
+        {
+            BenchmarkReport.Write(path, "rpc-unary", "gRPC unary calls over one HTTP/2 connection", "make bench-rpc", body);
+        }
+
+        return 0;
+    default:
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]");
+        return 2;
+}
