@@ -213,6 +213,8 @@ internal sealed class ClientCall : IDisposable
             InvalidProtocolBufferException => new RpcException(StatusCode.Internal, $"{_path}: the server's response is not a valid message: {ex.Message}", ex),
             HttpProtocolException { ErrorCode: 8 } => new RpcException(StatusCode.Cancelled, $"{_path}: the server cancelled the call", ex),
             HttpProtocolException p => new RpcException(StatusCode.Internal, $"{_path}: HTTP/2 protocol error {p.ErrorCode} from {_channel.Address}: {p.Message}", ex),
+            _ when Innermost(ex) is System.Security.Authentication.AuthenticationException tls => new RpcException(StatusCode.Unavailable,
+                $"TLS handshake with {_channel.Address} failed: {tls.Message}; if the server's certificate comes from a private CA, configure that CA as trusted", ex),
             HttpRequestException or IOException or OperationCanceledException => new RpcException(StatusCode.Unavailable,
                 $"cannot reach {_channel.Address} ({Innermost(ex).Message}); check that the server runs and that the address is right", ex),
             _ => new RpcException(StatusCode.Unknown, $"{_path}: {ex.Message}", ex),

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,14 +21,21 @@ internal sealed class TestRpcServer : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static async Task<TestRpcServer> StartAsync(RpcServiceRegistry registry, RpcServerOptions? options = null)
+    public static async Task<TestRpcServer> StartAsync(RpcServiceRegistry registry, RpcServerOptions? options = null, X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.ConfigureRpcLimits();
-            k.ListenRpc(RpcListenAddress.Parse("http://127.0.0.1:0"));
+            if (certificate is null)
+            {
+                k.ListenRpc(RpcListenAddress.Parse("http://127.0.0.1:0"));
+            }
+            else
+            {
+                k.ListenRpc(RpcListenAddress.Parse("https://127.0.0.1:0"), () => certificate);
+            }
         });
         var app = builder.Build();
         var server = new RpcServer(registry, options ?? new RpcServerOptions(), NullLogger<RpcServer>.Instance);
