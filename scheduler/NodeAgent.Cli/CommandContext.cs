@@ -53,6 +53,15 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
 
     public CallOptions Call => CallOptions.WithTimeout(timeout, CancellationToken);
 
+    /// <summary>The user ws acts for, sent with every call until the scheduler issues tokens.</summary>
+    public static Metadata UserMetadata { get; } = new() { { "x-nodeagent-user", UserName() } };
+
+    private static string UserName()
+    {
+        var name = (Environment.GetEnvironmentVariable("USER") ?? Environment.UserName).ToLowerInvariant();
+        return Contract.IdSyntax.IsValid(name, out _) ? name : "anonymous";
+    }
+
     /// <summary>Prints <paramref name="message"/> as JSON, or the human rendering as text.</summary>
     public void Write(IMessage message, Func<string> human) => Out.Write(JsonOutput ? Json.Format(message) + "\n" : human());
 
@@ -74,7 +83,7 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
             return ExitCodes.UsageError;
         }
 
-        using var channel = new RpcChannel(uri);
+        using var channel = new RpcChannel(uri, new RpcChannelOptions { DefaultHeaders = UserMetadata });
         var context = new CommandContext(channel, parse.GetValue(options.Output) == "json", parse.GetValue(options.Timeout), Console.Out, cancellationToken);
         try
         {

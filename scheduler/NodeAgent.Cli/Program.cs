@@ -11,6 +11,11 @@ var root = new RootCommand("""
     3 the scheduler could not be reached.
     """);
 options.AddTo(root);
+foreach (var command in LeaseCommands.Create(options))
+{
+    root.Subcommands.Add(command);
+}
+
 root.Subcommands.Add(HostCommands.Create(options));
 
 var parse = root.Parse(args);

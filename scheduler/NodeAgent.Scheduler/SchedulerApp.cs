@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Api;
 using NodeAgent.Scheduler.Hosts;
+using NodeAgent.Scheduler.Leases;
+using NodeAgent.Scheduler.Placement;
 using NodeAgent.Scheduler.Store;
 
 namespace NodeAgent.Scheduler;
@@ -10,7 +12,7 @@ namespace NodeAgent.Scheduler;
 /// <summary>Wires the scheduler: store, registries, the gRPC services, and Kestrel's endpoints.</summary>
 public static class SchedulerApp
 {
-    public static WebApplication Build(SchedulerOptions options, Action<ILoggingBuilder>? configureLogging = null)
+    public static WebApplication Build(SchedulerOptions options, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null)
     {
         var problems = options.Validate();
         if (problems.Count > 0)
@@ -31,16 +33,22 @@ public static class SchedulerApp
 
         var services = builder.Services;
         services.AddSingleton(options);
-        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(time ?? TimeProvider.System);
         services.AddSingleton(_ => new SqliteDatabase(options.DatabasePath));
         services.AddSingleton<IHostStore, SqliteHostStore>();
         services.AddSingleton<HostRegistry>();
+        services.AddSingleton<ILeaseStore, SqliteLeaseStore>();
+        services.AddSingleton(PlacementPipeline.Default());
+        services.AddSingleton<LeaseManager>();
+        services.AddHostedService<ExpiryService>();
         services.AddSingleton(provider =>
         {
             var hosts = provider.GetRequiredService<HostRegistry>();
+            var leases = provider.GetRequiredService<LeaseManager>();
             var registry = new RpcServiceRegistry()
-                .Add(new AgentApi(hosts))
-                .Add(new HostApi(hosts));
+                .Add(new AgentApi(hosts, leases))
+                .Add(new HostApi(hosts))
+                .Add(new LeaseApi(leases));
             var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus };
             return new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
         });

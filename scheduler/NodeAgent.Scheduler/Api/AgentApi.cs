@@ -2,11 +2,12 @@ using Google.Protobuf.WellKnownTypes;
 using NodeAgent.Contract.V1;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Hosts;
+using NodeAgent.Scheduler.Leases;
 
 namespace NodeAgent.Scheduler.Api;
 
 /// <summary>nodeagent.v1.AgentService: translates agents' calls into <see cref="HostRegistry"/> commands.</summary>
-internal sealed class AgentApi(HostRegistry hosts) : AgentServiceBase
+internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases) : AgentServiceBase
 {
     public override async Task<RegisterHostResponse> RegisterHost(RegisterHostRequest request, ServerCallContext context)
     {
@@ -28,8 +29,26 @@ internal sealed class AgentApi(HostRegistry hosts) : AgentServiceBase
         var capacity = WireMapping.ToCapacity("capacity", request.Capacity, v);
         var load = WireMapping.ToLoad(request.Load, v);
         v.ThrowIfInvalid();
+        v.Count("workspace_ids", request.WorkspaceIds.Count, 100_000);
+        v.ThrowIfInvalid();
         var version = await hosts.HeartbeatAsync(id, capacity, load, context.CancellationToken);
+        await leases.ObserveHeldAsync(id, request.WorkspaceIds.ToHashSet(StringComparer.Ordinal), context.CancellationToken);
         return new HeartbeatResponse { DesiredVersion = (ulong)version };
+    }
+
+    public override async Task<ReportWorkspaceStatusResponse> ReportWorkspaceStatus(ReportWorkspaceStatusRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("ReportWorkspaceStatus");
+        var host = v.HostId("host_id", request.HostId);
+        v.Count("statuses", request.Statuses.Count, 10_000);
+        var observations = request.Statuses.Take(10_000).Select(s => new WorkspaceObservation(
+            v.LeaseId("statuses.id", s.Id),
+            s.State,
+            v.Text("statuses.message", s.Message.Length > 1000 ? s.Message[..1000] : s.Message, required: false))).ToList();
+        v.ThrowIfInvalid();
+        _ = hosts.Get(host);
+        await leases.ApplyAsync(host, observations, context.CancellationToken);
+        return new ReportWorkspaceStatusResponse();
     }
 
     public override async Task WatchDesiredWorkspaces(WatchDesiredWorkspacesRequest request, IServerStreamWriter<DesiredWorkspaces> responses, ServerCallContext context)
@@ -43,7 +62,7 @@ internal sealed class AgentApi(HostRegistry hosts) : AgentServiceBase
         {
             // Take the change signal before reading, so a change made during the read wakes the next wait.
             var changed = hosts.DesiredChanges.NextChange(id);
-            var desired = hosts.Desired(id);
+            var desired = leases.DesiredFor(id);
             if (sent != desired.Version)
             {
                 await responses.WriteAsync(WireMapping.ToWire(desired), token);

@@ -27,6 +27,38 @@ internal sealed class RequestValidator(string method)
         return default;
     }
 
+    public Domain.LeaseId LeaseId(string field, string value)
+    {
+        if (Domain.LeaseId.TryParse(value, out var id, out var problem))
+        {
+            return id;
+        }
+
+        _problems.Add($"{field} {problem}");
+        return default;
+    }
+
+    public TimeSpan Duration(string field, Google.Protobuf.WellKnownTypes.Duration? value, TimeSpan min, TimeSpan max)
+    {
+        if (value is null)
+        {
+            _problems.Add($"{field} is missing");
+            return min;
+        }
+
+        // Checked by hand: Duration.ToTimeSpan throws on values outside TimeSpan's range.
+        if (value.Seconds < 0 || value.Nanos < 0 || value.Seconds > (long)max.TotalSeconds ||
+            TimeSpan.FromSeconds(value.Seconds) + TimeSpan.FromTicks(value.Nanos / 100) is var span && (span < min || span > max))
+        {
+            _problems.Add($"{field} is {value.Seconds}s; it must be between {Human(min)} and {Human(max)}");
+            return min;
+        }
+
+        return span;
+    }
+
+    private static string Human(TimeSpan span) => span.TotalDays >= 1 ? $"{span.TotalDays:0} days" : span.TotalHours >= 1 ? $"{span.TotalHours:0} hours" : $"{span.TotalMinutes:0} minutes";
+
     public string Text(string field, string value, bool required = true)
     {
         if (required && value.Length == 0)

@@ -115,6 +115,46 @@ internal static class WireMapping
         return message;
     }
 
+    public static LeaseRequest ToLeaseRequest(V1.CreateLeaseRequest request, string owner, RequestValidator v)
+    {
+        var resources = request.Resources ?? new V1.Resources();
+        var result = new LeaseRequest(
+            owner,
+            v.Name("image", request.Image),
+            new Resources(
+                (int)v.Range("resources.vcpus", resources.Vcpus, 1, 256),
+                v.Range("resources.memory_bytes", resources.MemoryBytes, 64UL << 20, 4UL << 40),
+                v.Range("resources.disk_bytes", resources.DiskBytes, 0, MaxDiskBytes)),
+            v.Duration("duration", request.Duration, TimeSpan.FromMinutes(1), Leases.LeaseManager.MaxLifetime),
+            request.RequestId.Length == 0 ? null : v.Text("request_id", request.RequestId));
+        v.ThrowIfInvalid();
+        return result;
+    }
+
+    public static V1.Lease ToWire(Lease lease) => new()
+    {
+        Id = lease.Id.Value,
+        Owner = lease.Owner,
+        Image = lease.Image,
+        Resources = ToWire(lease.Resources),
+        State = lease.State switch
+        {
+            LeaseState.Pending => V1.LeaseState.Pending,
+            LeaseState.Placing => V1.LeaseState.Placing,
+            LeaseState.Starting => V1.LeaseState.Starting,
+            LeaseState.Running => V1.LeaseState.Running,
+            LeaseState.Stopping => V1.LeaseState.Stopping,
+            LeaseState.Ended => V1.LeaseState.Ended,
+            LeaseState.Failed => V1.LeaseState.Failed,
+            _ => V1.LeaseState.Unspecified,
+        },
+        StateReason = lease.Reason,
+        HostId = lease.Host?.Value ?? string.Empty,
+        CreatedAt = Timestamp.FromDateTimeOffset(lease.CreatedAt),
+        ExpiresAt = Timestamp.FromDateTimeOffset(lease.ExpiresAt),
+        UpdatedAt = Timestamp.FromDateTimeOffset(lease.UpdatedAt),
+    };
+
     private static string DomainType(string value, RequestValidator v)
     {
         v.Require(value is "kvm" or "qemu", $"host.domain_type is '{IdSyntax.Printable(value)}'; it must be \"kvm\" or \"qemu\"");

@@ -54,13 +54,6 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
     public HostHealth HealthOf(HostRecord host) => host.HealthAt(time.GetUtcNow(), options.HeartbeatTtl);
 
-    /// <summary>The workspaces <paramref name="id"/> should run now. Leases arrive in a later schema step.</summary>
-    public DesiredSet Desired(HostId id)
-    {
-        var host = Get(id);
-        return new DesiredSet(id, host.DesiredVersion, []);
-    }
-
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Host {HostId} registered ({Hostname}, {Vcpus} vCPUs, {MemoryBytes} bytes of memory)")]
     private static partial void LogRegistered(ILogger logger, string hostId, string hostname, int vcpus, long memoryBytes);
 }

@@ -22,9 +22,6 @@ public interface IHostStore
 /// <summary>Hosts in SQLite.</summary>
 public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
 {
-    private const string SelectColumns =
-        "host_id, hostname, agent_version, architecture, domain_type, capacity_vcpus, capacity_memory_bytes, capacity_disk_bytes, " +
-        "labels, features, registered_at, last_heartbeat_at, load_cpu, load_memory_available_bytes, load_average_1m, load_running_workspaces, desired_version";
 
     public Task UpsertAsync(HostRegistration registration, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         database.WriteAsync((connection, transaction) =>
@@ -83,27 +80,45 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
     public IReadOnlyList<HostRecord> List() => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {SelectColumns} FROM hosts ORDER BY host_id";
-        using var reader = command.ExecuteReader();
-        var hosts = new List<HostRecord>();
-        while (reader.Read())
-        {
-            hosts.Add(ReadHost(reader));
-        }
-
-        return hosts;
+        command.CommandText = HostRows.Select + " ORDER BY h.host_id";
+        return HostRows.ReadAll(command);
     });
 
     public HostRecord? Find(HostId id) => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {SelectColumns} FROM hosts WHERE host_id = $id";
+        command.CommandText = HostRows.Select + " WHERE h.host_id = $id";
         command.Parameters.AddWithValue("$id", id.Value);
-        using var reader = command.ExecuteReader();
-        return reader.Read() ? ReadHost(reader) : null;
+        return HostRows.ReadAll(command).SingleOrDefault();
     });
+}
 
-    private static HostRecord ReadHost(SqliteDataReader r)
+/// <summary>Reads hosts with what the leases placed on them hold, in one query.</summary>
+internal static class HostRows
+{
+    public const string Select = """
+        SELECT h.host_id, h.hostname, h.agent_version, h.architecture, h.domain_type, h.capacity_vcpus, h.capacity_memory_bytes,
+               h.capacity_disk_bytes, h.labels, h.features, h.registered_at, h.last_heartbeat_at, h.load_cpu,
+               h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces, h.desired_version,
+               COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0)
+        FROM hosts h
+        LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(memory_bytes) AS memory_bytes, SUM(disk_bytes) AS disk_bytes
+                   FROM leases WHERE state IN ('starting', 'running', 'stopping') GROUP BY host_id) a ON a.host_id = h.host_id
+        """;
+
+    public static List<HostRecord> ReadAll(SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var hosts = new List<HostRecord>();
+        while (reader.Read())
+        {
+            hosts.Add(Read(reader));
+        }
+
+        return hosts;
+    }
+
+    private static HostRecord Read(SqliteDataReader r)
     {
         var registration = new HostRegistration(
             HostId.Parse(r.GetString(0)),
@@ -116,7 +131,8 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
             JsonSerializer.Deserialize(r.GetString(9), StoreJson.Default.ListString) ?? []);
         var load = new HostLoad(r.GetDouble(12), r.GetInt64(13), r.GetDouble(14), r.GetInt32(15));
         DateTimeOffset? lastHeartbeat = r.IsDBNull(11) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11));
-        return new HostRecord(registration, load, Resources.None, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)), lastHeartbeat, r.GetInt64(16));
+        var allocated = new Resources(r.GetInt32(17), r.GetInt64(18), r.GetInt64(19));
+        return new HostRecord(registration, load, allocated, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)), lastHeartbeat, r.GetInt64(16));
     }
 }
 

@@ -32,6 +32,28 @@ internal static class Migrations
             desired_version INTEGER NOT NULL DEFAULT 0
         ) STRICT;
         """,
+
+        // 2: leases. A lease holds capacity on its host while starting, running or stopping.
+        """
+        CREATE TABLE leases (
+            lease_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            image TEXT NOT NULL,
+            vcpus INTEGER NOT NULL,
+            memory_bytes INTEGER NOT NULL,
+            disk_bytes INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            host_id TEXT REFERENCES hosts (host_id),
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            request_id TEXT,
+            UNIQUE (owner, request_id)
+        ) STRICT;
+        CREATE INDEX leases_by_host ON leases (host_id, state);
+        CREATE INDEX leases_by_expiry ON leases (state, expires_at);
+        """,
     ];
 
     public static int Latest => Steps.Length;

@@ -22,7 +22,7 @@ internal sealed class RunningScheduler : IAsyncDisposable
 
     public TempDirectory Directory { get; }
 
-    public static async Task<RunningScheduler> StartAsync(Func<SchedulerOptions, SchedulerOptions>? configure = null)
+    public static async Task<RunningScheduler> StartAsync(Func<SchedulerOptions, SchedulerOptions>? configure = null, TimeProvider? time = null)
     {
         var directory = new TempDirectory();
         var options = new SchedulerOptions
@@ -31,7 +31,7 @@ internal sealed class RunningScheduler : IAsyncDisposable
             DatabasePath = Path.Combine(directory.Path, "scheduler.db"),
         };
         options = configure?.Invoke(options) ?? options;
-        var app = SchedulerApp.Build(options, logging => logging.ClearProviders());
+        var app = SchedulerApp.Build(options, logging => logging.ClearProviders(), time);
         await app.StartAsync();
         return new RunningScheduler(app, new Uri(SchedulerApp.BoundAddresses(app).Single()), directory);
     }

@@ -1,0 +1,50 @@
+using NodeAgent.Contract.V1;
+
+namespace NodeAgent.Cli.Output;
+
+/// <summary>How leases look to people.</summary>
+public static class LeaseView
+{
+    public static string StateName(LeaseState state) => state switch
+    {
+        LeaseState.Pending => "pending",
+        LeaseState.Placing => "placing",
+        LeaseState.Starting => "starting",
+        LeaseState.Running => "running",
+        LeaseState.Stopping => "stopping",
+        LeaseState.Ended => "ended",
+        LeaseState.Failed => "failed",
+        _ => "unknown",
+    };
+
+    public static string RenderList(IEnumerable<Lease> leases)
+    {
+        var table = new Table("LEASE", "STATE", "HOST", "IMAGE", "VCPUS", "MEMORY", "EXPIRES");
+        var now = DateTimeOffset.UtcNow;
+        foreach (var l in leases)
+        {
+            table.Add(l.Id, StateName(l.State), l.HostId.Length == 0 ? "-" : l.HostId, l.Image,
+                l.Resources.Vcpus.ToString(System.Globalization.CultureInfo.InvariantCulture), Units.Bytes(l.Resources.MemoryBytes),
+                Until(l.ExpiresAt.ToDateTimeOffset() - now));
+        }
+
+        return table.ToString();
+    }
+
+    public static string Render(Lease l) => $"""
+        Lease:     {l.Id}
+        State:     {StateName(l.State)} — {l.StateReason}
+        Host:      {(l.HostId.Length == 0 ? "-" : l.HostId)}
+        Owner:     {l.Owner}
+        Image:     {l.Image}
+        Resources: {l.Resources.Vcpus} vCPUs, {Units.Bytes(l.Resources.MemoryBytes)} memory, {(l.Resources.DiskBytes == 0 ? "image-sized" : Units.Bytes(l.Resources.DiskBytes))} disk
+        Created:   {l.CreatedAt.ToDateTimeOffset():u}
+        Expires:   {l.ExpiresAt.ToDateTimeOffset():u} ({Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})
+
+        """;
+
+    private static string Until(TimeSpan left) => left <= TimeSpan.Zero ? "expired"
+        : left.TotalHours >= 48 ? $"in {left.TotalDays:0}d"
+        : left.TotalMinutes >= 90 ? $"in {left.TotalHours:0}h"
+        : $"in {Math.Ceiling(left.TotalMinutes):0}m";
+}

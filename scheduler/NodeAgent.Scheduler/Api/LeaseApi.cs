@@ -1,0 +1,82 @@
+using NodeAgent.Contract;
+using NodeAgent.Contract.V1;
+using NodeAgent.Rpc.Server;
+using NodeAgent.Scheduler.Leases;
+using DomainLease = NodeAgent.Scheduler.Domain.Lease;
+using DomainLeaseId = NodeAgent.Scheduler.Domain.LeaseId;
+
+namespace NodeAgent.Scheduler.Api;
+
+/// <summary>nodeagent.v1.LeaseService: translates ws's calls into <see cref="LeaseManager"/> commands.</summary>
+internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
+{
+    /// <summary>Who is asking. Until tokens exist, ws names its user in this header.</summary>
+    public const string UserHeader = "x-nodeagent-user";
+
+    public override async Task<Lease> CreateLease(CreateLeaseRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("CreateLease");
+        var lease = await leases.CreateAsync(WireMapping.ToLeaseRequest(request, Owner(context, v), v), context.CancellationToken);
+        return WireMapping.ToWire(lease);
+    }
+
+    public override Task<Lease> GetLease(GetLeaseRequest request, ServerCallContext context) =>
+        Task.FromResult(WireMapping.ToWire(leases.Get(LeaseIdOf("GetLease", request.Id))));
+
+    public override Task<ListLeasesResponse> ListLeases(ListLeasesRequest request, ServerCallContext context)
+    {
+        var response = new ListLeasesResponse();
+        response.Leases.Add(leases.List(request.IncludeEnded).Select(WireMapping.ToWire));
+        return Task.FromResult(response);
+    }
+
+    public override async Task<Lease> ExtendLease(ExtendLeaseRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("ExtendLease");
+        var id = v.LeaseId("id", request.Id);
+        var by = v.Duration("by", request.By, TimeSpan.FromMinutes(1), LeaseManager.MaxLifetime);
+        v.ThrowIfInvalid();
+        return WireMapping.ToWire(await leases.ExtendAsync(id, by, context.CancellationToken));
+    }
+
+    public override async Task<Lease> ReleaseLease(ReleaseLeaseRequest request, ServerCallContext context) =>
+        WireMapping.ToWire(await leases.ReleaseAsync(LeaseIdOf("ReleaseLease", request.Id), context.CancellationToken));
+
+    public override async Task WatchLease(GetLeaseRequest request, IServerStreamWriter<Lease> responses, ServerCallContext context)
+    {
+        var id = LeaseIdOf("WatchLease", request.Id);
+        var token = context.CancellationToken;
+        DomainLease? sent = null;
+        while (true)
+        {
+            var changed = leases.LeaseChanges.NextChange(id);
+            var lease = leases.Get(id);
+            if (lease != sent)
+            {
+                await responses.WriteAsync(WireMapping.ToWire(lease), token);
+                sent = lease;
+            }
+
+            if (lease.IsTerminal)
+            {
+                return;
+            }
+
+            await changed.WaitAsync(token);
+        }
+    }
+
+    private static DomainLeaseId LeaseIdOf(string method, string text)
+    {
+        var v = new RequestValidator(method);
+        var id = v.LeaseId("id", text);
+        v.ThrowIfInvalid();
+        return id;
+    }
+
+    private static string Owner(ServerCallContext context, RequestValidator v)
+    {
+        var user = context.GetRequestHeader(UserHeader);
+        return string.IsNullOrEmpty(user) ? "anonymous" : v.Name($"{UserHeader} header", user);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Security.Cryptography;
+using NodeAgent.Contract;
+
+namespace NodeAgent.Scheduler.Domain;
+
+/// <summary>A lease's id, which also names its workspace on the host: "w-" and ten random base-32 characters.</summary>
+public readonly record struct LeaseId
+{
+    private const string Alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+
+    private LeaseId(string value) => Value = value;
+
+    public string Value { get; }
+
+    public static LeaseId New()
+    {
+        Span<char> chars = stackalloc char[12];
+        chars[0] = 'w';
+        chars[1] = '-';
+        for (var i = 2; i < chars.Length; i++)
+        {
+            chars[i] = Alphabet[RandomNumberGenerator.GetInt32(Alphabet.Length)];
+        }
+
+        return new LeaseId(new string(chars));
+    }
+
+    public static bool TryParse(string? text, out LeaseId id, out string problem)
+    {
+        id = default;
+        if (!IdSyntax.IsValid(text, out problem))
+        {
+            return false;
+        }
+
+        id = new LeaseId(text!);
+        return true;
+    }
+
+    public static LeaseId Parse(string text) =>
+        TryParse(text, out var id, out var problem) ? id : throw new FormatException($"lease id {problem}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>Where a lease is in its life. <see cref="LeaseStateMachine"/> says which moves are allowed.</summary>
+public enum LeaseState
+{
+    Pending,
+    Placing,
+    Starting,
+    Running,
+    Stopping,
+    Ended,
+    Failed,
+}
+
+/// <summary>What a user asks for when leasing a workspace.</summary>
+public sealed record LeaseRequest(string Owner, string Image, Resources Resources, TimeSpan Duration, string? RequestId);
+
+/// <summary>A lease of one workspace, as the scheduler stores it.</summary>
+public sealed record Lease(
+    LeaseId Id,
+    string Owner,
+    string Image,
+    Resources Resources,
+    LeaseState State,
+    string Reason,
+    HostId? Host,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset UpdatedAt,
+    string? RequestId)
+{
+    public bool IsTerminal => State is LeaseState.Ended or LeaseState.Failed;
+
+    /// <summary>Whether the lease's workspace should exist on its host, i.e. be in the host's desired set.</summary>
+    public bool WantsWorkspace => State is LeaseState.Starting or LeaseState.Running;
+
+    /// <summary>Whether the lease holds capacity on its host (a stopping workspace still occupies it).</summary>
+    public bool HoldsCapacity => State is LeaseState.Starting or LeaseState.Running or LeaseState.Stopping;
+}

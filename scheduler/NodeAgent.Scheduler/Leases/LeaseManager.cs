@@ -1,0 +1,231 @@
+using Microsoft.Extensions.Logging;
+using NodeAgent.Contract;
+using NodeAgent.Scheduler.Domain;
+using NodeAgent.Scheduler.Hosts;
+using NodeAgent.Scheduler.Placement;
+using NodeAgent.Scheduler.Store;
+
+namespace NodeAgent.Scheduler.Leases;
+
+/// <summary>The lease does not exist; the message says how to find existing ones.</summary>
+public sealed class LeaseNotFoundException(LeaseId id)
+    : Exception($"lease {id} does not exist; `ws list --all` shows your leases");
+
+/// <summary>What an agent observed of one workspace.</summary>
+public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState State, string Message);
+
+/// <summary>
+/// Leases: creating and placing them, extending, releasing, expiring, and following what agents report.
+/// Every change happens in one store transaction, then wakes the watchers of the lease and of the host's
+/// desired set.
+/// </summary>
+public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, TimeProvider time, ILogger<LeaseManager> logger)
+{
+    /// <summary>The longest a lease may run, counted from its creation.</summary>
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(366);
+
+    public ChangeSignal<LeaseId> LeaseChanges { get; } = new();
+
+    public async Task<Lease> CreateAsync(LeaseRequest request, CancellationToken cancellationToken)
+    {
+        var now = Now();
+        var lease = await store.WriteAsync(session =>
+        {
+            if (request.RequestId is { } requestId && session.FindByRequestId(request.Owner, requestId) is { } existing)
+            {
+                return existing;
+            }
+
+            var pending = new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, "accepted",
+                null, now, now + request.Duration, now, request.RequestId);
+            var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
+            var decision = placement.Decide(Candidates(session, now), request.Resources);
+            if (decision.Host is not { } host)
+            {
+                var failed = LeaseStateMachine.Move(placing, LeaseState.Failed, decision.Explain(), now);
+                session.Insert(failed);
+                return failed;
+            }
+
+            var starting = LeaseStateMachine.Move(placing, LeaseState.Starting, $"placed on {host}; waiting for the host to start it", now) with { Host = host };
+            session.Insert(starting);
+            session.BumpDesiredVersion(host);
+            return starting;
+        }, cancellationToken);
+
+        LogCreated(logger, lease.Id.Value, lease.Owner, lease.State, lease.Host?.Value ?? "-", lease.Reason);
+        Changed(lease);
+        return lease;
+    }
+
+    public Lease Get(LeaseId id) => store.Read(s => s.FindLease(id)) ?? throw new LeaseNotFoundException(id);
+
+    public IReadOnlyList<Lease> List(bool includeEnded) => store.Read(s => s.ListLeases(includeEnded));
+
+    public async Task<Lease> ExtendAsync(LeaseId id, TimeSpan by, CancellationToken cancellationToken)
+    {
+        var now = Now();
+        var lease = await store.WriteAsync(session =>
+        {
+            var lease = session.FindLease(id) ?? throw new LeaseNotFoundException(id);
+            if (lease.IsTerminal || lease.State == LeaseState.Stopping)
+            {
+                throw new LeaseStateException(lease, lease.State);
+            }
+
+            var expires = lease.ExpiresAt + by;
+            if (expires - lease.CreatedAt > MaxLifetime)
+            {
+                throw new ArgumentOutOfRangeException(nameof(by), $"lease {id} would then end {expires:u}, past the longest lifetime of {MaxLifetime.TotalDays:0} days from its creation");
+            }
+
+            var extended = lease with { ExpiresAt = expires, UpdatedAt = now };
+            session.Update(extended);
+            return extended;
+        }, cancellationToken);
+        Changed(lease);
+        return lease;
+    }
+
+    /// <summary>Ends a lease: its workspace is stopped and removed. Releasing an ended lease changes nothing.</summary>
+    public Task<Lease> ReleaseAsync(LeaseId id, CancellationToken cancellationToken) =>
+        StopAsync(id, "released", cancellationToken);
+
+    /// <summary>Moves every lease whose time is up towards its end.</summary>
+    public async Task<int> ExpireDueAsync(CancellationToken cancellationToken)
+    {
+        var now = Now();
+        var due = store.Read(s => s.DueForExpiry(now));
+        foreach (var lease in due)
+        {
+            await StopAsync(lease.Id, $"expired at {lease.ExpiresAt:u}", cancellationToken);
+        }
+
+        return due.Count;
+    }
+
+    /// <summary>Applies an agent's reports about workspaces on its host.</summary>
+    public async Task ApplyAsync(HostId host, IReadOnlyList<WorkspaceObservation> observations, CancellationToken cancellationToken)
+    {
+        var now = Now();
+        var changed = await store.WriteAsync(session =>
+        {
+            var changed = new List<Lease>();
+            foreach (var observation in observations)
+            {
+                var lease = session.FindLease(observation.Id);
+                if (lease is null || lease.Host != host || lease.IsTerminal)
+                {
+                    continue;
+                }
+
+                var next = LeaseFollowsAgent.Next(lease, observation, now);
+                if (next is null)
+                {
+                    continue;
+                }
+
+                session.Update(next);
+                if (lease.WantsWorkspace != next.WantsWorkspace)
+                {
+                    session.BumpDesiredVersion(host);
+                }
+
+                changed.Add(next);
+            }
+
+            return changed;
+        }, cancellationToken);
+
+        foreach (var lease in changed)
+        {
+            LogStateChanged(logger, lease.Id.Value, lease.State, lease.Reason);
+            Changed(lease);
+        }
+    }
+
+    /// <summary>
+    /// Ends stopping leases whose workspace the host no longer has: the heartbeat lists every workspace it
+    /// holds, so absence means removal finished even if its report was lost.
+    /// </summary>
+    public async Task ObserveHeldAsync(HostId host, IReadOnlySet<string> held, CancellationToken cancellationToken)
+    {
+        var gone = store.Read(s => s.LiveLeasesOn(host)).Where(l => l.State == LeaseState.Stopping && !held.Contains(l.Id.Value)).ToList();
+        if (gone.Count > 0)
+        {
+            await ApplyAsync(host, gone.Select(l => new WorkspaceObservation(l.Id, Contract.V1.WorkspaceState.Gone, "no longer on the host")).ToList(), cancellationToken);
+        }
+    }
+
+    public DesiredSet DesiredFor(HostId host) => store.Read(session =>
+    {
+        var record = session.FindHost(host) ?? throw new HostNotFoundException(host);
+        var workspaces = session.LiveLeasesOn(host).Where(l => l.WantsWorkspace)
+            .Select(l => new WorkspaceAssignment(l.Id.Value, l.Owner, l.Image, l.Resources, l.ExpiresAt)).ToList();
+        return new DesiredSet(host, record.DesiredVersion, workspaces);
+    });
+
+    private async Task<Lease> StopAsync(LeaseId id, string why, CancellationToken cancellationToken)
+    {
+        var now = Now();
+        var (before, after) = await store.WriteAsync(session =>
+        {
+            var lease = session.FindLease(id) ?? throw new LeaseNotFoundException(id);
+            Lease next;
+            switch (lease.State)
+            {
+                case LeaseState.Pending or LeaseState.Placing:
+                    next = LeaseStateMachine.Move(lease, LeaseState.Ended, $"{why} before it was placed", now);
+                    break;
+                case LeaseState.Starting or LeaseState.Running:
+                    next = LeaseStateMachine.Move(lease, LeaseState.Stopping, $"{why}; {lease.Host} is removing the workspace", now);
+                    session.BumpDesiredVersion(lease.Host!.Value);
+                    break;
+                default:
+                    return (lease, lease);
+            }
+
+            session.Update(next);
+            return (lease, next);
+        }, cancellationToken);
+
+        if (!ReferenceEquals(before, after))
+        {
+            LogStateChanged(logger, after.Id.Value, after.State, after.Reason);
+            Changed(after);
+        }
+
+        return after;
+    }
+
+    /// <summary>The time at the precision the store keeps (milliseconds), so what is returned equals what is read back.</summary>
+    private DateTimeOffset Now()
+    {
+        var now = time.GetUtcNow();
+        return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMillisecond));
+    }
+
+    private List<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now) =>
+        session.Hosts().Select(h => new PlacementCandidate(
+            h,
+            h.HealthAt(now, hosts.HeartbeatTtl),
+            new Resources(
+                h.Registration.Capacity.Vcpus - h.Allocated.Vcpus,
+                h.Registration.Capacity.MemoryBytes - h.Allocated.MemoryBytes,
+                h.Registration.Capacity.DiskBytes - h.Allocated.DiskBytes))).ToList();
+
+    private void Changed(Lease lease)
+    {
+        LeaseChanges.Notify(lease.Id);
+        if (lease.Host is { } host)
+        {
+            hosts.DesiredChanges.Notify(host);
+        }
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Lease {LeaseId} of {Owner}: {State} on {HostId} ({Reason})")]
+    private static partial void LogCreated(ILogger logger, string leaseId, string owner, LeaseState state, string hostId, string reason);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Lease {LeaseId} is now {State} ({Reason})")]
+    private static partial void LogStateChanged(ILogger logger, string leaseId, LeaseState state, string reason);
+}

@@ -1,0 +1,66 @@
+using NodeAgent.Scheduler.Domain;
+
+namespace NodeAgent.Scheduler.Placement;
+
+/// <summary>A host as placement sees it: its record, health now, and what is still free on it.</summary>
+public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Resources Free);
+
+/// <summary>Answers "can this host take the workspace?"; when not, names why with one of <see cref="RejectReasons"/>.</summary>
+public interface IHostFilter
+{
+    string? Reject(PlacementCandidate candidate, Resources request);
+}
+
+/// <summary>Scores a feasible host from 0 (worst) to 1 (best) on one aspect.</summary>
+public interface IHostRanker
+{
+    string Name { get; }
+
+    double Score(PlacementCandidate candidate, Resources request);
+}
+
+/// <summary>Why a host was not chosen, as shown to users ("3 hosts: insufficient memory").</summary>
+public static class RejectReasons
+{
+    public const string Down = "down (no recent heartbeat)";
+    public const string Vcpus = "insufficient vCPUs";
+    public const string Memory = "insufficient memory";
+    public const string Disk = "insufficient disk";
+}
+
+/// <summary>Only hosts whose agent heartbeats within the TTL get work.</summary>
+public sealed class HostUpFilter : IHostFilter
+{
+    public string? Reject(PlacementCandidate candidate, Resources request) =>
+        candidate.Health == HostHealth.Up ? null : RejectReasons.Down;
+}
+
+/// <summary>The workspace must fit what is free after every lease already placed on the host.</summary>
+public sealed class CapacityFilter : IHostFilter
+{
+    public string? Reject(PlacementCandidate candidate, Resources request) =>
+        request.Vcpus > candidate.Free.Vcpus ? RejectReasons.Vcpus
+        : request.MemoryBytes > candidate.Free.MemoryBytes ? RejectReasons.Memory
+        : request.DiskBytes > candidate.Free.DiskBytes ? RejectReasons.Disk
+        : null;
+}
+
+/// <summary>Prefers hosts whose CPUs are really idle, as the agent measured, not as allocations suggest.</summary>
+public sealed class MeasuredCpuRanker : IHostRanker
+{
+    public string Name => "measured-cpu";
+
+    public double Score(PlacementCandidate candidate, Resources request) => 1 - Math.Clamp(candidate.Host.Load.CpuUtilization, 0, 1);
+}
+
+/// <summary>Prefers hosts with the most memory left after this workspace.</summary>
+public sealed class MemoryHeadroomRanker : IHostRanker
+{
+    public string Name => "memory-headroom";
+
+    public double Score(PlacementCandidate candidate, Resources request)
+    {
+        var capacity = candidate.Host.Registration.Capacity.MemoryBytes;
+        return capacity <= 0 ? 0 : Math.Clamp((double)(candidate.Free.MemoryBytes - request.MemoryBytes) / capacity, 0, 1);
+    }
+}

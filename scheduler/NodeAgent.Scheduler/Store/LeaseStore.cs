@@ -1,0 +1,168 @@
+using Microsoft.Data.Sqlite;
+using NodeAgent.Contract;
+using NodeAgent.Scheduler.Domain;
+
+namespace NodeAgent.Scheduler.Store;
+
+/// <summary>
+/// What the lease logic may read and change inside one transaction. A placement reads hosts and their
+/// allocations, chooses, and claims in the same transaction, so two placements never both take the last
+/// free capacity of a host.
+/// </summary>
+public interface ILeaseSession
+{
+    Lease? FindLease(LeaseId id);
+
+    Lease? FindByRequestId(string owner, string requestId);
+
+    IReadOnlyList<Lease> ListLeases(bool includeEnded);
+
+    /// <summary>Leases on the host that are not yet ended or failed.</summary>
+    IReadOnlyList<Lease> LiveLeasesOn(HostId host);
+
+    IReadOnlyList<Lease> DueForExpiry(DateTimeOffset now);
+
+    IReadOnlyList<HostRecord> Hosts();
+
+    HostRecord? FindHost(HostId host);
+
+    void Insert(Lease lease);
+
+    void Update(Lease lease);
+
+    /// <summary>Marks the host's desired set as changed and returns its new version.</summary>
+    long BumpDesiredVersion(HostId host);
+}
+
+/// <summary>The source of truth for leases: runs lease logic in transactions.</summary>
+public interface ILeaseStore
+{
+    Task<T> WriteAsync<T>(Func<ILeaseSession, T> work, CancellationToken cancellationToken = default);
+
+    T Read<T>(Func<ILeaseSession, T> work);
+}
+
+/// <summary>Leases in SQLite.</summary>
+public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
+{
+    public Task<T> WriteAsync<T>(Func<ILeaseSession, T> work, CancellationToken cancellationToken = default) =>
+        database.WriteAsync((connection, transaction) => work(new Session(connection, transaction)), cancellationToken);
+
+    public T Read<T>(Func<ILeaseSession, T> work) => database.Read(connection => work(new Session(connection, null)));
+
+    private sealed class Session(SqliteConnection connection, SqliteTransaction? transaction) : ILeaseSession
+    {
+        private const string Columns =
+            "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id";
+
+        public Lease? FindLease(LeaseId id) =>
+            Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
+
+        public Lease? FindByRequestId(string owner, string requestId) =>
+            Query($"SELECT {Columns} FROM leases WHERE owner = $owner AND request_id = $rid", ("$owner", owner), ("$rid", requestId)).SingleOrDefault();
+
+        public IReadOnlyList<Lease> ListLeases(bool includeEnded) => includeEnded
+            ? Query($"SELECT {Columns} FROM leases ORDER BY created_at, lease_id")
+            : Query($"SELECT {Columns} FROM leases WHERE state NOT IN ('ended', 'failed') ORDER BY created_at, lease_id");
+
+        public IReadOnlyList<Lease> LiveLeasesOn(HostId host) =>
+            Query($"SELECT {Columns} FROM leases WHERE host_id = $host AND state NOT IN ('ended', 'failed') ORDER BY lease_id", ("$host", host.Value));
+
+        public IReadOnlyList<Lease> DueForExpiry(DateTimeOffset now) =>
+            Query($"SELECT {Columns} FROM leases WHERE state IN ('pending', 'placing', 'starting', 'running') AND expires_at <= $now",
+                ("$now", now.ToUnixTimeMilliseconds()));
+
+        public IReadOnlyList<HostRecord> Hosts()
+        {
+            using var command = Command(HostRows.Select + " ORDER BY h.host_id");
+            return HostRows.ReadAll(command);
+        }
+
+        public HostRecord? FindHost(HostId host)
+        {
+            using var command = Command(HostRows.Select + " WHERE h.host_id = $id", ("$id", host.Value));
+            return HostRows.ReadAll(command).SingleOrDefault();
+        }
+
+        public void Insert(Lease lease) => Execute(
+            $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid)",
+            Parameters(lease));
+
+        public void Update(Lease lease)
+        {
+            var changed = Execute(
+                """
+                UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated
+                WHERE lease_id = $id
+                """,
+                Parameters(lease));
+            if (changed != 1)
+            {
+                throw new StoreException($"lease {lease.Id} vanished from the database while it was updated");
+            }
+        }
+
+        public long BumpDesiredVersion(HostId host)
+        {
+            using var command = Command("UPDATE hosts SET desired_version = desired_version + 1 WHERE host_id = $id RETURNING desired_version", ("$id", host.Value));
+            return Convert.ToInt64(command.ExecuteScalar() ?? throw new StoreException($"host {host} is not in the database"), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        private static (string, object?)[] Parameters(Lease lease) =>
+        [
+            ("$id", lease.Id.Value), ("$owner", lease.Owner), ("$image", lease.Image),
+            ("$vcpus", lease.Resources.Vcpus), ("$memory", lease.Resources.MemoryBytes), ("$disk", lease.Resources.DiskBytes),
+            ("$state", StateName(lease.State)), ("$reason", lease.Reason), ("$host", lease.Host?.Value),
+            ("$created", lease.CreatedAt.ToUnixTimeMilliseconds()), ("$expires", lease.ExpiresAt.ToUnixTimeMilliseconds()),
+            ("$updated", lease.UpdatedAt.ToUnixTimeMilliseconds()), ("$rid", lease.RequestId),
+        ];
+
+        private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
+        {
+            using var command = Command(sql, parameters);
+            using var r = command.ExecuteReader();
+            var leases = new List<Lease>();
+            while (r.Read())
+            {
+                leases.Add(new Lease(
+                    LeaseId.Parse(r.GetString(0)),
+                    r.GetString(1),
+                    r.GetString(2),
+                    new Resources(r.GetInt32(3), r.GetInt64(4), r.GetInt64(5)),
+                    ParseState(r.GetString(6)),
+                    r.GetString(7),
+                    r.IsDBNull(8) ? null : HostId.Parse(r.GetString(8)),
+                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(9)),
+                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)),
+                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11)),
+                    r.IsDBNull(12) ? null : r.GetString(12)));
+            }
+
+            return leases;
+        }
+
+        private int Execute(string sql, params (string Name, object? Value)[] parameters)
+        {
+            using var command = Command(sql, parameters);
+            return command.ExecuteNonQuery();
+        }
+
+        private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
+        {
+            var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            }
+
+            return command;
+        }
+
+        private static string StateName(LeaseState state) => state.ToString().ToLowerInvariant();
+
+        private static LeaseState ParseState(string text) =>
+            Enum.TryParse<LeaseState>(text, ignoreCase: true, out var state) ? state : throw new StoreException($"unknown lease state '{text}' in the database");
+    }
+}
