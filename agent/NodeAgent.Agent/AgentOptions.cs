@@ -11,6 +11,17 @@ public sealed record AgentOptions
     /// <summary>Where the agent keeps its host id and workspace disks.</summary>
     public string StateDirectory { get; init; } = "/var/lib/nodeagent";
 
+    /// <summary>The libvirt connection: qemu:///system on a real host, test:///default for fast tests.</summary>
+    public string LibvirtUri { get; init; } = "qemu:///system";
+
+    /// <summary>Where cached base images live; defaults to STATE/images.</summary>
+    public string? ImagesDirectory { get; init; }
+
+    public string ImagesPath => ImagesDirectory ?? Path.Combine(StateDirectory, "images");
+
+    /// <summary>Each workspace's disk and console log live in STATE/workspaces/ID.</summary>
+    public string WorkspacesPath => Path.Combine(StateDirectory, "workspaces");
+
     /// <summary>Overrides the host id kept in the state directory.</summary>
     public string? HostId { get; init; }
 
@@ -30,6 +41,16 @@ public sealed record AgentOptions
         if (string.IsNullOrWhiteSpace(StateDirectory) || !Path.IsPathRooted(StateDirectory))
         {
             problems.Add($"state-directory: '{StateDirectory}' must be an absolute path");
+        }
+
+        if (ImagesDirectory is not null && !Path.IsPathRooted(ImagesDirectory))
+        {
+            problems.Add($"images-directory: '{ImagesDirectory}' must be an absolute path");
+        }
+
+        if (string.IsNullOrWhiteSpace(LibvirtUri) || !LibvirtUri.Contains("://", StringComparison.Ordinal))
+        {
+            problems.Add($"libvirt-uri: '{LibvirtUri}' is not a libvirt URI such as qemu:///system");
         }
 
         if (HostId is not null && !Contract.IdSyntax.IsValid(HostId, out var problem))

@@ -1,10 +1,7 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using System.CommandLine;
+using Microsoft.Extensions.Hosting;
 using NodeAgent.Agent;
-using NodeAgent.Agent.HostFacts;
-using NodeAgent.Agent.Reporting;
-using AgentServiceClient = NodeAgent.Contract.V1.AgentServiceClient;
+using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Rpc.Client;
 
 var scheduler = new Option<string>("--scheduler")
@@ -14,14 +11,20 @@ var scheduler = new Option<string>("--scheduler")
 };
 var stateDirectory = new Option<string>("--state-directory")
 {
-    Description = "Where the agent keeps its host id and workspace disks.",
+    Description = "Where the agent keeps its host id, images and workspace disks.",
     DefaultValueFactory = _ => new AgentOptions().StateDirectory,
+};
+var imagesDirectory = new Option<string?>("--images-directory") { Description = "Where cached base images live. Default: STATE/images." };
+var libvirtUri = new Option<string>("--libvirt-uri")
+{
+    Description = "The libvirt connection URI.",
+    DefaultValueFactory = _ => new AgentOptions().LibvirtUri,
 };
 var hostId = new Option<string?>("--host-id") { Description = "Register under this id instead of the one kept in the state directory." };
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
-    scheduler, stateDirectory, hostId,
+    scheduler, stateDirectory, imagesDirectory, libvirtUri, hostId,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -32,6 +35,8 @@ root.SetAction(async (result, cancellationToken) =>
         {
             Scheduler = RpcChannel.ParseAddress(result.GetValue(scheduler)!),
             StateDirectory = result.GetValue(stateDirectory)!,
+            ImagesDirectory = result.GetValue(imagesDirectory),
+            LibvirtUri = result.GetValue(libvirtUri)!,
             HostId = result.GetValue(hostId),
         };
     }
@@ -48,19 +53,18 @@ root.SetAction(async (result, cancellationToken) =>
         return 2;
     }
 
-    var id = HostIdentity.LoadOrCreate(options.StateDirectory, options.HostId, Environment.MachineName);
-    var probe = new HostProbe(new ProcFileSystem(options.ProcRoot));
-    var builder = Host.CreateApplicationBuilder();
-    builder.Services.AddSingleton(options);
-    builder.Services.AddSingleton(TimeProvider.System);
-    builder.Services.AddSingleton(_ => new Random());
-    builder.Services.AddSingleton(probe);
-    builder.Services.AddSingleton(probe.Describe(id, options.StateDirectory));
-    builder.Services.AddSingleton(_ => new RpcChannel(options.Scheduler));
-    builder.Services.AddSingleton(sp => new AgentServiceClient(sp.GetRequiredService<RpcChannel>()));
-    builder.Services.AddSingleton<DesiredState>();
-    builder.Services.AddHostedService<SchedulerLink>();
-    using var app = builder.Build();
+    IHypervisor hypervisor;
+    try
+    {
+        hypervisor = LibvirtHypervisor.Open(options.LibvirtUri);
+    }
+    catch (LibvirtException e)
+    {
+        await Console.Error.WriteLineAsync("nodeagent: " + e.Message);
+        return 1;
+    }
+
+    using var app = AgentApp.Build(options, hypervisor);
     await app.RunAsync(cancellationToken);
     return 0;
 });

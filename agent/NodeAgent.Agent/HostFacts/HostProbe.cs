@@ -15,11 +15,12 @@ public sealed class HostProbe(ProcFileSystem proc)
     private readonly Lock _lock = new();
     private (ulong Busy, ulong Total)? _lastCpu;
 
-    public HostDescription Describe(HostId id, string stateDirectory) => new(
+    /// <summary>The host's facts; the domain type comes from the hypervisor's capabilities, not from guessing.</summary>
+    public HostDescription Describe(HostId id, string stateDirectory, string domainType) => new(
         id,
         Environment.MachineName,
         Architecture(),
-        File.Exists("/dev/kvm") ? "kvm" : "qemu",
+        domainType,
         Environment.ProcessorCount,
         proc.MemInfoBytes("MemTotal"),
         DiskBytes(stateDirectory));

@@ -1,7 +1,5 @@
-using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using NodeAgent.Agent.HostFacts;
 using NodeAgent.Contract.V1;
 using NodeAgent.Rpc;
 using NodeAgent.Rpc.Client;
@@ -14,8 +12,7 @@ namespace NodeAgent.Agent.Reporting;
 /// </summary>
 public sealed partial class SchedulerLink(
     AgentServiceClient client,
-    HostProbe probe,
-    HostDescription host,
+    HeartbeatSource source,
     AgentOptions options,
     DesiredState desired,
     Random random,
@@ -46,23 +43,10 @@ public sealed partial class SchedulerLink(
 
     private async Task<TimeSpan> RegisterAsync(CancellationToken cancellationToken)
     {
-        var info = new HostInfo
-        {
-            HostId = host.Id.Value,
-            Hostname = host.Hostname,
-            AgentVersion = typeof(SchedulerLink).Assembly.GetName().Version?.ToString(3) ?? "0",
-            Architecture = host.Architecture,
-            DomainType = host.DomainType,
-            Capacity = Capacity(),
-        };
-        foreach (var (key, value) in options.Labels)
-        {
-            info.Labels[key] = value;
-        }
-
+        var info = source.Registration();
         var response = await client.RegisterHostAsync(new RegisterHostRequest { Host = info }, CallOptions.WithTimeout(CallTimeout, cancellationToken));
         var interval = response.HeartbeatInterval?.ToTimeSpan() is { } i && i > TimeSpan.Zero ? i : TimeSpan.FromSeconds(5);
-        LogRegistered(logger, host.Id.Value, options.Scheduler, interval.TotalSeconds);
+        LogRegistered(logger, info.HostId, options.Scheduler, interval.TotalSeconds);
         return interval;
     }
 
@@ -97,33 +81,20 @@ public sealed partial class SchedulerLink(
         using var timer = new PeriodicTimer(interval, time);
         do
         {
-            var (cpu, available, loadavg) = probe.SampleLoad();
-            await client.HeartbeatAsync(
-                new HeartbeatRequest
-                {
-                    HostId = host.Id.Value,
-                    Capacity = Capacity(),
-                    Load = new HostLoad { CpuUtilization = cpu, MemoryAvailableBytes = (ulong)available, LoadAverage1M = loadavg },
-                    AppliedVersion = desired.AppliedVersion,
-                    SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
-                },
-                CallOptions.WithTimeout(CallTimeout, cancellationToken));
+            await client.HeartbeatAsync(source.Heartbeat(), CallOptions.WithTimeout(CallTimeout, cancellationToken));
         }
         while (await timer.WaitForNextTickAsync(cancellationToken));
     }
 
     private async Task WatchAsync(CancellationToken cancellationToken)
     {
-        var request = new WatchDesiredWorkspacesRequest { HostId = host.Id.Value };
+        var request = new WatchDesiredWorkspacesRequest { HostId = source.HostId };
         await foreach (var set in client.WatchDesiredWorkspacesAsync(request, new CallOptions { CancellationToken = cancellationToken }))
         {
             LogDesired(logger, set.Version, set.Workspaces.Count);
             desired.Publish(set);
         }
     }
-
-    private Resources Capacity() =>
-        new() { Vcpus = (uint)host.Vcpus, MemoryBytes = (ulong)host.MemoryBytes, DiskBytes = (ulong)host.DiskBytes };
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Registered as host {HostId} with scheduler {Scheduler}; heartbeat every {IntervalSeconds} s")]
     private static partial void LogRegistered(ILogger logger, string hostId, Uri scheduler, double intervalSeconds);

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NodeAgent.Agent.Disks;
+using NodeAgent.Agent.HostFacts;
+using NodeAgent.Agent.Hypervisor;
+using NodeAgent.Agent.Images;
+using NodeAgent.Agent.Processes;
+using NodeAgent.Agent.Reporting;
+using NodeAgent.Agent.Workspaces;
+using NodeAgent.Rpc.Client;
+using AgentServiceClient = NodeAgent.Contract.V1.AgentServiceClient;
+
+namespace NodeAgent.Agent;
+
+/// <summary>Wires the agent: host facts, the hypervisor, the workspace lifecycle, and the link to the scheduler.</summary>
+public static class AgentApp
+{
+    public static IHost Build(AgentOptions options, IHypervisor hypervisor, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        Directory.CreateDirectory(options.StateDirectory);
+        Directory.CreateDirectory(options.WorkspacesPath);
+        var id = HostIdentity.LoadOrCreate(options.StateDirectory, options.HostId, Environment.MachineName);
+        var probe = new HostProbe(new ProcFileSystem(options.ProcRoot));
+        var inventory = new WorkspaceInventory(hypervisor);
+        inventory.Refresh();
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = false });
+        configureLogging?.Invoke(builder.Logging);
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => new Random());
+        services.AddSingleton(hypervisor);
+        services.AddSingleton(probe);
+        services.AddSingleton(probe.Describe(id, options.StateDirectory, hypervisor.DomainType));
+        services.AddSingleton(inventory);
+        services.AddSingleton(_ => new RpcChannel(options.Scheduler));
+        services.AddSingleton(sp => new AgentServiceClient(sp.GetRequiredService<RpcChannel>()));
+        services.AddSingleton<DesiredState>();
+        services.AddSingleton<HeartbeatSource>();
+        services.AddSingleton<CommandRunner>();
+        services.AddSingleton(sp => new ImageStore(options.ImagesPath));
+        services.AddSingleton(sp => new DiskManager(options.WorkspacesPath, sp.GetRequiredService<CommandRunner>()));
+        services.AddSingleton(sp => new WorkspaceLifecycle(
+            sp.GetRequiredService<ImageStore>(),
+            // Prepared in this order, cleaned up in the reverse: the domain goes before its disk.
+            [new RootDiskHook(sp.GetRequiredService<DiskManager>()), new DomainHook(hypervisor)],
+            sp.GetRequiredService<ILogger<WorkspaceLifecycle>>()));
+        services.AddSingleton<StatusReporter>();
+        services.AddHostedService(sp => sp.GetRequiredService<StatusReporter>());
+        services.AddHostedService<SchedulerLink>();
+        services.AddHostedService<Reconciler>();
+        return builder.Build();
+    }
+}

@@ -1,0 +1,38 @@
+namespace NodeAgent.Agent.Hypervisor;
+
+/// <summary>What the agent knows of one libvirt domain at the moment it asked.</summary>
+public sealed record DomainInfo(string Name, Guid Uuid, DomainState State);
+
+/// <summary>The source of truth for the domains on this host: what libvirt has defined, running or not.</summary>
+public interface IHypervisor : IDisposable
+{
+    /// <summary>The connection URI, e.g. qemu:///system or test:///default.</summary>
+    string Uri { get; }
+
+    /// <summary>The domain type to define guests with, chosen from the host's capabilities: "kvm" when hardware virtualization is usable, else "qemu" (software emulation); "test" on libvirt's test driver.</summary>
+    string DomainType { get; }
+
+    /// <summary>The guest architecture (e.g. x86_64), from capabilities: the host's own.</summary>
+    string Architecture { get; }
+
+    IReadOnlyList<DomainInfo> ListDomains();
+
+    DomainInfo? FindDomain(string name);
+
+    /// <summary>Defines (or redefines: keeps the existing UUID) a persistent domain from XML.</summary>
+    void Define(string xml);
+
+    /// <summary>Starts a defined domain; no-op when it already runs.</summary>
+    void Start(string name);
+
+    /// <summary>Asks the guest to shut down (ACPI); returns at once. No-op when it is not running.</summary>
+    void Shutdown(string name);
+
+    /// <summary>Stops the domain at once (power off); no-op when it is not running or does not exist.</summary>
+    void Destroy(string name);
+
+    /// <summary>Removes the domain's definition (with managed save and snapshot metadata); no-op when it does not exist.</summary>
+    void Undefine(string name);
+
+    string GetXml(string name);
+}

@@ -1,0 +1,50 @@
+using Google.Protobuf.WellKnownTypes;
+using NodeAgent.Agent.HostFacts;
+using NodeAgent.Agent.Workspaces;
+using NodeAgent.Contract.V1;
+
+namespace NodeAgent.Agent.Reporting;
+
+/// <summary>Builds what the agent tells the scheduler about its host: identity, capacity, measured load, held workspaces.</summary>
+public sealed class HeartbeatSource(HostDescription host, HostProbe probe, DesiredState desired, WorkspaceInventory inventory, AgentOptions options, TimeProvider time)
+{
+    public string HostId => host.Id.Value;
+
+    public HostInfo Registration()
+    {
+        var info = new HostInfo
+        {
+            HostId = host.Id.Value,
+            Hostname = host.Hostname,
+            AgentVersion = typeof(HeartbeatSource).Assembly.GetName().Version?.ToString(3) ?? "0",
+            Architecture = host.Architecture,
+            DomainType = host.DomainType,
+            Capacity = Capacity(),
+        };
+        foreach (var (key, value) in options.Labels)
+        {
+            info.Labels[key] = value;
+        }
+
+        return info;
+    }
+
+    public HeartbeatRequest Heartbeat()
+    {
+        var (cpu, available, loadavg) = probe.SampleLoad();
+        var held = inventory.Held;
+        var request = new HeartbeatRequest
+        {
+            HostId = host.Id.Value,
+            Capacity = Capacity(),
+            Load = new HostLoad { CpuUtilization = cpu, MemoryAvailableBytes = (ulong)available, LoadAverage1M = loadavg, RunningWorkspaces = (uint)held.Count },
+            AppliedVersion = desired.AppliedVersion,
+            SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+        };
+        request.WorkspaceIds.Add(held.Keys);
+        return request;
+    }
+
+    private Resources Capacity() =>
+        new() { Vcpus = (uint)host.Vcpus, MemoryBytes = (ulong)host.MemoryBytes, DiskBytes = (ulong)host.DiskBytes };
+}

@@ -1,0 +1,64 @@
+using System.Collections.Concurrent;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NodeAgent.Agent.HostFacts;
+using NodeAgent.Contract.V1;
+using NodeAgent.Rpc;
+using NodeAgent.Rpc.Client;
+
+namespace NodeAgent.Agent.Reporting;
+
+/// <summary>
+/// Sends workspace states to the scheduler. Only the newest state of each workspace is kept, and it stays
+/// queued until the scheduler has accepted it, so a report is never lost while the scheduler is away.
+/// </summary>
+public sealed partial class StatusReporter(AgentServiceClient client, HostDescription host, TimeProvider time, ILogger<StatusReporter> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<string, WorkspaceStatus> _pending = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _signal = new(0);
+
+    public void Report(string workspaceId, WorkspaceState state, string message = "")
+    {
+        _pending[workspaceId] = new WorkspaceStatus { Id = workspaceId, State = state, Message = message, ObservedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) };
+        _signal.Release();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await _signal.WaitAsync(TimeSpan.FromSeconds(2), stoppingToken);
+            var batch = _pending.ToArray();
+            if (batch.Length == 0)
+            {
+                continue;
+            }
+
+            var request = new ReportWorkspaceStatusRequest { HostId = host.Id.Value };
+            request.Statuses.Add(batch.Select(b => b.Value));
+            try
+            {
+                await client.ReportWorkspaceStatusAsync(request, CallOptions.WithTimeout(TimeSpan.FromSeconds(10), stoppingToken));
+                foreach (var (id, status) in batch)
+                {
+                    // Remove only what was sent: a newer state queued meanwhile must still go out.
+                    _pending.TryRemove(new KeyValuePair<string, WorkspaceStatus>(id, status));
+                }
+            }
+            catch (RpcException e) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogDeferred(logger, batch.Length, e.Status, e.Message);
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _signal.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Warning, Message = "{Count} workspace reports kept for later: {Status}: {Reason}")]
+    private static partial void LogDeferred(ILogger logger, int count, StatusCode status, string reason);
+}

@@ -1,0 +1,164 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NodeAgent.Agent.Hypervisor;
+using NodeAgent.Agent.Reporting;
+using NodeAgent.Contract.V1;
+
+namespace NodeAgent.Agent.Workspaces;
+
+/// <summary>The workspaces this host holds now: every NodeAgent domain libvirt has, running or not.</summary>
+public sealed class WorkspaceInventory(IHypervisor hypervisor)
+{
+    private volatile IReadOnlyDictionary<string, DomainInfo> _held = new Dictionary<string, DomainInfo>();
+
+    public IReadOnlyDictionary<string, DomainInfo> Held => _held;
+
+    /// <summary>Reads the domains from libvirt; foreign domains (not named by NodeAgent) are left out.</summary>
+    public IReadOnlyDictionary<string, DomainInfo> Refresh()
+    {
+        var held = new Dictionary<string, DomainInfo>(StringComparer.Ordinal);
+        foreach (var domain in hypervisor.ListDomains())
+        {
+            if (DomainNames.TryParse(domain.Name, out var id))
+            {
+                held[id] = domain;
+            }
+        }
+
+        _held = held;
+        return held;
+    }
+}
+
+/// <summary>
+/// Makes the host hold exactly the workspaces the scheduler wants: creates what is missing, starts what is
+/// stopped, removes what is no longer wanted, and reports each outcome. Runs on every new desired set and
+/// every <see cref="FullInterval"/> besides, to catch what changed behind its back. Before the first desired
+/// set arrives it changes nothing, so an agent restart never removes a workspace by mistake.
+/// </summary>
+public sealed partial class Reconciler(
+    DesiredState desired,
+    WorkspaceInventory inventory,
+    WorkspaceLifecycle lifecycle,
+    StatusReporter reporter,
+    TimeProvider time,
+    ILogger<Reconciler> logger) : BackgroundService
+{
+    public static readonly TimeSpan FullInterval = TimeSpan.FromSeconds(30);
+
+    // Workspaces whose creation failed at a version: not retried until the desired set changes.
+    private readonly Dictionary<string, ulong> _failedAt = new(StringComparer.Ordinal);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var next = desired.NextChange();
+            try
+            {
+                await ReconcileAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogReconcileFailed(logger, e);
+            }
+
+            await Task.WhenAny(next, Task.Delay(FullInterval, time, stoppingToken));
+        }
+    }
+
+    public async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        if (desired.Latest is not { } set)
+        {
+            return;
+        }
+
+        var held = inventory.Refresh();
+        var wanted = new Dictionary<string, Workspace>(StringComparer.Ordinal);
+        foreach (var spec in set.Workspaces)
+        {
+            try
+            {
+                var workspace = Workspace.FromWire(spec);
+                wanted[workspace.Id] = workspace;
+            }
+            catch (FormatException e)
+            {
+                reporter.Report(spec.Id, WorkspaceState.Failed, e.Message);
+            }
+        }
+
+        foreach (var workspace in wanted.Values)
+        {
+            var running = held.TryGetValue(workspace.Id, out var domain) && domain.State == DomainState.Running;
+            if (running || (_failedAt.TryGetValue(workspace.Id, out var version) && version == set.Version))
+            {
+                if (running)
+                {
+                    reporter.Report(workspace.Id, WorkspaceState.Running);
+                }
+
+                continue;
+            }
+
+            await CreateAsync(workspace, set.Version, cancellationToken);
+        }
+
+        foreach (var id in held.Keys.Where(id => !wanted.ContainsKey(id)))
+        {
+            await RemoveAsync(id, cancellationToken);
+        }
+
+        inventory.Refresh();
+        desired.AppliedVersion = set.Version;
+    }
+
+    private async Task CreateAsync(Workspace workspace, ulong version, CancellationToken cancellationToken)
+    {
+        reporter.Report(workspace.Id, WorkspaceState.Preparing);
+        var started = time.GetTimestamp();
+        try
+        {
+            await lifecycle.EnsureRunningAsync(workspace, cancellationToken);
+            _failedAt.Remove(workspace.Id);
+            var milliseconds = time.GetElapsedTime(started).TotalMilliseconds;
+            LogStarted(logger, workspace.Id, milliseconds);
+            reporter.Report(workspace.Id, WorkspaceState.Running);
+        }
+        catch (WorkspaceException e)
+        {
+            _failedAt[workspace.Id] = version;
+            LogCreateFailed(logger, workspace.Id, e.Message);
+            reporter.Report(workspace.Id, WorkspaceState.Failed, e.Message);
+        }
+    }
+
+    private async Task RemoveAsync(string id, CancellationToken cancellationToken)
+    {
+        reporter.Report(id, WorkspaceState.Stopping);
+        try
+        {
+            await lifecycle.RemoveAsync(id, cancellationToken);
+            _failedAt.Remove(id);
+            LogRemoved(logger, id);
+            reporter.Report(id, WorkspaceState.Gone);
+        }
+        catch (WorkspaceException e)
+        {
+            reporter.Report(id, WorkspaceState.Failed, e.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 410, Level = LogLevel.Information, Message = "Workspace {WorkspaceId} running ({Milliseconds:0} ms to prepare, define and start)")]
+    private static partial void LogStarted(ILogger logger, string workspaceId, double milliseconds);
+
+    [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId} could not be created: {Reason}")]
+    private static partial void LogCreateFailed(ILogger logger, string workspaceId, string reason);
+
+    [LoggerMessage(EventId = 412, Level = LogLevel.Information, Message = "Workspace {WorkspaceId} removed")]
+    private static partial void LogRemoved(ILogger logger, string workspaceId);
+
+    [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "Reconciling workspaces failed; retrying at the next change or in 30 s")]
+    private static partial void LogReconcileFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,64 @@
+using NodeAgent.Contract;
+using V1 = NodeAgent.Contract.V1;
+
+namespace NodeAgent.Agent.Workspaces;
+
+/// <summary>One workspace as the scheduler wants it, checked again on arrival: the agent trusts no wire value.</summary>
+public sealed record Workspace(string Id, string Owner, string Image, int Vcpus, long MemoryBytes, long DiskBytes, DateTimeOffset ExpiresAt)
+{
+    /// <summary>The libvirt domain name of the workspace.</summary>
+    public string DomainName => DomainNames.For(Id);
+
+    public static Workspace FromWire(V1.WorkspaceSpec spec)
+    {
+        var problems = new List<string>();
+        Check(problems, "id", spec.Id);
+        Check(problems, "owner", spec.Owner);
+        Check(problems, "image", spec.Image?.Name ?? string.Empty);
+        var resources = spec.Resources ?? new V1.Resources();
+        if (resources.Vcpus is < 1 or > 1024)
+        {
+            problems.Add($"vcpus {resources.Vcpus} is outside 1–1024");
+        }
+
+        if (resources.MemoryBytes is < 16 << 20 or > 64UL << 40)
+        {
+            problems.Add($"memory {resources.MemoryBytes} bytes is outside 16 MiB–64 TiB");
+        }
+
+        if (resources.DiskBytes > 1UL << 50)
+        {
+            problems.Add($"disk {resources.DiskBytes} bytes is over 1 PiB");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new FormatException($"workspace spec rejected: {string.Join("; ", problems)}");
+        }
+
+        return new Workspace(spec.Id, spec.Owner, spec.Image!.Name, (int)resources.Vcpus, (long)resources.MemoryBytes, (long)resources.DiskBytes,
+            spec.ExpiresAt?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue);
+    }
+
+    private static void Check(List<string> problems, string field, string value)
+    {
+        if (!IdSyntax.IsValid(value, out var problem))
+        {
+            problems.Add($"{field} {problem}");
+        }
+    }
+}
+
+/// <summary>NodeAgent names its domains "nodeagent-ID"; any other domain on the host is not NodeAgent's and is never touched.</summary>
+public static class DomainNames
+{
+    public const string Prefix = "nodeagent-";
+
+    public static string For(string workspaceId) => Prefix + workspaceId;
+
+    public static bool TryParse(string domainName, out string workspaceId)
+    {
+        workspaceId = domainName.StartsWith(Prefix, StringComparison.Ordinal) ? domainName[Prefix.Length..] : string.Empty;
+        return IdSyntax.IsValid(workspaceId, out _);
+    }
+}

@@ -1,0 +1,91 @@
+using NodeAgent.Agent.Disks;
+using NodeAgent.Agent.Hypervisor;
+using NodeAgent.Agent.Images;
+
+namespace NodeAgent.Agent.Workspaces;
+
+/// <summary>What the lifecycle's hooks share while they prepare one workspace.</summary>
+public sealed class WorkspaceContext(Workspace workspace, BaseImage image)
+{
+    public Workspace Workspace { get; } = workspace;
+
+    public BaseImage Image { get; } = image;
+
+    public string? RootDiskPath { get; set; }
+
+    public string? ConsoleLogPath { get; set; }
+}
+
+/// <summary>
+/// One step of a workspace's life. Prepare steps run in order; clean-up steps run in reverse order and must
+/// be safe when their prepare step never ran, failed half-way, or when clean-up runs twice.
+/// </summary>
+public interface IWorkspaceHook
+{
+    string Name { get; }
+
+    Task PrepareAsync(WorkspaceContext context, CancellationToken cancellationToken);
+
+    Task CleanupAsync(string workspaceId, CancellationToken cancellationToken);
+}
+
+/// <summary>The root disk: a qcow2 overlay on the cached image; clean-up removes the workspace's directory.</summary>
+public sealed class RootDiskHook(DiskManager disks) : IWorkspaceHook
+{
+    public string Name => "disk";
+
+    public async Task PrepareAsync(WorkspaceContext context, CancellationToken cancellationToken)
+    {
+        var workspace = context.Workspace;
+        context.RootDiskPath = await disks.PrepareRootDiskAsync(workspace.Id, context.Image, workspace.DiskBytes, cancellationToken);
+        context.ConsoleLogPath = disks.ConsoleLogPath(workspace.Id);
+    }
+
+    public Task CleanupAsync(string workspaceId, CancellationToken cancellationToken)
+    {
+        disks.Remove(workspaceId);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>The libvirt domain: define it from the typed spec and start it; clean-up powers it off and undefines it.</summary>
+public sealed class DomainHook(IHypervisor hypervisor) : IWorkspaceHook
+{
+    public string Name => "domain";
+
+    public Task PrepareAsync(WorkspaceContext context, CancellationToken cancellationToken)
+    {
+        var workspace = context.Workspace;
+        var existing = hypervisor.FindDomain(workspace.DomainName);
+        if (existing is null)
+        {
+            hypervisor.Define(DomainXml.Write(new DomainSpec(
+                workspace.DomainName,
+                hypervisor.DomainType,
+                hypervisor.Architecture,
+                workspace.Vcpus,
+                workspace.MemoryBytes,
+                context.RootDiskPath ?? throw new InvalidOperationException("the disk hook must run before the domain hook"),
+                context.Image.KernelPath,
+                context.Image.InitrdPath,
+                context.Image.KernelCommandLine,
+                context.ConsoleLogPath!,
+                new WorkspaceMetadata(workspace.Id, workspace.Owner, workspace.Image, workspace.ExpiresAt))));
+        }
+
+        if (existing?.State != DomainState.Running)
+        {
+            hypervisor.Start(workspace.DomainName);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task CleanupAsync(string workspaceId, CancellationToken cancellationToken)
+    {
+        var name = DomainNames.For(workspaceId);
+        hypervisor.Destroy(name);
+        hypervisor.Undefine(name);
+        return Task.CompletedTask;
+    }
+}
