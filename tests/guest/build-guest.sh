@@ -91,6 +91,9 @@ if [ -f "$image/.complete" ]; then
   exit 0
 fi
 
+# Every build holds the lock, so any build directory still here was left by a killed build.
+rm -rf "$cache_dir"/.build-*
+
 started=$SECONDS
 log "building $image ($kernel_pkg $kernel_ver, busybox-static $busybox_version)"
 work=$(mktemp -d "$cache_dir/.build-$key.XXXXXX")

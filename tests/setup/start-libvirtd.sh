@@ -9,7 +9,7 @@ URI=qemu:///system
 say() { echo "start-libvirtd: $*"; }
 die() { echo "start-libvirtd: $*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "must run as root"
+[ "$(id -u)" -eq 0 ] || die "must run as root (sudo $0)"
 
 # --- packages ------------------------------------------------------------------------------------
 packages=(

@@ -99,7 +99,7 @@ public sealed partial class SchedulerLink(
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Registered as host {HostId} with scheduler {Scheduler}; heartbeat every {IntervalSeconds} s")]
     private static partial void LogRegistered(ILogger logger, string hostId, Uri scheduler, double intervalSeconds);
 
-    [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "Scheduler {Scheduler} lost ({Status}: {Reason}); workspaces keep running; retrying in {DelayMs:0} ms")]
+    [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "Talking to scheduler {Scheduler} failed ({Status}: {Reason}); workspaces keep running; retrying in {DelayMs:0} ms")]
     private static partial void LogSchedulerLost(ILogger logger, Uri scheduler, StatusCode status, string reason, double delayMs);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "Desired set version {Version}: {Count} workspaces")]

@@ -157,7 +157,7 @@ internal static class WireMapping
 
     private static string DomainType(string value, RequestValidator v)
     {
-        v.Require(value is "kvm" or "qemu", $"host.domain_type is '{IdSyntax.Printable(value)}'; it must be \"kvm\" or \"qemu\"");
+        v.Require(value is "kvm" or "qemu" or "test", $"host.domain_type is '{IdSyntax.Printable(value)}'; it must be \"kvm\", \"qemu\" or libvirt's \"test\"");
         return value;
     }
 }

@@ -1,0 +1,184 @@
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NodeAgent.Agent;
+using NodeAgent.Agent.Hypervisor;
+using NodeAgent.Agent.Images;
+using NodeAgent.Contract.V1;
+using NodeAgent.Rpc.Client;
+using NodeAgent.Tests.Support;
+
+namespace NodeAgent.Tests.Agent;
+
+/// <summary>
+/// The real scheduler and the real agent in this process; the agent drives libvirt's test driver, whose
+/// domains are simulated (no QEMU runs), so the whole lease path is checked in seconds.
+/// </summary>
+public sealed class AgentWithTestDriverTests : IAsyncLifetime
+{
+    private readonly TempDirectory _state = new();
+    private readonly string _hostId = "agent-" + Guid.NewGuid().ToString("N")[..8];
+    private RunningScheduler _scheduler = null!;
+    private RpcChannel _channel = null!;
+    private IHost? _agent;
+    private LibvirtHypervisor _libvirt = null!;
+
+    private LeaseServiceClient Leases => new(_channel);
+
+    public async Task InitializeAsync()
+    {
+        _scheduler = await RunningScheduler.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromMilliseconds(300), HeartbeatTtl = TimeSpan.FromSeconds(5) });
+        _channel = _scheduler.CreateChannel();
+        _libvirt = LibvirtHypervisor.Open("test:///default");
+        var image = Path.Combine(_state.Path, "images", "tiny");
+        Directory.CreateDirectory(image);
+        await new NodeAgent.Agent.Processes.CommandRunner(Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent.Agent.Processes.CommandRunner>.Instance)
+            .RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", Path.Combine(image, ImageStore.DiskFile), "16M"], TimeSpan.FromSeconds(30), default);
+        await StartAgentAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await StopAgentAsync();
+        foreach (var domain in _libvirt.ListDomains().Where(d => d.Name.StartsWith("nodeagent-", StringComparison.Ordinal)))
+        {
+            var xml = _libvirt.GetXml(domain.Name);
+            if (xml.Contains(_state.Path, StringComparison.Ordinal))
+            {
+                _libvirt.Destroy(domain.Name);
+                _libvirt.Undefine(domain.Name);
+            }
+        }
+
+        _libvirt.Dispose();
+        _channel.Dispose();
+        await _scheduler.DisposeAsync();
+        _state.Dispose();
+    }
+
+    private async Task StartAgentAsync()
+    {
+        var options = new AgentOptions
+        {
+            Scheduler = _scheduler.Address,
+            StateDirectory = _state.Path,
+            LibvirtUri = "test:///default",
+            HostId = _hostId,
+        };
+        _agent = AgentApp.Build(options, LibvirtHypervisor.Open("test:///default"), logging => logging.ClearProviders());
+        await _agent.StartAsync();
+        var hosts = new HostServiceClient(_channel);
+        for (var i = 0; i < 100 && !(await hosts.ListHostsAsync(new ListHostsRequest())).Hosts.Any(h => h.Info.HostId == _hostId); i++)
+        {
+            await Task.Delay(50);
+        }
+    }
+
+    private async Task StopAgentAsync()
+    {
+        if (_agent is not null)
+        {
+            await _agent.StopAsync();
+            _agent.Dispose();
+            _agent = null;
+        }
+    }
+
+    private async Task<Lease> LeaseAsync(string image) => await Leases.CreateLeaseAsync(new CreateLeaseRequest
+    {
+        Image = image,
+        Resources = new Resources { Vcpus = 1, MemoryBytes = 64UL << 20 },
+        Duration = Duration.FromTimeSpan(TimeSpan.FromHours(1)),
+    });
+
+    private async Task<Lease> WaitForAsync(string id, LeaseState state)
+    {
+        Lease? last = null;
+        await foreach (var lease in Leases.WatchLeaseAsync(new GetLeaseRequest { Id = id }, CallOptions.WithTimeout(TimeSpan.FromSeconds(20))))
+        {
+            last = lease;
+            if (lease.State == state || lease.State is LeaseState.Failed or LeaseState.Ended)
+            {
+                break;
+            }
+        }
+
+        Assert.NotNull(last);
+        Assert.True(last.State == state, $"lease {id} is {last.State} ({last.StateReason}), expected {state}");
+        return last;
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Lease_ThenRelease_DomainAndDiskAreCreatedThenRemoved()
+    {
+        var lease = await LeaseAsync("tiny");
+        var running = await WaitForAsync(lease.Id, LeaseState.Running);
+        var domain = _libvirt.FindDomain("nodeagent-" + lease.Id);
+        var overlay = Path.Combine(_state.Path, "workspaces", lease.Id, "root.qcow2");
+        var overlayExisted = File.Exists(overlay);
+        var metadata = DomainXml.ReadMetadata(_libvirt.GetXml("nodeagent-" + lease.Id));
+
+        await Leases.ReleaseLeaseAsync(new ReleaseLeaseRequest { Id = lease.Id });
+        var ended = await WaitForAsync(lease.Id, LeaseState.Ended);
+
+        Assert.Equal(_hostId, running.HostId);
+        Assert.Equal(DomainState.Running, domain?.State);
+        Assert.True(overlayExisted);
+        Assert.Equal(lease.Id, metadata?.WorkspaceId);
+        Assert.Null(_libvirt.FindDomain("nodeagent-" + lease.Id));
+        Assert.False(Directory.Exists(Path.GetDirectoryName(overlay)));
+        Assert.Contains("removed from", ended.StateReason, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Lease_ImageNotCached_FailsWithTheReasonAndLeavesNothing()
+    {
+        var lease = await LeaseAsync("not-here");
+
+        var failed = await WaitForAsync(lease.Id, LeaseState.Failed);
+
+        Assert.Contains("image not-here is not cached", failed.StateReason, StringComparison.Ordinal);
+        Assert.Contains("tiny", failed.StateReason, StringComparison.Ordinal);
+        Assert.Null(_libvirt.FindDomain("nodeagent-" + lease.Id));
+        Assert.False(Directory.Exists(Path.Combine(_state.Path, "workspaces", lease.Id)));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task AgentRestart_RunningWorkspaceIsKeptNotRecreated()
+    {
+        var lease = await LeaseAsync("tiny");
+        await WaitForAsync(lease.Id, LeaseState.Running);
+        var before = _libvirt.FindDomain("nodeagent-" + lease.Id);
+
+        await StopAgentAsync();
+        await StartAgentAsync();
+        await Task.Delay(1000);
+
+        var after = _libvirt.FindDomain("nodeagent-" + lease.Id);
+        Assert.Equal(before?.Uuid, after?.Uuid);
+        Assert.Equal(DomainState.Running, after?.State);
+        Assert.Equal(LeaseState.Running, (await Leases.GetLeaseAsync(new GetLeaseRequest { Id = lease.Id })).State);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task ForeignDomain_IsNeverTouched()
+    {
+        var foreign = "someone-elses-" + Guid.NewGuid().ToString("N")[..6];
+        _libvirt.Define($"<domain type='test'><name>{foreign}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>");
+        _libvirt.Start(foreign);
+        try
+        {
+            var lease = await LeaseAsync("tiny");
+            await WaitForAsync(lease.Id, LeaseState.Running);
+            await Leases.ReleaseLeaseAsync(new ReleaseLeaseRequest { Id = lease.Id });
+            await WaitForAsync(lease.Id, LeaseState.Ended);
+
+            Assert.Equal(DomainState.Running, _libvirt.FindDomain(foreign)?.State);
+        }
+        finally
+        {
+            _libvirt.Destroy(foreign);
+            _libvirt.Undefine(foreign);
+        }
+    }
+}
