@@ -14,6 +14,9 @@ public sealed record AgentOptions
     /// <summary>The libvirt connection: qemu:///system on a real host, test:///default for fast tests.</summary>
     public string LibvirtUri { get; init; } = "qemu:///system";
 
+    /// <summary>kvm, qemu, or auto (from the host's capabilities).</summary>
+    public Hypervisor.DomainTypePreference DomainType { get; init; } = Hypervisor.DomainTypePreference.Auto;
+
     /// <summary>Where cached base images live; defaults to STATE/images.</summary>
     public string? ImagesDirectory { get; init; }
 

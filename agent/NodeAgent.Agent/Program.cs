@@ -20,11 +20,16 @@ var libvirtUri = new Option<string>("--libvirt-uri")
     Description = "The libvirt connection URI.",
     DefaultValueFactory = _ => new AgentOptions().LibvirtUri,
 };
+var domainType = new Option<DomainTypePreference>("--domain-type")
+{
+    Description = "Domain type for guests: Auto (KVM when usable for ordinary guests, else QEMU emulation), Kvm, or Qemu.",
+    DefaultValueFactory = _ => DomainTypePreference.Auto,
+};
 var hostId = new Option<string?>("--host-id") { Description = "Register under this id instead of the one kept in the state directory." };
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
-    scheduler, stateDirectory, imagesDirectory, libvirtUri, hostId,
+    scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, hostId,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -37,6 +42,7 @@ root.SetAction(async (result, cancellationToken) =>
             StateDirectory = result.GetValue(stateDirectory)!,
             ImagesDirectory = result.GetValue(imagesDirectory),
             LibvirtUri = result.GetValue(libvirtUri)!,
+            DomainType = result.GetValue(domainType),
             HostId = result.GetValue(hostId),
         };
     }
@@ -56,7 +62,9 @@ root.SetAction(async (result, cancellationToken) =>
     IHypervisor hypervisor;
     try
     {
-        hypervisor = LibvirtHypervisor.Open(options.LibvirtUri);
+        var libvirt = LibvirtHypervisor.Open(options.LibvirtUri, options.DomainType);
+        await Console.Out.WriteLineAsync($"nodeagent: libvirt {libvirt.Uri}: guests are {libvirt.DomainType} domains ({libvirt.DomainTypeReason})");
+        hypervisor = libvirt;
     }
     catch (LibvirtException e)
     {

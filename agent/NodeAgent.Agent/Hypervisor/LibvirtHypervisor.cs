@@ -40,9 +40,12 @@ public sealed class LibvirtHypervisor : IHypervisor
     /// </summary>
     public string MachineType => _guest.MachineType;
 
+    /// <summary>Why the domain type is what it is, for the agent's start-up log.</summary>
+    public string DomainTypeReason { get; private init; } = string.Empty;
+
     /// <summary>Connects to libvirt at <paramref name="uri"/> and reads the host's capabilities.</summary>
     /// <exception cref="LibvirtException">The connection failed (the message names the URI and what to check), or the host offers no guest for its architecture.</exception>
-    public static LibvirtHypervisor Open(string uri)
+    public static LibvirtHypervisor Open(string uri, DomainTypePreference preference = DomainTypePreference.Auto)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(uri);
         LibvirtNative.SilenceDefaultErrorPrinting();
@@ -68,14 +71,28 @@ public sealed class LibvirtHypervisor : IHypervisor
             GuestCapabilities guest;
             try
             {
-                guest = GuestCapabilities.Choose(capabilities, arch => IsKvmUsable(connection, arch));
+                guest = GuestCapabilities.Choose(capabilities, arch => preference != DomainTypePreference.Qemu && IsKvmUsable(connection, arch) &&
+                    (preference == DomainTypePreference.Kvm || !KvmRunsOnlyParavirtualGuests));
             }
             catch (FormatException e)
             {
                 throw new LibvirtException($"{uri} cannot run guests: {e.Message}", e);
             }
 
-            return new LibvirtHypervisor(connection, resolved ?? uri, guest);
+            if (preference == DomainTypePreference.Kvm && guest.DomainType != "kvm")
+            {
+                throw new LibvirtException($"domain type kvm was asked for, but {uri} offers no usable KVM (is /dev/kvm there and accessible to libvirt?); use --domain-type auto or qemu");
+            }
+
+            var reason = guest.DomainType switch
+            {
+                "kvm" => preference == DomainTypePreference.Kvm ? "kvm as configured" : "hardware virtualization (KVM) is usable",
+                "qemu" when preference == DomainTypePreference.Qemu => "software emulation (TCG) as configured",
+                "qemu" when KvmRunsOnlyParavirtualGuests => "software emulation (TCG): this host's KVM is kvm_pvm, which runs only PVM-enabled guest kernels",
+                "qemu" => "software emulation (TCG): libvirt offers no usable KVM on this host",
+                var other => $"{other}, the only guest type {uri} offers",
+            };
+            return new LibvirtHypervisor(connection, resolved ?? uri, guest) { DomainTypeReason = reason };
         }
         catch
         {
@@ -267,6 +284,12 @@ public sealed class LibvirtHypervisor : IHypervisor
     }
 
     public void Dispose() => _connection.Dispose();
+
+    /// <summary>
+    /// PVM (kvm_pvm) is a KVM flavour for running inside a cloud VM without nested virtualization; libvirt
+    /// lists it as kvm, but ordinary guest kernels crawl or hang on it, so automatic choice passes it over.
+    /// </summary>
+    private static bool KvmRunsOnlyParavirtualGuests => Directory.Exists("/sys/module/kvm_pvm");
 
     private static bool IsKvmUsable(ConnectionHandle connection, string arch)
     {

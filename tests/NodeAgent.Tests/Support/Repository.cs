@@ -25,6 +25,31 @@ internal static class Repository
         }
     }
 
+    /// <summary>A program built next to this test run (same configuration), e.g. "nodeagent-scheduler".</summary>
+    public static string ProgramPath(string project, string name)
+    {
+        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+        var path = Path.Combine(Root, project, "bin", configuration, "net9.0", name);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is not built; run `make build` (or `dotnet build NodeAgent.sln`)");
+    }
+
+    /// <summary>Runs a repository script to completion and returns its last line of output.</summary>
+    public static async Task<string> RunScriptAsync(string relativePath, TimeSpan timeout, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Path.Combine(Root, relativePath), arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(cts.Token);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{relativePath} exited with {process.ExitCode}:\n{await stdout}\n{await stderr}");
+        }
+
+        return (await stdout).TrimEnd().Split('\n')[^1];
+    }
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Text.Json;
+using NodeAgent.Agent.Hypervisor;
+using NodeAgent.Tests.Support;
+
+namespace NodeAgent.Tests.EndToEnd;
+
+/// <summary>
+/// The walking skeleton for real: real libvirtd and QEMU, the scheduler and the agent as separate processes,
+/// and ws run as a user runs it. The test guest (tests/guest) prints a marker on its serial console once
+/// it has booted and read its disk through the workspace's overlay.
+/// </summary>
+[Collection(RealLibvirt.Collection)]
+public sealed class RealGuestTests : IAsyncLifetime
+{
+    private const string Image = "nodeagent-test-guest";
+    private readonly TempDirectory _dir = new();
+    private readonly string _hostId = "e2e-" + Guid.NewGuid().ToString("N")[..8];
+    private ChildProcess? _scheduler;
+    private ChildProcess? _agent;
+    private string _address = string.Empty;
+
+    private string AgentState => Path.Combine(_dir.Path, "agent");
+
+    public async Task InitializeAsync()
+    {
+        // Both scripts are idempotent and quick when there is nothing to do; `make test` has run them already.
+        await Repository.RunScriptAsync("tests/setup/start-libvirtd.sh", TimeSpan.FromMinutes(5));
+        var guest = await Repository.RunScriptAsync("tests/guest/build-guest.sh", TimeSpan.FromMinutes(10));
+        var images = Path.Combine(_dir.Path, "images");
+        Directory.CreateDirectory(images);
+        File.CreateSymbolicLink(Path.Combine(images, Image), guest);
+
+        _scheduler = ChildProcess.Start(Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
+            ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(_dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05"]);
+        _address = (await _scheduler.WaitForLineAsync("nodeagent-scheduler listening on", TimeSpan.FromSeconds(30))).Split(' ')[^1];
+        _agent = ChildProcess.Start(Repository.ProgramPath("agent/NodeAgent.Agent", "nodeagent"),
+            ["--scheduler", _address, "--state-directory", AgentState, "--images-directory", images, "--host-id", _hostId, "--libvirt-uri", "qemu:///system"]);
+        await _agent.WaitForLineAsync($"Registered as host {_hostId}", TimeSpan.FromSeconds(30));
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_agent is not null)
+        {
+            await _agent.DisposeAsync();
+        }
+
+        if (_scheduler is not null)
+        {
+            await _scheduler.DisposeAsync();
+        }
+
+        // Whatever a failed run left behind in libvirt is removed, so the next run starts clean.
+        using var libvirt = LibvirtHypervisor.Open("qemu:///system");
+        foreach (var domain in libvirt.ListDomains().Where(d => d.Name.StartsWith("nodeagent-", StringComparison.Ordinal)))
+        {
+            if (libvirt.GetXml(domain.Name).Contains(_dir.Path, StringComparison.Ordinal))
+            {
+                libvirt.Destroy(domain.Name);
+                libvirt.Undefine(domain.Name);
+            }
+        }
+
+        _dir.Dispose();
+    }
+
+    private async Task<(int ExitCode, string Stdout, string Stderr)> WsAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Repository.ProgramPath("scheduler/NodeAgent.Cli", "ws"), arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["WS_SCHEDULER"] = _address;
+        start.Environment["USER"] = "e2e";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    private static async Task<string> WaitForConsoleAsync(string path, string marker, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        var text = string.Empty;
+        while (watch.Elapsed < timeout)
+        {
+            if (File.Exists(path))
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                text = await new StreamReader(stream).ReadToEndAsync();
+                if (text.Contains(marker, StringComparison.Ordinal))
+                {
+                    return text;
+                }
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"{marker} did not appear on the serial console within {timeout.TotalSeconds:0} s. Console so far:\n{text}");
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task Lease_BootListRelease_GuestBootsThenNothingIsLeft()
+    {
+        var lease = await WsAsync("lease", "--image", Image, "--cpus", "1", "--memory", "256M", "--disk", "1G", "--duration", "10m", "-o", "json");
+        Assert.True(lease.ExitCode == 0, $"ws lease exited {lease.ExitCode}: {lease.Stderr}\nagent:\n{_agent!.Output}");
+        using var leased = JsonDocument.Parse(lease.Stdout);
+        var id = leased.RootElement.GetProperty("id").GetString()!;
+        Assert.Equal("LEASE_STATE_RUNNING", leased.RootElement.GetProperty("state").GetString());
+        Assert.Equal(_hostId, leased.RootElement.GetProperty("hostId").GetString());
+        Assert.Contains("running", lease.Stderr, StringComparison.Ordinal);
+
+        var console = await WaitForConsoleAsync(Path.Combine(AgentState, "workspaces", id, "console.log"), "NODEAGENT-GUEST-READY", TimeSpan.FromMinutes(3));
+        Assert.Contains($"NODEAGENT-GUEST: disk vda {1L << 30}", console, StringComparison.Ordinal);
+        Assert.Contains("NODEAGENT-GUEST: base NODEAGENT-BASE-IMAGE v1", console, StringComparison.Ordinal);
+
+        var list = await WsAsync("list");
+        Assert.Equal(0, list.ExitCode);
+        Assert.Matches($@"{id}\s+running\s+{_hostId}\s+{Image}", list.Stdout);
+        var show = await WsAsync("show", id);
+        Assert.Contains("State:     running", show.Stdout, StringComparison.Ordinal);
+
+        var release = await WsAsync("release", id, "-o", "json");
+        Assert.True(release.ExitCode == 0, release.Stderr);
+        using var released = JsonDocument.Parse(release.Stdout);
+        Assert.Equal("LEASE_STATE_ENDED", released.RootElement.GetProperty("state").GetString());
+
+        using var libvirt = LibvirtHypervisor.Open("qemu:///system");
+        Assert.Null(libvirt.FindDomain("nodeagent-" + id));
+        Assert.False(Directory.Exists(Path.Combine(AgentState, "workspaces", id)), "the workspace's overlay and console log are removed");
+        Assert.DoesNotContain(id, (await WsAsync("list")).Stdout, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Tests that use the machine's one libvirtd run one at a time.</summary>
+[CollectionDefinition(Collection, DisableParallelization = true)]
+public sealed class RealLibvirt
+{
+    public const string Collection = "real libvirtd";
+}

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace NodeAgent.Tests.Support;
+
+/// <summary>A program of ours started as its own process, its output collected; killed when disposed.</summary>
+internal sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly Lock _lock = new();
+
+    private ChildProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public string Output
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public static ChildProcess Start(string program, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        var child = new ChildProcess(new Process { StartInfo = start });
+        child._process.OutputDataReceived += (_, e) => child.Append(e.Data);
+        child._process.ErrorDataReceived += (_, e) => child.Append(e.Data);
+        child._process.Start();
+        child._process.BeginOutputReadLine();
+        child._process.BeginErrorReadLine();
+        return child;
+    }
+
+    /// <summary>Waits until a line of output contains <paramref name="text"/>; returns that line.</summary>
+    public async Task<string> WaitForLineAsync(string text, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < timeout)
+        {
+            var line = Output.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return line.Trim();
+            }
+
+            if (_process.HasExited)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"'{text}' did not appear within {timeout.TotalSeconds:0} s (exited: {_process.HasExited}). Output:\n{Output}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _output.AppendLine(line);
+        }
+    }
+}
