@@ -1,7 +1,9 @@
 # NodeAgent — build, test, publish.
+#   make demo       lease, boot, list and release one real workspace on this machine
 #   make test       install test prerequisites (idempotent), build, run every test
 #   make publish    native-AOT binaries of nodeagent, nodeagent-scheduler and ws in out/bin
 #   make bench-rpc  gRPC transport benchmark; writes docs/benchmarks.md
+#   make bench-lease  lease-to-running time on real libvirtd + QEMU; writes docs/benchmarks.md
 
 SHELL := /bin/bash
 DOTNET ?= dotnet
@@ -12,12 +14,18 @@ export DOTNET_NOLOGO := 1
 
 PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
 
-.PHONY: all deps build test publish bench-rpc clean
+.PHONY: all deps build test demo publish bench-rpc bench-lease clean
 
 all: build
 
+# Test prerequisites on Debian 12: packages, a running libvirtd, and the cached test guest.
 deps:
 	@tests/setup/install-deps.sh
+	@tests/setup/start-libvirtd.sh
+	@tests/guest/build-guest.sh >/dev/null
+
+demo:
+	@tests/demo.sh
 
 build:
 	$(DOTNET) build NodeAgent.sln --nologo -v q
@@ -40,6 +48,10 @@ publish:
 
 bench-rpc:
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- rpc --in-flight 64 --seconds 10 --runs 3 --write docs/benchmarks.md
+
+bench-lease: deps
+	$(DOTNET) build NodeAgent.sln -c Release --nologo -v q
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release --no-build -- lease --runs 10 --write docs/benchmarks.md
 
 clean:
 	rm -rf $(OUT)

@@ -1,6 +1,7 @@
 using NodeAgent.Benchmarks;
 
 // nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write docs/benchmarks.md]
+// nodeagent-bench lease [--runs R] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
@@ -20,7 +21,16 @@ switch (command)
         }
 
         return 0;
+    case "lease":
+        var leaseRuns = int.Parse(Option("--runs") ?? "10", System.Globalization.CultureInfo.InvariantCulture);
+        var leaseBody = await LeaseBenchmark.RunAsync(leaseRuns, Option("--configuration") ?? "Release");
+        if (Option("--write") is { } leasePath)
+        {
+            BenchmarkReport.Write(leasePath, "lease-to-running", "Lease to running: one workspace on real libvirtd + QEMU", "make bench-lease", leaseBody);
+        }
+
+        return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]");
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]");
         return 2;
 }

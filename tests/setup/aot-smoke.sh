@@ -23,13 +23,27 @@ for _ in $(seq 50); do grep -q "listening on" "$work/scheduler.log" && break; sl
 address=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/scheduler.log" | head -1)
 check "scheduler starts and listens" test -n "$address"
 
-"$bin/nodeagent" --scheduler "$address" --state-directory "$work/agent" --host-id aot-smoke-host >"$work/agent.log" 2>&1 &
+chmod 755 "$work"   # QEMU runs as its own user and must reach the workspace disk below here
+mkdir -p "$work/images"
+ln -s "$(tests/guest/build-guest.sh | tail -1)" "$work/images/nodeagent-test-guest"
+"$bin/nodeagent" --scheduler "$address" --state-directory "$work/agent" --images-directory "$work/images" \
+  --host-id aot-smoke-host >"$work/agent.log" 2>&1 &
 pids+=($!)
 registered() { for _ in $(seq 50); do "$bin/ws" hosts list --scheduler "$address" | grep -q "^aot-smoke-host *up" && return 0; sleep 0.1; done; return 1; }
 check "agent registers; ws lists it up" registered
 check "ws shows the host as JSON" bash -c "'$bin/ws' hosts show aot-smoke-host -o json --scheduler '$address' | grep -q '\"hostId\": \"aot-smoke-host\"'"
 unknown() { "$bin/ws" hosts show no-such-host --scheduler "$address"; [ $? -eq 1 ]; }
 check "ws exits 1 when the scheduler refuses" unknown
+lease_boot_release() {
+  local out id
+  out=$(WS_SCHEDULER=$address "$bin/ws" lease --image nodeagent-test-guest --memory 256M --duration 10m -o json) || return 1
+  id=$(sed -n 's/.*"id": "\(w-[a-z0-9]*\)".*/\1/p' <<<"$out" | head -1)
+  for _ in $(seq 300); do grep -q NODEAGENT-GUEST-READY "$work/agent/workspaces/$id/console.log" 2>/dev/null && break; sleep 0.2; done
+  grep -q NODEAGENT-GUEST-READY "$work/agent/workspaces/$id/console.log" || { cat "$work/agent.log"; return 1; }
+  WS_SCHEDULER=$address "$bin/ws" release "$id" -o json | grep -q LEASE_STATE_ENDED || return 1
+  ! virsh -c qemu:///system dominfo "nodeagent-$id" >/dev/null 2>&1
+}
+check "AOT agent leases, boots and releases a real guest via libvirt" lease_boot_release
 check "grpcio interop client against the AOT scheduler" /usr/bin/python3 tests/interop/client.py --target "${address#http://}"
 
 echo "aot-smoke: $passed passed, $failed failed"

@@ -25,7 +25,7 @@ public static class LeaseView
         {
             table.Add(l.Id, StateName(l.State), l.HostId.Length == 0 ? "-" : l.HostId, l.Image,
                 l.Resources.Vcpus.ToString(System.Globalization.CultureInfo.InvariantCulture), Units.Bytes(l.Resources.MemoryBytes),
-                Until(l.ExpiresAt.ToDateTimeOffset() - now));
+                l.State is LeaseState.Ended or LeaseState.Failed ? "-" : Until(l.ExpiresAt.ToDateTimeOffset() - now));
         }
 
         return table.ToString();
@@ -39,7 +39,7 @@ public static class LeaseView
         Image:     {l.Image}
         Resources: {l.Resources.Vcpus} vCPUs, {Units.Bytes(l.Resources.MemoryBytes)} memory, {(l.Resources.DiskBytes == 0 ? "image-sized" : Units.Bytes(l.Resources.DiskBytes))} disk
         Created:   {l.CreatedAt.ToDateTimeOffset():u}
-        Expires:   {l.ExpiresAt.ToDateTimeOffset():u} ({Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})
+        Expires:   {l.ExpiresAt.ToDateTimeOffset():u}{(l.State is LeaseState.Ended or LeaseState.Failed ? string.Empty : $" ({Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})")}
 
         """;
 

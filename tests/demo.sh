@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `make demo`: one real workspace, end to end, on this machine. Installs what is missing, starts
+# libvirtd, builds NodeAgent and the test guest, runs a scheduler (SQLite in a temporary directory) and
+# an agent on loopback, then leases a workspace, waits for its guest to boot, lists it, releases it and
+# shows that nothing is left. Everything it started is stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'
+[ -t 1 ] || { bold=; dim=; off=; }
+step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$off"; }
+run() { printf '%s$ %s%s\n' "$dim" "$*" "$off"; "$@"; }
+
+work=$(mktemp -d /tmp/nodeagent-demo.XXXXXX)
+chmod 755 "$work"   # QEMU runs as its own user and must reach the workspace's disk below here
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "1. Prerequisites: libvirt, QEMU and friends (installed only if missing); libvirtd"
+tests/setup/start-libvirtd.sh
+
+step "2. Build NodeAgent and the test guest (a Debian kernel and a busybox initramfs; cached)"
+dotnet build NodeAgent.sln -c Release --nologo -v q
+bin() { echo "$1/bin/Release/net9.0/$2"; }
+scheduler=$(bin scheduler/NodeAgent.Scheduler nodeagent-scheduler)
+agent=$(bin agent/NodeAgent.Agent nodeagent)
+ws=$(bin scheduler/NodeAgent.Cli ws)
+guest=$(tests/guest/build-guest.sh | tail -1)
+mkdir -p "$work/images"
+ln -s "$guest" "$work/images/nodeagent-test-guest"
+echo "test guest: $guest"
+
+step "3. Start the scheduler (SQLite: $work/scheduler.db) and one agent, on loopback"
+"$scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" >"$work/scheduler.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$work/scheduler.log" && break; sleep 0.1; done
+export WS_SCHEDULER=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/scheduler.log" | head -1)
+[ -n "$WS_SCHEDULER" ] || { cat "$work/scheduler.log"; exit 1; }
+echo "scheduler: $WS_SCHEDULER"
+"$agent" --scheduler "$WS_SCHEDULER" --state-directory "$work/agent" --images-directory "$work/images" --host-id demo-host >"$work/agent.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "Registered as host" "$work/agent.log" && break; sleep 0.1; done
+grep "guests are" "$work/agent.log" || true
+run "$ws" hosts list
+
+step "4. Lease a workspace and wait until it runs"
+run "$ws" lease --image nodeagent-test-guest --cpus 1 --memory 256M --disk 1G --duration 30m
+id=$("$ws" list -o json | sed -n 's/.*"id": "\(w-[a-z0-9]*\)".*/\1/p' | head -1)
+console="$work/agent/workspaces/$id/console.log"
+printf 'waiting for the guest to boot (its serial console: %s)\n' "$console"
+for _ in $(seq 600); do grep -q NODEAGENT-GUEST-READY "$console" 2>/dev/null && break; sleep 0.2; done
+grep -a NODEAGENT-GUEST "$console" | tr -d '\r' | sed 's/^/  guest | /'
+grep -q NODEAGENT-GUEST-READY "$console" || { echo "the guest did not boot; agent log:"; cat "$work/agent.log"; exit 1; }
+
+step "5. List it, release it, and show that it is gone"
+run "$ws" list
+run "$ws" release "$id"
+run "$ws" list --all
+if virsh -c qemu:///system dominfo "nodeagent-$id" >/dev/null 2>&1; then echo "domain nodeagent-$id is still defined" >&2; exit 1; fi
+[ ! -e "$work/agent/workspaces/$id" ] || { echo "workspace files of $id are still there" >&2; exit 1; }
+echo "no domain nodeagent-$id in libvirt, no files left under $work/agent/workspaces"
+
+step "6. Stop the scheduler and the agent"
+echo "done: leased, placed, booted, listed and released workspace $id"
