@@ -16,16 +16,7 @@ packages=(
   libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils
   dnsmasq-base nftables iptables busybox-static cpio xz-utils
 )
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$(dirname "$0")/ensure-packages.sh" start-libvirtd "${packages[@]}"
 
 # --- the `default` network must never start (it would put 192.168.122.1 on virbr0 in this netns) ---
 if [ -e /etc/libvirt/qemu/networks/autostart/default.xml ] || [ -L /etc/libvirt/qemu/networks/autostart/default.xml ]; then

@@ -133,10 +133,7 @@ public sealed partial class RpcServer
 
     private void Finish(HttpContext context, string path, StatusCode status, string message)
     {
-        var response = context.Response;
-        response.ContentType = GrpcProtocol.ContentType;
-        response.Headers[GrpcProtocol.StatusHeader] = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        response.Headers[GrpcProtocol.MessageHeader] = GrpcProtocol.EncodeMessage(message);
+        ServerCall.WriteTrailersOnly(context.Response, status, message);
         _options.Observer?.OnCallCompleted(path, status, TimeSpan.Zero);
     }
 

@@ -118,13 +118,7 @@ internal sealed class ServerCall : IDisposable
         var response = HttpContext.Response;
         if (!_responseStarted && !response.HasStarted)
         {
-            response.ContentType = GrpcProtocol.ContentType;
-            response.Headers[GrpcProtocol.StatusHeader] = StatusText(status);
-            if (!string.IsNullOrEmpty(message))
-            {
-                response.Headers[GrpcProtocol.MessageHeader] = GrpcProtocol.EncodeMessage(message);
-            }
-
+            WriteTrailersOnly(response, status, message);
             return;
         }
 
@@ -138,16 +132,14 @@ internal sealed class ServerCall : IDisposable
         }
     }
 
-    /// <summary>Ends a call the client can no longer hear: reset the stream rather than finish it.</summary>
-    public void Abort()
+    /// <summary>A response that is only a status: HEADERS with END_STREAM, no messages, no trailers.</summary>
+    public static void WriteTrailersOnly(HttpResponse response, StatusCode status, string? message)
     {
-        if (HttpContext.Features.Get<IHttpResetFeature>() is { } reset)
+        response.ContentType = GrpcProtocol.ContentType;
+        response.Headers[GrpcProtocol.StatusHeader] = StatusText(status);
+        if (!string.IsNullOrEmpty(message))
         {
-            reset.Reset(errorCode: 8); // HTTP/2 CANCEL
-        }
-        else
-        {
-            HttpContext.Abort();
+            response.Headers[GrpcProtocol.MessageHeader] = GrpcProtocol.EncodeMessage(message);
         }
     }
 
