@@ -34,8 +34,13 @@ public sealed class RealGuestTests : IAsyncLifetime
         _scheduler = ChildProcess.Start(Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
             ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(_dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05"]);
         _address = (await _scheduler.WaitForLineAsync("nodeagent-scheduler listening on", TimeSpan.FromSeconds(30))).Split(' ')[^1];
+        await StartAgentAsync();
+    }
+
+    private async Task StartAgentAsync()
+    {
         _agent = ChildProcess.Start(Repository.ProgramPath("agent/NodeAgent.Agent", "nodeagent"),
-            ["--scheduler", _address, "--state-directory", AgentState, "--images-directory", images, "--host-id", _hostId, "--libvirt-uri", "qemu:///system"]);
+            ["--scheduler", _address, "--state-directory", AgentState, "--images-directory", Path.Combine(_dir.Path, "images"), "--host-id", _hostId, "--libvirt-uri", "qemu:///system"]);
         await _agent.WaitForLineAsync($"Registered as host {_hostId}", TimeSpan.FromSeconds(30));
     }
 
@@ -130,6 +135,39 @@ public sealed class RealGuestTests : IAsyncLifetime
         Assert.Null(libvirt.FindDomain("nodeagent-" + id));
         Assert.False(Directory.Exists(Path.Combine(AgentState, "workspaces", id)), "the workspace's overlay and console log are removed");
         Assert.DoesNotContain(id, (await WsAsync("list")).Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory(Timeout = 300_000)]
+    [InlineData("TERM")]
+    [InlineData("KILL")]
+    public async Task AgentStopsAndRestarts_RunningGuestIsAdoptedNotRecreated(string signal)
+    {
+        var lease = await WsAsync("lease", "--image", Image, "--memory", "256M", "--duration", "10m", "-o", "json");
+        Assert.True(lease.ExitCode == 0, lease.Stderr);
+        var id = JsonDocument.Parse(lease.Stdout).RootElement.GetProperty("id").GetString()!;
+        var consolePath = Path.Combine(AgentState, "workspaces", id, "console.log");
+        await WaitForConsoleAsync(consolePath, "NODEAGENT-GUEST-READY", TimeSpan.FromMinutes(3));
+        using var libvirt = LibvirtHypervisor.Open("qemu:///system");
+        var before = libvirt.FindDomain("nodeagent-" + id);
+
+        await _agent!.SignalAndWaitAsync(signal, TimeSpan.FromSeconds(30));
+        var whileAgentIsDown = libvirt.FindDomain("nodeagent-" + id);
+        await _agent.DisposeAsync();
+        await StartAgentAsync();
+        await _agent.WaitForLineAsync("Desired set version", TimeSpan.FromSeconds(30));
+        await Task.Delay(2000);
+
+        var after = libvirt.FindDomain("nodeagent-" + id);
+        Assert.Equal(DomainState.Running, whileAgentIsDown?.State);
+        Assert.Equal(before!.Uuid, after?.Uuid);
+        Assert.Equal(DomainState.Running, after?.State);
+        var console = await File.ReadAllTextAsync(consolePath);
+        Assert.Equal(1, console.Split("NODEAGENT-GUEST-READY").Length - 1);
+        Assert.Contains("State:     running", (await WsAsync("show", id)).Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("removed", _agent.Output, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await WsAsync("release", id)).ExitCode);
+        Assert.Null(libvirt.FindDomain("nodeagent-" + id));
     }
 }
 
