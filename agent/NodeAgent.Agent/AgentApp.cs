@@ -48,9 +48,11 @@ public static class AgentApp
             [new RootDiskHook(sp.GetRequiredService<DiskManager>()), new DomainHook(hypervisor)],
             sp.GetRequiredService<ILogger<WorkspaceLifecycle>>()));
         services.AddSingleton<StatusReporter>();
+        services.AddSingleton<WorkspaceOperations>();
         services.AddHostedService(sp => sp.GetRequiredService<StatusReporter>());
         services.AddHostedService<SchedulerLink>();
         services.AddHostedService<Reconciler>();
+        services.AddHostedService<DomainEventWatcher>();
         return builder.Build();
     }
 }

@@ -14,6 +14,9 @@ public sealed record AgentOptions
     /// <summary>The libvirt connection: qemu:///system on a real host, test:///default for fast tests.</summary>
     public string LibvirtUri { get; init; } = "qemu:///system";
 
+    /// <summary>How often the reconciler compares everything with libvirt even without a change or an event.</summary>
+    public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>kvm, qemu, or auto (from the host's capabilities).</summary>
     public Hypervisor.DomainTypePreference DomainType { get; init; } = Hypervisor.DomainTypePreference.Auto;
 
@@ -54,6 +57,11 @@ public sealed record AgentOptions
         if (string.IsNullOrWhiteSpace(LibvirtUri) || !LibvirtUri.Contains("://", StringComparison.Ordinal))
         {
             problems.Add($"libvirt-uri: '{LibvirtUri}' is not a libvirt URI such as qemu:///system");
+        }
+
+        if (ReconcileInterval < TimeSpan.FromSeconds(1))
+        {
+            problems.Add($"reconcile-interval: {ReconcileInterval} is shorter than a second");
         }
 
         if (HostId is not null && !Contract.IdSyntax.IsValid(HostId, out var problem))

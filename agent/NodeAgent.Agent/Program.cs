@@ -25,11 +25,16 @@ var domainType = new Option<DomainTypePreference>("--domain-type")
     Description = "Domain type for guests: Auto (KVM when usable for ordinary guests, else QEMU emulation), Kvm, or Qemu.",
     DefaultValueFactory = _ => DomainTypePreference.Auto,
 };
+var reconcileInterval = new Option<TimeSpan>("--reconcile-interval")
+{
+    Description = "How often to compare every workspace with libvirt even when no change or event arrived (hh:mm:ss).",
+    DefaultValueFactory = _ => new AgentOptions().ReconcileInterval,
+};
 var hostId = new Option<string?>("--host-id") { Description = "Register under this id instead of the one kept in the state directory." };
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
-    scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, hostId,
+    scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, reconcileInterval, hostId,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -43,6 +48,7 @@ root.SetAction(async (result, cancellationToken) =>
             ImagesDirectory = result.GetValue(imagesDirectory),
             LibvirtUri = result.GetValue(libvirtUri)!,
             DomainType = result.GetValue(domainType),
+            ReconcileInterval = result.GetValue(reconcileInterval),
             HostId = result.GetValue(hostId),
         };
     }

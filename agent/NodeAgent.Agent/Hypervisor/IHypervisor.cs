@@ -1,7 +1,12 @@
 namespace NodeAgent.Agent.Hypervisor;
 
 /// <summary>What the agent knows of one libvirt domain at the moment it asked.</summary>
-public sealed record DomainInfo(string Name, Guid Uuid, DomainState State);
+/// <summary>A domain as libvirt reports it. <see cref="Reason"/> is libvirt's reason code for the state (for shut off: 0 never ran, 1 shut down, 2 destroyed, 3 crashed, …).</summary>
+public sealed record DomainInfo(string Name, Guid Uuid, DomainState State, int Reason = 0)
+{
+    /// <summary>Shut off after having run: the guest powered off, crashed, or was destroyed from outside.</summary>
+    public bool StoppedAfterRunning => State == DomainState.Shutoff && Reason != 0;
+}
 
 /// <summary>The source of truth for the domains on this host: what libvirt has defined, running or not.</summary>
 public interface IHypervisor : IDisposable
@@ -35,4 +40,10 @@ public interface IHypervisor : IDisposable
     void Undefine(string name);
 
     string GetXml(string name);
+
+    /// <summary>
+    /// Calls <paramref name="handler"/> for every lifecycle event of every domain (defined, started, stopped,
+    /// crashed, …), on libvirt's event thread: the handler must return quickly. Dispose to stop.
+    /// </summary>
+    IDisposable WatchLifecycle(Action<DomainEvent> handler);
 }

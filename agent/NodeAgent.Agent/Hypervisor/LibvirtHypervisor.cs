@@ -49,6 +49,7 @@ public sealed class LibvirtHypervisor : IHypervisor
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(uri);
         LibvirtNative.SilenceDefaultErrorPrinting();
+        LibvirtEvents.EnsureLoop();
         var connection = LibvirtNative.virConnectOpen(uri);
         if (connection.IsInvalid)
         {
@@ -283,6 +284,8 @@ public sealed class LibvirtHypervisor : IHypervisor
             ?? throw Failed(nameof(LibvirtNative.virDomainGetXMLDesc), name);
     }
 
+    public IDisposable WatchLifecycle(Action<DomainEvent> handler) => LibvirtEvents.Subscribe(_connection, Uri, handler);
+
     public void Dispose() => _connection.Dispose();
 
     /// <summary>
@@ -336,13 +339,13 @@ public sealed class LibvirtHypervisor : IHypervisor
         var name = Marshal.PtrToStringUTF8(LibvirtNative.virDomainGetName(domain))
             ?? throw Failed(nameof(LibvirtNative.virDomainGetName), null);
         var uuid = UuidOf(domain, name);
-        if (LibvirtNative.virDomainGetState(domain, out var state, out _, 0) < 0)
+        if (LibvirtNative.virDomainGetState(domain, out var state, out var reason, 0) < 0)
         {
             var error = Failed(nameof(LibvirtNative.virDomainGetState), name);
             return error.IsNoDomain ? null : throw error;
         }
 
-        return new DomainInfo(name, uuid, (DomainState)state);
+        return new DomainInfo(name, uuid, (DomainState)state, reason);
     }
 
     private Guid UuidOf(DomainHandle domain, string name)

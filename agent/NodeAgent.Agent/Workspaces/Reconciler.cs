@@ -33,7 +33,7 @@ public sealed class WorkspaceInventory(IHypervisor hypervisor)
 /// <summary>
 /// Makes the host hold exactly the workspaces the scheduler wants: creates what is missing, starts what is
 /// stopped, removes what is no longer wanted, and reports each outcome. Runs on every new desired set and
-/// every <see cref="FullInterval"/> besides, to catch what changed behind its back. Before the first desired
+/// every <see cref="AgentOptions.ReconcileInterval"/> besides, to catch what events missed. Before the first desired
 /// set arrives it changes nothing, so an agent restart never removes a workspace by mistake.
 /// </summary>
 public sealed partial class Reconciler(
@@ -41,14 +41,11 @@ public sealed partial class Reconciler(
     WorkspaceInventory inventory,
     WorkspaceLifecycle lifecycle,
     StatusReporter reporter,
+    WorkspaceOperations operations,
+    AgentOptions options,
     TimeProvider time,
     ILogger<Reconciler> logger) : BackgroundService
 {
-    public static readonly TimeSpan FullInterval = TimeSpan.FromSeconds(30);
-
-    // Workspaces whose creation failed at a version: not retried until the desired set changes.
-    private readonly Dictionary<string, ulong> _failedAt = new(StringComparer.Ordinal);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -63,7 +60,7 @@ public sealed partial class Reconciler(
                 LogReconcileFailed(logger, e);
             }
 
-            await Task.WhenAny(next, Task.Delay(FullInterval, time, stoppingToken));
+            await Task.WhenAny(next, Task.Delay(options.ReconcileInterval, time, stoppingToken));
         }
     }
 
@@ -91,8 +88,17 @@ public sealed partial class Reconciler(
 
         foreach (var workspace in wanted.Values)
         {
-            var running = held.TryGetValue(workspace.Id, out var domain) && domain.State == DomainState.Running;
-            if (running || (_failedAt.TryGetValue(workspace.Id, out var version) && version == set.Version))
+            held.TryGetValue(workspace.Id, out var domain);
+            if (domain?.StoppedAfterRunning == true)
+            {
+                // It ran and stopped (powered off, crashed, destroyed from outside): report it, never restart it
+                // behind the user's back. The scheduler ends the lease and the workspace is then removed.
+                reporter.Report(workspace.Id, WorkspaceState.Stopped, ShutoffReason(domain.Reason));
+                continue;
+            }
+
+            var running = domain?.State == DomainState.Running;
+            if (running || operations.FailedAt(workspace.Id, set.Version))
             {
                 if (running)
                 {
@@ -114,21 +120,33 @@ public sealed partial class Reconciler(
         desired.AppliedVersion = set.Version;
     }
 
+    /// <summary>libvirt's virDomainShutoffReason in words.</summary>
+    private static string ShutoffReason(int reason) => reason switch
+    {
+        1 => "the guest shut itself down",
+        2 => "its domain was destroyed outside NodeAgent",
+        3 => "the guest crashed",
+        6 => "the host failed to run the guest",
+        8 => "libvirt lost the guest while it was not running (daemon restart or host reboot)",
+        _ => $"the guest is shut off (libvirt reason {reason})",
+    };
+
     private async Task CreateAsync(Workspace workspace, ulong version, CancellationToken cancellationToken)
     {
         reporter.Report(workspace.Id, WorkspaceState.Preparing);
         var started = time.GetTimestamp();
+        using var busy = operations.Begin(workspace.Id);
         try
         {
             await lifecycle.EnsureRunningAsync(workspace, cancellationToken);
-            _failedAt.Remove(workspace.Id);
+            operations.ClearFailure(workspace.Id);
             var milliseconds = time.GetElapsedTime(started).TotalMilliseconds;
             LogStarted(logger, workspace.Id, milliseconds);
             reporter.Report(workspace.Id, WorkspaceState.Running);
         }
         catch (WorkspaceException e)
         {
-            _failedAt[workspace.Id] = version;
+            operations.MarkFailed(workspace.Id, version);
             LogCreateFailed(logger, workspace.Id, e.Message);
             reporter.Report(workspace.Id, WorkspaceState.Failed, e.Message);
         }
@@ -137,10 +155,11 @@ public sealed partial class Reconciler(
     private async Task RemoveAsync(string id, CancellationToken cancellationToken)
     {
         reporter.Report(id, WorkspaceState.Stopping);
+        using var busy = operations.Begin(id);
         try
         {
             await lifecycle.RemoveAsync(id, cancellationToken);
-            _failedAt.Remove(id);
+            operations.ClearFailure(id);
             LogRemoved(logger, id);
             reporter.Report(id, WorkspaceState.Gone);
         }
@@ -159,6 +178,6 @@ public sealed partial class Reconciler(
     [LoggerMessage(EventId = 412, Level = LogLevel.Information, Message = "Workspace {WorkspaceId} removed")]
     private static partial void LogRemoved(ILogger logger, string workspaceId);
 
-    [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "Reconciling workspaces failed; retrying at the next change or in 30 s")]
+    [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "Reconciling workspaces failed; retrying at the next change or the next periodic reconcile")]
     private static partial void LogReconcileFailed(ILogger logger, Exception exception);
 }

@@ -18,7 +18,7 @@ public static class LeaseFollowsAgent
                 Progress(lease, $"{host} is {(observation.State == WorkspaceState.Preparing ? "preparing" : "starting")} the workspace{detail}", now),
             (LeaseState.Starting or LeaseState.Running, WorkspaceState.Failed) =>
                 LeaseStateMachine.Move(lease, LeaseState.Failed, $"the workspace failed on {host}{detail}", now),
-            (LeaseState.Running, WorkspaceState.Stopped) =>
+            (LeaseState.Starting or LeaseState.Running, WorkspaceState.Stopped) =>
                 LeaseStateMachine.Move(lease, LeaseState.Failed, $"the workspace stopped on its own on {host}{detail}", now),
             (LeaseState.Starting or LeaseState.Running, WorkspaceState.Gone) =>
                 LeaseStateMachine.Move(lease, LeaseState.Failed, $"the workspace disappeared from {host}{detail}", now),

@@ -22,6 +22,7 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
     private RpcChannel _channel = null!;
     private IHost? _agent;
     private LibvirtHypervisor _libvirt = null!;
+    private LibvirtHypervisor? _agentLibvirt;
 
     private LeaseServiceClient Leases => new(_channel);
 
@@ -64,8 +65,12 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
             StateDirectory = _state.Path,
             LibvirtUri = "test:///default",
             HostId = _hostId,
+
+            // Nothing but a desired-set change or a libvirt event makes the agent look, within a test.
+            ReconcileInterval = TimeSpan.FromHours(1),
         };
-        _agent = AgentApp.Build(options, LibvirtHypervisor.Open("test:///default"), logging => logging.ClearProviders());
+        _agentLibvirt = LibvirtHypervisor.Open("test:///default");
+        _agent = AgentApp.Build(options, _agentLibvirt, logging => logging.ClearProviders());
         await _agent.StartAsync();
         var hosts = new HostServiceClient(_channel);
         for (var i = 0; i < 100 && !(await hosts.ListHostsAsync(new ListHostsRequest())).Hosts.Any(h => h.Info.HostId == _hostId); i++)
@@ -158,6 +163,25 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
         Assert.Equal(before?.Uuid, after?.Uuid);
         Assert.Equal(DomainState.Running, after?.State);
         Assert.Equal(LeaseState.Running, (await Leases.GetLeaseAsync(new GetLeaseRequest { Id = lease.Id })).State);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task GuestStopsOutsideNodeAgent_EventReportsItAndTheLeaseEnds()
+    {
+        var lease = await LeaseAsync("tiny");
+        await WaitForAsync(lease.Id, LeaseState.Running);
+
+        // On the agent's own connection, so libvirt delivers the lifecycle event to it, as for a guest powering off.
+        _agentLibvirt!.Destroy("nodeagent-" + lease.Id);
+        var failed = await WaitForAsync(lease.Id, LeaseState.Failed);
+
+        Assert.Contains("destroyed outside NodeAgent", failed.StateReason, StringComparison.Ordinal);
+        for (var i = 0; i < 100 && _libvirt.FindDomain("nodeagent-" + lease.Id) is not null; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Null(_libvirt.FindDomain("nodeagent-" + lease.Id));
     }
 
     [Fact(Timeout = 60_000)]

@@ -40,7 +40,8 @@ public sealed class RealGuestTests : IAsyncLifetime
     private async Task StartAgentAsync()
     {
         _agent = ChildProcess.Start(Repository.ProgramPath("agent/NodeAgent.Agent", "nodeagent"),
-            ["--scheduler", _address, "--state-directory", AgentState, "--images-directory", Path.Combine(_dir.Path, "images"), "--host-id", _hostId, "--libvirt-uri", "qemu:///system"]);
+            ["--scheduler", _address, "--state-directory", AgentState, "--images-directory", Path.Combine(_dir.Path, "images"), "--host-id", _hostId, "--libvirt-uri", "qemu:///system",
+             "--reconcile-interval", "01:00:00"]);
         await _agent.WaitForLineAsync($"Registered as host {_hostId}", TimeSpan.FromSeconds(30));
     }
 
@@ -168,6 +169,37 @@ public sealed class RealGuestTests : IAsyncLifetime
 
         Assert.Equal(0, (await WsAsync("release", id)).ExitCode);
         Assert.Null(libvirt.FindDomain("nodeagent-" + id));
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task GuestDestroyedFromOutside_LeaseFailsSayingSoAndTheDomainIsRemoved()
+    {
+        var lease = await WsAsync("lease", "--image", Image, "--memory", "256M", "--duration", "10m", "-o", "json");
+        Assert.True(lease.ExitCode == 0, lease.Stderr);
+        var id = JsonDocument.Parse(lease.Stdout).RootElement.GetProperty("id").GetString()!;
+        using var virsh = Process.Start("virsh", ["-c", "qemu:///system", "destroy", "nodeagent-" + id])!;
+        await virsh.WaitForExitAsync();
+        Assert.Equal(0, virsh.ExitCode);
+
+        string show;
+        var waited = Stopwatch.StartNew();
+        do
+        {
+            await Task.Delay(100);
+            show = (await WsAsync("show", id)).Stdout;
+        }
+        while (!show.Contains("State:     failed", StringComparison.Ordinal) && waited.Elapsed < TimeSpan.FromSeconds(20));
+
+        Assert.Contains("State:     failed", show, StringComparison.Ordinal);
+        Assert.Contains("destroyed outside NodeAgent", show, StringComparison.Ordinal);
+        using var libvirt = LibvirtHypervisor.Open("qemu:///system");
+        for (var i = 0; i < 100 && libvirt.FindDomain("nodeagent-" + id) is not null; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Null(libvirt.FindDomain("nodeagent-" + id));
+        Assert.False(Directory.Exists(Path.Combine(AgentState, "workspaces", id)));
     }
 }
 
