@@ -50,20 +50,43 @@ public static partial class LeaseBenchmark
                 release.Add(clock.Elapsed.TotalMilliseconds);
             }
 
+            // A guest that dies outside NodeAgent, two ways. Killed: QEMU gets SIGKILL, as in a crash, and the clock
+            // runs from the kill. Destroyed: the clock starts when `virsh destroy` returns, i.e. after libvirt's own
+            // teardown, which leaves NodeAgent's share. Both end when the scheduler shows the lease failed (polled
+            // every 10 ms over the API).
+            var killed = await OutsideStopAsync(ws, address, Math.Min(runs, 5), async id =>
+            {
+                var qemu = int.Parse(File.ReadAllText($"/run/libvirt/qemu/nodeagent-{id}.pid").Trim(), CultureInfo.InvariantCulture);
+                var clock = Stopwatch.StartNew();
+                Process.GetProcessById(qemu).Kill();
+                await Task.CompletedTask;
+                return clock;
+            });
+            var destroyed = await OutsideStopAsync(ws, address, Math.Min(runs, 5), async id =>
+            {
+                using var virsh = Process.Start("virsh", ["-c", "qemu:///system", "destroy", "nodeagent-" + id])!;
+                await virsh.WaitForExitAsync();
+                return Stopwatch.StartNew();
+            });
+
             var agentMs = AgentTimePattern().Matches(agent.Output).Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
-            Console.WriteLine($"ws lease → running: p50 {Median(lease):0} ms; agent prepare+define+start p50 {Median(agentMs):0} ms; release → ended p50 {Median(release):0} ms");
+            Console.WriteLine($"ws lease → running: p50 {Median(lease):0} ms; agent prepare+define+start p50 {Median(agentMs):0} ms; release → ended p50 {Median(release):0} ms; killed → reported p50 {Median(killed):0} ms; destroyed → reported p50 {Median(destroyed):0} ms");
             return $"""
                 | measure ({runs} leases, one after another) | min | p50 | max |
                 |---|---:|---:|---:|
                 | `ws lease` launched → returns with the workspace running | {lease.Min():0} ms | {Median(lease):0} ms | {lease.Max():0} ms |
                 | agent: disk overlay + define + start (from its log) | {agentMs.DefaultIfEmpty().Min():0} ms | {Median(agentMs):0} ms | {agentMs.DefaultIfEmpty().Max():0} ms |
                 | `ws release` launched → returns with the lease ended | {release.Min():0} ms | {Median(release):0} ms | {release.Max():0} ms |
+                | guest's QEMU killed (SIGKILL, as in a crash) → scheduler shows the lease failed ({killed.Count} runs) | {killed.Min():0} ms | {Median(killed):0} ms | {killed.Max():0} ms |
+                | `virsh destroy` returned (libvirt's teardown done) → scheduler shows the lease failed ({destroyed.Count} runs) | {destroyed.Min():0} ms | {Median(destroyed):0} ms | {destroyed.Max():0} ms |
 
                 Guest: the test guest (1 vCPU, 256 MiB), {domainType.Split("guests are ")[^1]}. The guest's own boot is not
                 included: `ws lease` returns when libvirt reports the domain running. Programs: the {configuration} builds,
                 JIT-compiled on the installed .NET runtime, so each `ws` run includes its own start-up.
                 Release time is mostly libvirt's own teardown of the QEMU process: `virsh destroy` of the same guest,
-                timed alone on this machine, took 1.4–1.8 s.
+                timed alone on this machine, took 1.4–1.8 s. The same teardown runs when QEMU dies, before libvirt
+                emits the lifecycle event, which is why a crash takes over a second to show while NodeAgent's own share
+                (the last row) is a few milliseconds.
                 """;
         }
         finally
@@ -72,6 +95,27 @@ public static partial class LeaseBenchmark
             agent.Kill(entireProcessTree: true);
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    private static async Task<List<double>> OutsideStopAsync(string ws, string address, int runs, Func<string, Task<Stopwatch>> stop)
+    {
+        using var channel = new NodeAgent.Rpc.Client.RpcChannel(new Uri(address));
+        var leases = new NodeAgent.Contract.V1.LeaseServiceClient(channel);
+        var times = new List<double>();
+        for (var i = 0; i < runs; i++)
+        {
+            var output = await RunAsync(ws, address, "lease", "--image", "nodeagent-test-guest", "--memory", "256M", "--duration", "10m", "-o", "json");
+            var id = IdPattern().Match(output).Groups[1].Value;
+            var clock = await stop(id);
+            while ((await leases.GetLeaseAsync(new NodeAgent.Contract.V1.GetLeaseRequest { Id = id })).State != NodeAgent.Contract.V1.LeaseState.Failed)
+            {
+                await Task.Delay(10);
+            }
+
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+
+        return times;
     }
 
     private static double Median(List<double> values) => values.Count == 0 ? 0 : values.Order().ElementAt(values.Count / 2);
