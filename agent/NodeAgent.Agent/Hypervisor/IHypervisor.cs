@@ -1,8 +1,11 @@
 namespace NodeAgent.Agent.Hypervisor;
 
 /// <summary>What the agent knows of one libvirt domain at the moment it asked.</summary>
-/// <summary>A domain as libvirt reports it. <see cref="Reason"/> is libvirt's reason code for the state (for shut off: 0 never ran, 1 shut down, 2 destroyed, 3 crashed, …).</summary>
-public sealed record DomainInfo(string Name, Guid Uuid, DomainState State, int Reason = 0)
+/// <summary>
+/// A domain as libvirt reports it. <see cref="Reason"/> is libvirt's reason code for the state (for shut off:
+/// 0 never ran, 1 shut down, 2 destroyed, 3 crashed, …); vCPUs and memory are what the domain is given.
+/// </summary>
+public sealed record DomainInfo(string Name, Guid Uuid, DomainState State, int Reason = 0, int Vcpus = 0, long MemoryBytes = 0)
 {
     /// <summary>Shut off after having run: the guest powered off, crashed, or was destroyed from outside.</summary>
     public bool StoppedAfterRunning => State == DomainState.Shutoff && Reason != 0;

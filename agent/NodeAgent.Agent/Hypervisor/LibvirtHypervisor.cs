@@ -345,7 +345,13 @@ public sealed class LibvirtHypervisor : IHypervisor
             return error.IsNoDomain ? null : throw error;
         }
 
-        return new DomainInfo(name, uuid, (DomainState)state, reason);
+        if (LibvirtNative.virDomainGetInfo(domain, out var info) < 0)
+        {
+            var error = Failed(nameof(LibvirtNative.virDomainGetInfo), name);
+            return error.IsNoDomain ? null : throw error;
+        }
+
+        return new DomainInfo(name, uuid, (DomainState)state, reason, info.VirtualCpus, (long)info.MaxMemoryKiB * 1024);
     }
 
     private Guid UuidOf(DomainHandle domain, string name)

@@ -59,6 +59,20 @@ internal static partial class LibvirtNative
     [LibraryImport(Library)]
     public static partial int virDomainGetUUIDString(DomainHandle domain, [Out] byte[] buf);
 
+    /// <summary>virDomainInfo: state, maximum and current memory in KiB, vCPUs, CPU time in ns.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct DomainInfoNative
+    {
+        public byte State;
+        public nuint MaxMemoryKiB;
+        public nuint MemoryKiB;
+        public ushort VirtualCpus;
+        public ulong CpuTimeNanoseconds;
+    }
+
+    [LibraryImport(Library)]
+    public static partial int virDomainGetInfo(DomainHandle domain, out DomainInfoNative info);
+
     [LibraryImport(Library)]
     public static partial int virDomainGetState(DomainHandle domain, out int state, out int reason, uint flags);
 

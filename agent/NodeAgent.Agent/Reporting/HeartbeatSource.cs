@@ -33,11 +33,19 @@ public sealed class HeartbeatSource(HostDescription host, HostProbe probe, Desir
     {
         var (cpu, available, loadavg) = probe.SampleLoad();
         var held = inventory.Held;
+        var foreign = inventory.Foreign;
         var request = new HeartbeatRequest
         {
             HostId = host.Id.Value,
             Capacity = Capacity(),
-            Load = new HostLoad { CpuUtilization = cpu, MemoryAvailableBytes = (ulong)available, LoadAverage1M = loadavg, RunningWorkspaces = (uint)held.Count },
+            Load = new HostLoad
+            {
+                CpuUtilization = cpu,
+                MemoryAvailableBytes = (ulong)available,
+                LoadAverage1M = loadavg,
+                RunningWorkspaces = (uint)held.Count,
+                Foreign = new Resources { Vcpus = (uint)foreign.Vcpus, MemoryBytes = (ulong)foreign.MemoryBytes },
+            },
             AppliedVersion = desired.AppliedVersion,
             SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
         };

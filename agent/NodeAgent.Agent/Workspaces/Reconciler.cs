@@ -6,30 +6,6 @@ using NodeAgent.Contract.V1;
 
 namespace NodeAgent.Agent.Workspaces;
 
-/// <summary>The workspaces this host holds now: every NodeAgent domain libvirt has, running or not.</summary>
-public sealed class WorkspaceInventory(IHypervisor hypervisor)
-{
-    private volatile IReadOnlyDictionary<string, DomainInfo> _held = new Dictionary<string, DomainInfo>();
-
-    public IReadOnlyDictionary<string, DomainInfo> Held => _held;
-
-    /// <summary>Reads the domains from libvirt; foreign domains (not named by NodeAgent) are left out.</summary>
-    public IReadOnlyDictionary<string, DomainInfo> Refresh()
-    {
-        var held = new Dictionary<string, DomainInfo>(StringComparer.Ordinal);
-        foreach (var domain in hypervisor.ListDomains())
-        {
-            if (DomainNames.TryParse(domain.Name, out var id))
-            {
-                held[id] = domain;
-            }
-        }
-
-        _held = held;
-        return held;
-    }
-}
-
 /// <summary>
 /// Makes the host hold exactly the workspaces the scheduler wants: creates what is missing, starts what is
 /// stopped, removes what is no longer wanted, and reports each outcome. Runs on every new desired set and

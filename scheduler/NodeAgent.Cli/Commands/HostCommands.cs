@@ -55,6 +55,7 @@ public static class HostCommands
             Hypervisor:      {h.Info.DomainType} on {h.Info.Architecture}, agent {h.Info.AgentVersion}
             Capacity:        {h.Info.Capacity.Vcpus} vCPUs, {Units.Bytes(h.Info.Capacity.MemoryBytes)} memory, {Units.Bytes(h.Info.Capacity.DiskBytes)} disk
             Allocated:       {h.Allocated?.Vcpus ?? 0} vCPUs, {Units.Bytes(h.Allocated?.MemoryBytes ?? 0)} memory
+            Foreign:         {h.Load.Foreign?.Vcpus ?? 0} vCPUs, {Units.Bytes(h.Load.Foreign?.MemoryBytes ?? 0)} memory (domains NodeAgent did not create)
             Load:            CPU {h.Load.CpuUtilization:P0}, {Units.Bytes(h.Load.MemoryAvailableBytes)} memory free, load average {h.Load.LoadAverage1M:0.00}
             Labels:          {(labels.Length == 0 ? "-" : labels)}
             Features:        {(h.Info.Features.Count == 0 ? "-" : string.Join(", ", h.Info.Features))}

@@ -56,7 +56,11 @@ internal static class WireMapping
             v.Fraction("load.cpu_utilization", wire.CpuUtilization),
             v.Range("load.memory_available_bytes", wire.MemoryAvailableBytes, 0, MaxMemoryBytes),
             v.NonNegative("load.load_average_1m", wire.LoadAverage1M),
-            wire.RunningWorkspaces > 100_000 ? 100_000 : (int)wire.RunningWorkspaces);
+            wire.RunningWorkspaces > 100_000 ? 100_000 : (int)wire.RunningWorkspaces,
+            new Resources(
+                (int)v.Range("load.foreign.vcpus", wire.Foreign?.Vcpus ?? 0, 0, MaxVcpus),
+                v.Range("load.foreign.memory_bytes", wire.Foreign?.MemoryBytes ?? 0, 0, MaxMemoryBytes),
+                0));
     }
 
     public static V1.Resources ToWire(Resources r) =>
@@ -90,6 +94,7 @@ internal static class WireMapping
                 MemoryAvailableBytes = (ulong)host.Load.MemoryAvailableBytes,
                 LoadAverage1M = host.Load.LoadAverage1m,
                 RunningWorkspaces = (uint)host.Load.RunningWorkspaces,
+                Foreign = ToWire(host.Load.Foreign),
             },
             Allocated = ToWire(host.Allocated),
             RegisteredAt = Timestamp.FromDateTimeOffset(host.RegisteredAt),

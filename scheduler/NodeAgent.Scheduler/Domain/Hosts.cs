@@ -12,10 +12,13 @@ public sealed record Resources(int Vcpus, long MemoryBytes, long DiskBytes)
     public bool Fits(Resources capacity) => Vcpus <= capacity.Vcpus && MemoryBytes <= capacity.MemoryBytes && DiskBytes <= capacity.DiskBytes;
 }
 
-/// <summary>What a host's agent measured: its real load, as opposed to what is allocated on it.</summary>
-public sealed record HostLoad(double CpuUtilization, long MemoryAvailableBytes, double LoadAverage1m, int RunningWorkspaces)
+/// <summary>
+/// What a host's agent measured: its real load, as opposed to what is allocated on it, and what domains
+/// NodeAgent did not create are given (capacity in use that no lease accounts for).
+/// </summary>
+public sealed record HostLoad(double CpuUtilization, long MemoryAvailableBytes, double LoadAverage1m, int RunningWorkspaces, Resources Foreign)
 {
-    public static readonly HostLoad Unknown = new(0, 0, 0, 0);
+    public static readonly HostLoad Unknown = new(0, 0, 0, 0, Resources.None);
 }
 
 /// <summary>What an agent says about its host when it registers.</summary>
@@ -45,6 +48,12 @@ public sealed record HostRecord(
     long DesiredVersion)
 {
     public HostId Id => Registration.Id;
+
+    /// <summary>What is left for new leases: capacity less what leases hold and what foreign domains use.</summary>
+    public Resources Free => new(
+        Registration.Capacity.Vcpus - Allocated.Vcpus - Load.Foreign.Vcpus,
+        Registration.Capacity.MemoryBytes - Allocated.MemoryBytes - Load.Foreign.MemoryBytes,
+        Registration.Capacity.DiskBytes - Allocated.DiskBytes);
 
     public HostHealth HealthAt(DateTimeOffset now, TimeSpan ttl) =>
         LastHeartbeatAt is { } last && now - last <= ttl ? HostHealth.Up : HostHealth.Down;

@@ -206,13 +206,7 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
     }
 
     private List<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now) =>
-        session.Hosts().Select(h => new PlacementCandidate(
-            h,
-            h.HealthAt(now, hosts.HeartbeatTtl),
-            new Resources(
-                h.Registration.Capacity.Vcpus - h.Allocated.Vcpus,
-                h.Registration.Capacity.MemoryBytes - h.Allocated.MemoryBytes,
-                h.Registration.Capacity.DiskBytes - h.Allocated.DiskBytes))).ToList();
+        session.Hosts().Select(h => new PlacementCandidate(h, h.HealthAt(now, hosts.HeartbeatTtl), h.Free)).ToList();
 
     private void Changed(Lease lease)
     {

@@ -54,6 +54,12 @@ internal static class Migrations
         CREATE INDEX leases_by_host ON leases (host_id, state);
         CREATE INDEX leases_by_expiry ON leases (state, expires_at);
         """,
+
+        // 3: what running domains that NodeAgent did not create use on each host.
+        """
+        ALTER TABLE hosts ADD COLUMN foreign_vcpus INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE hosts ADD COLUMN foreign_memory_bytes INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     public static int Latest => Steps.Length;

@@ -14,6 +14,7 @@ namespace NodeAgent.Tests.Agent;
 /// The real scheduler and the real agent in this process; the agent drives libvirt's test driver, whose
 /// domains are simulated (no QEMU runs), so the whole lease path is checked in seconds.
 /// </summary>
+[Collection(TestDriver.Collection)]
 public sealed class AgentWithTestDriverTests : IAsyncLifetime
 {
     private readonly TempDirectory _state = new();
@@ -31,6 +32,10 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
         _scheduler = await RunningScheduler.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromMilliseconds(300), HeartbeatTtl = TimeSpan.FromSeconds(5) });
         _channel = _scheduler.CreateChannel();
         _libvirt = LibvirtHypervisor.Open("test:///default");
+
+        // The test driver's own domain "test" (2 vCPUs, 8 GiB) is foreign to NodeAgent and would take this host's
+        // whole capacity; it is stopped for these tests and started again afterwards.
+        _libvirt.Destroy(TestDriver.PredefinedDomain);
         var image = Path.Combine(_state.Path, "images", "tiny");
         Directory.CreateDirectory(image);
         await new NodeAgent.Agent.Processes.CommandRunner(Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent.Agent.Processes.CommandRunner>.Instance)
@@ -51,6 +56,7 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
             }
         }
 
+        _libvirt.Start(TestDriver.PredefinedDomain);
         _libvirt.Dispose();
         _channel.Dispose();
         await _scheduler.DisposeAsync();
@@ -198,6 +204,21 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
             await WaitForAsync(lease.Id, LeaseState.Ended);
 
             Assert.Equal(DomainState.Running, _libvirt.FindDomain(foreign)?.State);
+            Assert.Equal((1, 64L << 20), (_libvirt.FindDomain(foreign)!.Vcpus, _libvirt.FindDomain(foreign)!.MemoryBytes));
+
+            // Reported as capacity in use.
+            var hosts = new HostServiceClient(_channel);
+            NodeAgent.Contract.V1.Host host;
+            var tries = 0;
+            do
+            {
+                await Task.Delay(100);
+                host = await hosts.GetHostAsync(new GetHostRequest { HostId = _hostId });
+            }
+            while (host.Load.Foreign.Vcpus < 1 && ++tries < 50);
+
+            Assert.True(host.Load.Foreign.Vcpus >= 1, $"foreign vCPUs reported: {host.Load.Foreign.Vcpus}");
+            Assert.True(host.Load.Foreign.MemoryBytes >= 64UL << 20);
         }
         finally
         {
@@ -205,4 +226,13 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
             _libvirt.Undefine(foreign);
         }
     }
+}
+
+/// <summary>Tests that share the process-wide state of libvirt's test:///default run one after another.</summary>
+[CollectionDefinition(Collection)]
+public sealed class TestDriver
+{
+    public const string Collection = "libvirt test driver";
+
+    public const string PredefinedDomain = "test";
 }

@@ -7,6 +7,7 @@ namespace NodeAgent.Tests.Hypervisor;
 /// simulated domains and no daemon. All connections to test:///default in this process share one state
 /// (with a predefined running domain "test"), so every test uses unique names and removes its domains.
 /// </summary>
+[Collection(NodeAgent.Tests.Agent.TestDriver.Collection)]
 public sealed class LibvirtHypervisorTests : IDisposable
 {
     private const string TestUri = "test:///default";

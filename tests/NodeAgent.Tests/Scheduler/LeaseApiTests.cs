@@ -253,6 +253,27 @@ public sealed class LeaseApiTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task CreateLease_ForeignDomainsUseTheHost_TheyCountAgainstFreeCapacity()
+    {
+        var info = HostApiTests.Info("shared", vcpus: 4);
+        await _agents.RegisterHostAsync(new RegisterHostRequest { Host = info });
+        await _agents.HeartbeatAsync(new HeartbeatRequest
+        {
+            HostId = "shared",
+            Capacity = info.Capacity,
+            Load = new HostLoad { Foreign = new Resources { Vcpus = 3, MemoryBytes = 1UL << 30 } },
+        });
+
+        var tooBig = await _leases.CreateLeaseAsync(Request(vcpus: 2));
+        var fits = await _leases.CreateLeaseAsync(Request(vcpus: 1));
+
+        Assert.Equal("no host can take it: 1 host: insufficient vCPUs", tooBig.StateReason);
+        Assert.Equal(LeaseState.Starting, fits.State);
+        var host = await new HostServiceClient(_channel).GetHostAsync(new GetHostRequest { HostId = "shared" });
+        Assert.Equal(3u, host.Load.Foreign.Vcpus);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task GetLease_Unknown_NotFound()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() => _leases.GetLeaseAsync(new GetLeaseRequest { Id = "w-nothere" }));
