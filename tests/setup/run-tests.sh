@@ -8,10 +8,10 @@ trap 'rm -f "$log"' EXIT
 dotnet test NodeAgent.sln --nologo -v q --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-passed=0 failed=0 skipped=0
-while read -r f p s; do
-  failed=$((failed + f)); passed=$((passed + p)); skipped=$((skipped + s))
-done < <(sed -nE 's/.*Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+).*/\1 \2 \3/p' "$log")
+# The console logger ends each test project with "Total tests: N" and indented "Passed: N", "Failed: N",
+# "Skipped: N" lines; sum them over all projects.
+count() { awk -v key="$1" '$1 == key":" && NF == 2 && $2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$log"; }
+passed=$(count Passed) failed=$(count Failed) skipped=$(count Skipped)
 
 echo
 echo "tests: $passed passed, $failed failed, $skipped skipped"
