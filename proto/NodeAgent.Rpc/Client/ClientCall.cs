@@ -14,7 +14,7 @@ internal sealed class ClientCall : IDisposable
     private readonly RpcChannel _channel;
     private readonly string _path;
     private readonly CancellationTokenSource? _deadline;
-    private readonly CancellationTokenSource? _linked;
+    private readonly CancellationTokenSource _linked;
     private readonly CancellationToken _userToken;
     private readonly CancellationToken _token;
     private readonly byte[] _header = new byte[GrpcProtocol.FrameHeaderSize];
@@ -33,12 +33,14 @@ internal sealed class ClientCall : IDisposable
         {
             _deadline = new CancellationTokenSource(timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout, channel.Options.TimeProvider);
             _linked = CancellationTokenSource.CreateLinkedTokenSource(_deadline.Token, _userToken);
-            _token = _linked.Token;
         }
         else
         {
-            _token = _userToken;
+            _linked = CancellationTokenSource.CreateLinkedTokenSource(_userToken);
         }
+
+        // Also cancelled when the caller leaves before the call has ended (Dispose), which resets the HTTP/2 stream.
+        _token = _linked.Token;
     }
 
     public TimeSpan? Timeout { get; }
@@ -145,8 +147,17 @@ internal sealed class ClientCall : IDisposable
 
     public void Dispose()
     {
+        if (_status is null && _response is not null)
+        {
+            // The caller stopped before the server ended the call: cancel it, so the server's handler stops too.
+            _linked.Cancel();
+        }
+
+        // Disposing the unfinished body stream is what resets the HTTP/2 stream (RST_STREAM CANCEL) right now,
+        // instead of whenever the stream object happens to be collected.
+        _body?.Dispose();
         _response?.Dispose();
-        _linked?.Dispose();
+        _linked.Dispose();
         _deadline?.Dispose();
     }
 

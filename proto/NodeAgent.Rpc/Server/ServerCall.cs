@@ -14,6 +14,7 @@ internal sealed class ServerCall : IDisposable
 {
     private readonly RpcServerOptions _options;
     private readonly CancellationTokenSource _cancellation;
+    private readonly CancellationTokenSource? _deadline;
     private readonly long _startTimestamp;
     private bool _responseStarted;
 
@@ -22,12 +23,18 @@ internal sealed class ServerCall : IDisposable
         HttpContext = httpContext;
         _options = options;
         _startTimestamp = options.TimeProvider.GetTimestamp();
-        _cancellation = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted);
         DateTimeOffset? deadline = null;
         if (timeout is { } t)
         {
+            // A timer of its own, so "the deadline passed" means exactly "this timer fired", never a clock comparison
+            // that a timer firing a millisecond early could get wrong.
             deadline = options.TimeProvider.GetUtcNow() + t;
-            _cancellation.CancelAfter(t);
+            _deadline = new CancellationTokenSource(t, options.TimeProvider);
+            _cancellation = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, _deadline.Token);
+        }
+        else
+        {
+            _cancellation = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted);
         }
 
         Context = new ServerCallContext(httpContext, method, deadline, _cancellation.Token);
@@ -39,7 +46,7 @@ internal sealed class ServerCall : IDisposable
 
     public TimeSpan Elapsed => _options.TimeProvider.GetElapsedTime(_startTimestamp);
 
-    public bool DeadlinePassed => Context.Deadline is { } d && _options.TimeProvider.GetUtcNow() >= d;
+    public bool DeadlinePassed => _deadline?.IsCancellationRequested == true;
 
     public bool ClientGone => HttpContext.RequestAborted.IsCancellationRequested;
 
@@ -143,7 +150,11 @@ internal sealed class ServerCall : IDisposable
         }
     }
 
-    public void Dispose() => _cancellation.Dispose();
+    public void Dispose()
+    {
+        _cancellation.Dispose();
+        _deadline?.Dispose();
+    }
 
     private static string StatusText(StatusCode status) => status switch
     {
