@@ -16,14 +16,13 @@ namespace NodeAgent.Agent;
 /// <summary>Wires the agent: host facts, the hypervisor, the workspace lifecycle, and the link to the scheduler.</summary>
 public static class AgentApp
 {
-    public static IHost Build(AgentOptions options, IHypervisor hypervisor, Action<ILoggingBuilder>? configureLogging = null)
+    /// <param name="openLibvirt">Opens a libvirt connection: once at start, and again after libvirtd is lost.</param>
+    public static IHost Build(AgentOptions options, Func<LibvirtHypervisor> openLibvirt, Action<ILoggingBuilder>? configureLogging = null)
     {
         Directory.CreateDirectory(options.StateDirectory);
         Directory.CreateDirectory(options.WorkspacesPath);
         var id = HostIdentity.LoadOrCreate(options.StateDirectory, options.HostId, Environment.MachineName);
         var probe = new HostProbe(new ProcFileSystem(options.ProcRoot));
-        var inventory = new WorkspaceInventory(hypervisor);
-        inventory.Refresh();
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = false });
         configureLogging?.Invoke(builder.Logging);
@@ -31,10 +30,23 @@ public static class AgentApp
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new Random());
-        services.AddSingleton(hypervisor);
+        services.AddSingleton(sp =>
+        {
+            var backoff = new Backoff(sp.GetRequiredService<Random>(), TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+            var hypervisor = new ResilientHypervisor(openLibvirt, backoff.Next, backoff.Reset, sp.GetRequiredService<ILogger<ResilientHypervisor>>());
+            var desired = sp.GetRequiredService<DesiredState>();
+            hypervisor.Reconnected += desired.Wake;
+            return hypervisor;
+        });
+        services.AddSingleton<IHypervisor>(sp => sp.GetRequiredService<ResilientHypervisor>());
         services.AddSingleton(probe);
-        services.AddSingleton(probe.Describe(id, options.StateDirectory, hypervisor.DomainType));
-        services.AddSingleton(inventory);
+        services.AddSingleton(sp => probe.Describe(id, options.StateDirectory, sp.GetRequiredService<IHypervisor>().DomainType));
+        services.AddSingleton(sp =>
+        {
+            var inventory = new WorkspaceInventory(sp.GetRequiredService<IHypervisor>());
+            inventory.Refresh();
+            return inventory;
+        });
         services.AddSingleton(_ => new RpcChannel(options.Scheduler));
         services.AddSingleton(sp => new AgentServiceClient(sp.GetRequiredService<RpcChannel>()));
         services.AddSingleton<DesiredState>();
@@ -45,7 +57,7 @@ public static class AgentApp
         services.AddSingleton(sp => new WorkspaceLifecycle(
             sp.GetRequiredService<ImageStore>(),
             // Prepared in this order, cleaned up in the reverse: the domain goes before its disk.
-            [new RootDiskHook(sp.GetRequiredService<DiskManager>()), new DomainHook(hypervisor)],
+            [new RootDiskHook(sp.GetRequiredService<DiskManager>()), new DomainHook(sp.GetRequiredService<IHypervisor>())],
             sp.GetRequiredService<ILogger<WorkspaceLifecycle>>()));
         services.AddSingleton<StatusReporter>();
         services.AddSingleton<WorkspaceOperations>();

@@ -65,12 +65,13 @@ root.SetAction(async (result, cancellationToken) =>
         return 2;
     }
 
-    IHypervisor hypervisor;
+    // The first connection is made here, so a libvirtd that is not there stops the start with a clear message;
+    // later connections are made by the agent itself when libvirtd comes back after an outage.
+    LibvirtHypervisor? first;
     try
     {
-        var libvirt = LibvirtHypervisor.Open(options.LibvirtUri, options.DomainType);
-        await Console.Out.WriteLineAsync($"nodeagent: libvirt {libvirt.Uri}: guests are {libvirt.DomainType} domains ({libvirt.DomainTypeReason})");
-        hypervisor = libvirt;
+        first = LibvirtHypervisor.Open(options.LibvirtUri, options.DomainType);
+        await Console.Out.WriteLineAsync($"nodeagent: libvirt {first.Uri}: guests are {first.DomainType} domains ({first.DomainTypeReason})");
     }
     catch (LibvirtException e)
     {
@@ -78,7 +79,7 @@ root.SetAction(async (result, cancellationToken) =>
         return 1;
     }
 
-    using var app = AgentApp.Build(options, hypervisor);
+    using var app = AgentApp.Build(options, () => Interlocked.Exchange(ref first, null) ?? LibvirtHypervisor.Open(options.LibvirtUri, options.DomainType));
     await app.RunAsync(cancellationToken);
     return 0;
 });

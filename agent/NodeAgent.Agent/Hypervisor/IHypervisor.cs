@@ -23,6 +23,9 @@ public interface IHypervisor : IDisposable
     /// <summary>The guest architecture (e.g. x86_64), from capabilities: the host's own.</summary>
     string Architecture { get; }
 
+    /// <summary>Why libvirt cannot be used right now (the host is degraded), or null when it can.</summary>
+    string? Unavailable { get; }
+
     IReadOnlyList<DomainInfo> ListDomains();
 
     DomainInfo? FindDomain(string name);

@@ -65,6 +65,19 @@ internal static partial class LibvirtEvents
         return new Subscription(connection, id, target);
     }
 
+    /// <summary>Calls <paramref name="handler"/> once when libvirt closes the connection (daemon gone, socket broken).</summary>
+    public static unsafe IDisposable OnClose(ConnectionHandle connection, string uri, Action<int> handler)
+    {
+        var target = GCHandle.Alloc(handler);
+        if (virConnectRegisterCloseCallback(connection, (nint)(delegate* unmanaged<nint, int, nint, void>)&OnClosed, GCHandle.ToIntPtr(target), 0) < 0)
+        {
+            target.Free();
+            throw LibvirtException.FromLastError(nameof(virConnectRegisterCloseCallback), null, uri);
+        }
+
+        return new CloseSubscription(connection, target);
+    }
+
     private static void RunLoop()
     {
         while (true)
@@ -96,6 +109,28 @@ internal static partial class LibvirtEvents
         return 0;
     }
 
+    [UnmanagedCallersOnly]
+    private static void OnClosed(nint connection, int reason, nint opaque)
+    {
+        try
+        {
+            if (GCHandle.FromIntPtr(opaque).Target is Action<int> handler)
+            {
+                handler(reason);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Never unwind into libvirt; a lost connection is also noticed by the next failing call.
+        }
+    }
+
+    [LibraryImport(Library)]
+    private static partial int virConnectRegisterCloseCallback(ConnectionHandle conn, nint cb, nint opaque, nint freecb);
+
+    [LibraryImport(Library)]
+    private static partial int virConnectUnregisterCloseCallback(ConnectionHandle conn, nint cb);
+
     [LibraryImport(Library)]
     private static partial int virEventRegisterDefaultImpl();
 
@@ -111,6 +146,24 @@ internal static partial class LibvirtEvents
     /// <summary>The name is owned by the domain, which libvirt owns during the callback.</summary>
     [LibraryImport(Library, EntryPoint = "virDomainGetName")]
     private static partial nint virDomainGetName(nint domain);
+
+    private sealed class CloseSubscription(ConnectionHandle connection, GCHandle target) : IDisposable
+    {
+        private int _disposed;
+
+        public unsafe void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                if (!connection.IsClosed)
+                {
+                    virConnectUnregisterCloseCallback(connection, (nint)(delegate* unmanaged<nint, int, nint, void>)&OnClosed);
+                }
+
+                target.Free();
+            }
+        }
+    }
 
     private sealed class Subscription(ConnectionHandle connection, int id, GCHandle target) : IDisposable
     {

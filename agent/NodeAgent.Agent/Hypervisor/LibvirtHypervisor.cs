@@ -284,7 +284,13 @@ public sealed class LibvirtHypervisor : IHypervisor
             ?? throw Failed(nameof(LibvirtNative.virDomainGetXMLDesc), name);
     }
 
+    /// <summary>A plain connection does not recover; <see cref="ResilientHypervisor"/> does and reports its outages.</summary>
+    public string? Unavailable => null;
+
     public IDisposable WatchLifecycle(Action<DomainEvent> handler) => LibvirtEvents.Subscribe(_connection, Uri, handler);
+
+    /// <summary>Calls <paramref name="handler"/> with libvirt's close reason when the connection is lost.</summary>
+    public IDisposable OnConnectionClosed(Action<int> handler) => LibvirtEvents.OnClose(_connection, Uri, handler);
 
     public void Dispose() => _connection.Dispose();
 

@@ -28,10 +28,20 @@ public sealed class DesiredState
 
     public void Publish(DesiredWorkspaces desired)
     {
-        TaskCompletionSource changed;
         lock (_lock)
         {
             _latest = desired;
+        }
+
+        Wake();
+    }
+
+    /// <summary>Wakes whoever waits for a change without a new set: the world changed under the agent (libvirt came back).</summary>
+    public void Wake()
+    {
+        TaskCompletionSource changed;
+        lock (_lock)
+        {
             changed = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -39,7 +49,7 @@ public sealed class DesiredState
         changed.TrySetResult();
     }
 
-    /// <summary>Completes at the next <see cref="Publish"/>.</summary>
+    /// <summary>Completes at the next <see cref="Publish"/> or <see cref="Wake"/>.</summary>
     public Task NextChange()
     {
         lock (_lock)

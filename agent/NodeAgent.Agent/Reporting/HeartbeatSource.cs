@@ -1,12 +1,13 @@
 using Google.Protobuf.WellKnownTypes;
 using NodeAgent.Agent.HostFacts;
+using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Workspaces;
 using NodeAgent.Contract.V1;
 
 namespace NodeAgent.Agent.Reporting;
 
 /// <summary>Builds what the agent tells the scheduler about its host: identity, capacity, measured load, held workspaces.</summary>
-public sealed class HeartbeatSource(HostDescription host, HostProbe probe, DesiredState desired, WorkspaceInventory inventory, AgentOptions options, TimeProvider time)
+public sealed class HeartbeatSource(HostDescription host, HostProbe probe, DesiredState desired, WorkspaceInventory inventory, IHypervisor hypervisor, AgentOptions options, TimeProvider time)
 {
     public string HostId => host.Id.Value;
 
@@ -48,6 +49,7 @@ public sealed class HeartbeatSource(HostDescription host, HostProbe probe, Desir
             },
             AppliedVersion = desired.AppliedVersion,
             SentAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            DegradedReason = hypervisor.Unavailable is { } why ? $"libvirt unavailable: {why}" : string.Empty,
         };
         request.WorkspaceIds.Add(held.Keys);
         return request;

@@ -51,7 +51,7 @@ public static class HostCommands
         var labels = string.Join(", ", h.Info.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
         return $"""
             Host:            {h.Info.HostId} ({h.Info.Hostname})
-            Health:          {Health(h.Health)}
+            Health:          {Health(h.Health)}{(h.HealthReason.Length > 0 ? " — " + h.HealthReason : string.Empty)}
             Hypervisor:      {h.Info.DomainType} on {h.Info.Architecture}, agent {h.Info.AgentVersion}
             Capacity:        {h.Info.Capacity.Vcpus} vCPUs, {Units.Bytes(h.Info.Capacity.MemoryBytes)} memory, {Units.Bytes(h.Info.Capacity.DiskBytes)} disk
             Allocated:       {h.Allocated?.Vcpus ?? 0} vCPUs, {Units.Bytes(h.Allocated?.MemoryBytes ?? 0)} memory
@@ -69,6 +69,7 @@ public static class HostCommands
     {
         HostHealth.Up => "up",
         HostHealth.Down => "down",
+        HostHealth.Degraded => "degraded",
         _ => "unknown",
     };
 }

@@ -28,10 +28,10 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases) : AgentS
         var id = v.HostId("host_id", request.HostId);
         var capacity = WireMapping.ToCapacity("capacity", request.Capacity, v);
         var load = WireMapping.ToLoad(request.Load, v);
-        v.ThrowIfInvalid();
         v.Count("workspace_ids", request.WorkspaceIds.Count, 100_000);
+        var degraded = v.Text("degraded_reason", request.DegradedReason.Length > 500 ? request.DegradedReason[..500] : request.DegradedReason, required: false);
         v.ThrowIfInvalid();
-        var version = await hosts.HeartbeatAsync(id, capacity, load, context.CancellationToken);
+        var version = await hosts.HeartbeatAsync(id, capacity, load, degraded, context.CancellationToken);
         await leases.ObserveHeldAsync(id, request.WorkspaceIds.ToHashSet(StringComparer.Ordinal), context.CancellationToken);
         return new HeartbeatResponse { DesiredVersion = (ulong)version };
     }

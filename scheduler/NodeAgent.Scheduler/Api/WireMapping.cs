@@ -87,7 +87,13 @@ internal static class WireMapping
         return new V1.Host
         {
             Info = info,
-            Health = health == HostHealth.Up ? V1.HostHealth.Up : V1.HostHealth.Down,
+            Health = health switch
+            {
+                HostHealth.Up => V1.HostHealth.Up,
+                HostHealth.Degraded => V1.HostHealth.Degraded,
+                _ => V1.HostHealth.Down,
+            },
+            HealthReason = health == HostHealth.Degraded ? host.DegradedReason : string.Empty,
             Load = new V1.HostLoad
             {
                 CpuUtilization = host.Load.CpuUtilization,

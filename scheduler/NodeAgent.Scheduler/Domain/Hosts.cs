@@ -36,6 +36,9 @@ public enum HostHealth
 {
     Up,
     Down,
+
+    /// <summary>Heartbeats arrive but the agent says it cannot take new work.</summary>
+    Degraded,
 }
 
 /// <summary>A host as the scheduler knows it.</summary>
@@ -45,7 +48,8 @@ public sealed record HostRecord(
     Resources Allocated,
     DateTimeOffset RegisteredAt,
     DateTimeOffset? LastHeartbeatAt,
-    long DesiredVersion)
+    long DesiredVersion,
+    string DegradedReason = "")
 {
     public HostId Id => Registration.Id;
 
@@ -56,8 +60,10 @@ public sealed record HostRecord(
         Registration.Capacity.DiskBytes - Allocated.DiskBytes);
 
     public HostHealth HealthAt(DateTimeOffset now, TimeSpan ttl) =>
-        LastHeartbeatAt is { } last && now - last <= ttl ? HostHealth.Up : HostHealth.Down;
+        LastHeartbeatAt is not { } last || now - last > ttl ? HostHealth.Down
+        : DegradedReason.Length > 0 ? HostHealth.Degraded
+        : HostHealth.Up;
 }
 
 /// <summary>A heartbeat as the scheduler stores it.</summary>
-public sealed record Heartbeat(HostId HostId, Resources Capacity, HostLoad Load, DateTimeOffset ReceivedAt);
+public sealed record Heartbeat(HostId HostId, Resources Capacity, HostLoad Load, DateTimeOffset ReceivedAt, string DegradedReason = "");

@@ -38,9 +38,9 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
     }
 
     /// <summary>Records a heartbeat and returns the host's desired-set version.</summary>
-    public async Task<long> HeartbeatAsync(HostId id, Resources capacity, HostLoad load, CancellationToken cancellationToken)
+    public async Task<long> HeartbeatAsync(HostId id, Resources capacity, HostLoad load, string degradedReason, CancellationToken cancellationToken)
     {
-        if (!await store.RecordHeartbeatAsync(new Heartbeat(id, capacity, load, time.GetUtcNow()), cancellationToken))
+        if (!await store.RecordHeartbeatAsync(new Heartbeat(id, capacity, load, time.GetUtcNow(), degradedReason), cancellationToken))
         {
             throw new HostNotFoundException(id);
         }

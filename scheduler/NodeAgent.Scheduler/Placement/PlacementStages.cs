@@ -23,16 +23,21 @@ public interface IHostRanker
 public static class RejectReasons
 {
     public const string Down = "down (no recent heartbeat)";
+    public const string Degraded = "degraded (its agent cannot run new workspaces now; see `ws hosts show`)";
     public const string Vcpus = "insufficient vCPUs";
     public const string Memory = "insufficient memory";
     public const string Disk = "insufficient disk";
 }
 
-/// <summary>Only hosts whose agent heartbeats within the TTL get work.</summary>
+/// <summary>Only hosts whose agent heartbeats within the TTL and does not report itself degraded get work.</summary>
 public sealed class HostUpFilter : IHostFilter
 {
-    public string? Reject(PlacementCandidate candidate, Resources request) =>
-        candidate.Health == HostHealth.Up ? null : RejectReasons.Down;
+    public string? Reject(PlacementCandidate candidate, Resources request) => candidate.Health switch
+    {
+        HostHealth.Up => null,
+        HostHealth.Degraded => RejectReasons.Degraded,
+        _ => RejectReasons.Down,
+    };
 }
 
 /// <summary>The workspace must fit what is free after every lease already placed on the host.</summary>

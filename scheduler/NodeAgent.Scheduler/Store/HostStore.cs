@@ -62,7 +62,7 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
                 UPDATE hosts SET last_heartbeat_at = $at, capacity_vcpus = $vcpus, capacity_memory_bytes = $memory,
                     capacity_disk_bytes = $disk, load_cpu = $cpu, load_memory_available_bytes = $available,
                     load_average_1m = $loadavg, load_running_workspaces = $running,
-                    foreign_vcpus = $fvcpus, foreign_memory_bytes = $fmemory
+                    foreign_vcpus = $fvcpus, foreign_memory_bytes = $fmemory, degraded_reason = $degraded
                 WHERE host_id = $id
                 """;
             var p = command.Parameters;
@@ -77,6 +77,7 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
             p.AddWithValue("$running", heartbeat.Load.RunningWorkspaces);
             p.AddWithValue("$fvcpus", heartbeat.Load.Foreign.Vcpus);
             p.AddWithValue("$fmemory", heartbeat.Load.Foreign.MemoryBytes);
+            p.AddWithValue("$degraded", heartbeat.DegradedReason);
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
 
@@ -103,7 +104,7 @@ internal static class HostRows
         SELECT h.host_id, h.hostname, h.agent_version, h.architecture, h.domain_type, h.capacity_vcpus, h.capacity_memory_bytes,
                h.capacity_disk_bytes, h.labels, h.features, h.registered_at, h.last_heartbeat_at, h.load_cpu,
                h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces, h.desired_version,
-               COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0), h.foreign_vcpus, h.foreign_memory_bytes
+               COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0), h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason
         FROM hosts h
         LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(memory_bytes) AS memory_bytes, SUM(disk_bytes) AS disk_bytes
                    FROM leases WHERE state IN ('starting', 'running', 'stopping') GROUP BY host_id) a ON a.host_id = h.host_id
@@ -135,7 +136,7 @@ internal static class HostRows
         var load = new HostLoad(r.GetDouble(12), r.GetInt64(13), r.GetDouble(14), r.GetInt32(15), new Resources(r.GetInt32(20), r.GetInt64(21), 0));
         DateTimeOffset? lastHeartbeat = r.IsDBNull(11) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11));
         var allocated = new Resources(r.GetInt32(17), r.GetInt64(18), r.GetInt64(19));
-        return new HostRecord(registration, load, allocated, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)), lastHeartbeat, r.GetInt64(16));
+        return new HostRecord(registration, load, allocated, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)), lastHeartbeat, r.GetInt64(16), r.GetString(22));
     }
 }
 

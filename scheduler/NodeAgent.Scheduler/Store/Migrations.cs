@@ -60,6 +60,11 @@ internal static class Migrations
         ALTER TABLE hosts ADD COLUMN foreign_vcpus INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE hosts ADD COLUMN foreign_memory_bytes INTEGER NOT NULL DEFAULT 0;
         """,
+
+        // 4: why a host that heartbeats cannot take new work (empty: it can).
+        """
+        ALTER TABLE hosts ADD COLUMN degraded_reason TEXT NOT NULL DEFAULT '';
+        """,
     ];
 
     public static int Latest => Steps.Length;

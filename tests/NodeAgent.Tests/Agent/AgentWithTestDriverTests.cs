@@ -75,8 +75,7 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
             // Nothing but a desired-set change or a libvirt event makes the agent look, within a test.
             ReconcileInterval = TimeSpan.FromHours(1),
         };
-        _agentLibvirt = LibvirtHypervisor.Open("test:///default");
-        _agent = AgentApp.Build(options, _agentLibvirt, logging => logging.ClearProviders());
+        _agent = AgentApp.Build(options, () => _agentLibvirt = LibvirtHypervisor.Open("test:///default"), logging => logging.ClearProviders());
         await _agent.StartAsync();
         var hosts = new HostServiceClient(_channel);
         for (var i = 0; i < 100 && !(await hosts.ListHostsAsync(new ListHostsRequest())).Hosts.Any(h => h.Info.HostId == _hostId); i++)

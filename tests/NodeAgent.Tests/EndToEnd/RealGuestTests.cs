@@ -172,6 +172,68 @@ public sealed class RealGuestTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 300_000)]
+    public async Task LibvirtdDiesAndComesBack_HostDegradedMeanwhileThenRecovers_GuestUntouched()
+    {
+        var lease = await WsAsync("lease", "--image", Image, "--memory", "256M", "--duration", "10m", "-o", "json");
+        Assert.True(lease.ExitCode == 0, lease.Stderr);
+        var id = JsonDocument.Parse(lease.Stdout).RootElement.GetProperty("id").GetString()!;
+        var consolePath = Path.Combine(AgentState, "workspaces", id, "console.log");
+        await WaitForConsoleAsync(consolePath, "NODEAGENT-GUEST-READY", TimeSpan.FromMinutes(3));
+        Guid before;
+        using (var libvirt = LibvirtHypervisor.Open("qemu:///system"))
+        {
+            before = libvirt.FindDomain("nodeagent-" + id)!.Uuid;
+        }
+
+        try
+        {
+            using (var kill = Process.Start("pkill", ["-x", "libvirtd"])!)
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            var degraded = await WaitForHostAsync("Health:          degraded");
+            var refused = await WsAsync("lease", "--image", Image, "--memory", "256M", "--duration", "10m");
+
+            Assert.Contains("libvirt unavailable", degraded, StringComparison.Ordinal);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("degraded", refused.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Repository.RunScriptAsync("tests/setup/start-libvirtd.sh", TimeSpan.FromMinutes(2));
+        }
+
+        await WaitForHostAsync("Health:          up");
+        await _agent!.WaitForLineAsync("Reconnected to libvirt", TimeSpan.FromSeconds(30));
+        using (var libvirt = LibvirtHypervisor.Open("qemu:///system"))
+        {
+            var after = libvirt.FindDomain("nodeagent-" + id);
+            Assert.Equal(before, after?.Uuid);
+            Assert.Equal(DomainState.Running, after?.State);
+        }
+
+        Assert.Equal(1, (await File.ReadAllTextAsync(consolePath)).Split("NODEAGENT-GUEST-READY").Length - 1);
+        Assert.Contains("State:     running", (await WsAsync("show", id)).Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, (await WsAsync("release", id)).ExitCode);
+    }
+
+    private async Task<string> WaitForHostAsync(string text)
+    {
+        var waited = Stopwatch.StartNew();
+        string shown;
+        do
+        {
+            await Task.Delay(200);
+            shown = (await WsAsync("hosts", "show", _hostId)).Stdout;
+        }
+        while (!shown.Contains(text, StringComparison.Ordinal) && waited.Elapsed < TimeSpan.FromSeconds(60));
+
+        Assert.Contains(text, shown, StringComparison.Ordinal);
+        return shown;
+    }
+
+    [Fact(Timeout = 300_000)]
     public async Task GuestDestroyedFromOutside_LeaseFailsSayingSoAndTheDomainIsRemoved()
     {
         var lease = await WsAsync("lease", "--image", Image, "--memory", "256M", "--duration", "10m", "-o", "json");

@@ -274,6 +274,25 @@ public sealed class LeaseApiTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task CreateLease_HostReportsItselfDegraded_NothingNewIsPlacedThereAndWhyIsShown()
+    {
+        var info = HostApiTests.Info("sick");
+        await _agents.RegisterHostAsync(new RegisterHostRequest { Host = info });
+        await _agents.HeartbeatAsync(new HeartbeatRequest { HostId = "sick", Capacity = info.Capacity, DegradedReason = "libvirt unavailable: connection refused" });
+
+        var refused = await _leases.CreateLeaseAsync(Request());
+        var host = await new HostServiceClient(_channel).GetHostAsync(new GetHostRequest { HostId = "sick" });
+        await _agents.HeartbeatAsync(new HeartbeatRequest { HostId = "sick", Capacity = info.Capacity });
+        var placed = await _leases.CreateLeaseAsync(Request());
+
+        Assert.Equal(LeaseState.Failed, refused.State);
+        Assert.Contains("1 host: degraded", refused.StateReason, StringComparison.Ordinal);
+        Assert.Equal(HostHealth.Degraded, host.Health);
+        Assert.Equal("libvirt unavailable: connection refused", host.HealthReason);
+        Assert.Equal("sick", placed.HostId);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task GetLease_Unknown_NotFound()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() => _leases.GetLeaseAsync(new GetLeaseRequest { Id = "w-nothere" }));
