@@ -4,6 +4,7 @@
 #   make publish    native-AOT binaries of nodeagent, nodeagent-scheduler and ws in out/bin
 #   make bench-rpc  gRPC transport benchmark; writes docs/benchmarks.md
 #   make bench-lease  lease-to-running time on real libvirtd + QEMU; writes docs/benchmarks.md
+#   make bench-footprint  sizes and resident memory of the native-AOT programs; writes docs/benchmarks.md
 
 SHELL := /bin/bash
 DOTNET ?= dotnet
@@ -14,7 +15,7 @@ export DOTNET_NOLOGO := 1
 
 PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
 
-.PHONY: all deps build test demo publish bench-rpc bench-lease clean
+.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint clean
 
 all: build
 
@@ -52,6 +53,9 @@ bench-rpc:
 bench-lease: deps
 	$(DOTNET) build NodeAgent.sln -c Release --nologo -v q
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release --no-build -- lease --runs 10 --write docs/benchmarks.md
+
+bench-footprint: publish
+	@tests/setup/bench-footprint.sh
 
 clean:
 	rm -rf $(OUT)
