@@ -65,6 +65,10 @@ fi
 # --- wait until the qemu driver answers (the first connection probes QEMU capabilities: ~4 s) ------
 deadline=$((SECONDS + 60))
 until timeout 20 virsh -c "$URI" version >/dev/null 2>&1; do
+  # A daemon seen "already running" may have been on its way out (stopped a moment ago): start a new one.
+  if [ ! -d /run/systemd/system ] && ! alive libvirtd; then
+    start_plain libvirtd
+  fi
   if ((SECONDS >= deadline)); then
     if [ -s /var/log/libvirt/libvirtd.log ]; then
       echo "--- tail of /var/log/libvirt/libvirtd.log ---" >&2

@@ -187,9 +187,15 @@ public sealed class RealGuestTests : IAsyncLifetime
 
         try
         {
-            using (var kill = Process.Start("pkill", ["-x", "libvirtd"])!)
+            // SIGKILL: libvirtd dies on the spot, the harder case; then wait until it is really gone.
+            using (var kill = Process.Start("pkill", ["-KILL", "-x", "libvirtd"])!)
             {
                 await kill.WaitForExitAsync();
+            }
+
+            for (var i = 0; i < 100 && Process.GetProcessesByName("libvirtd").Length > 0; i++)
+            {
+                await Task.Delay(100);
             }
 
             var degraded = await WaitForHostAsync("Health:          degraded");
