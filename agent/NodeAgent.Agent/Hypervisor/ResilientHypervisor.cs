@@ -15,7 +15,7 @@ public sealed partial class ResilientHypervisor : IHypervisor
     private readonly Action _resetDelay;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private readonly List<Action<DomainEvent>> _handlers = [];
+    private readonly Dictionary<Action<DomainEvent>, IDisposable?> _handlers = [];
     private readonly List<IDisposable> _subscriptions = [];
     private LibvirtHypervisor? _current;
     private string? _unavailable;
@@ -75,11 +75,7 @@ public sealed partial class ResilientHypervisor : IHypervisor
     {
         lock (_lock)
         {
-            _handlers.Add(handler);
-            if (_current is not null)
-            {
-                _subscriptions.Add(_current.WatchLifecycle(handler));
-            }
+            _handlers[handler] = _current?.WatchLifecycle(handler);
         }
 
         return new Unwatch(this, handler);
@@ -126,23 +122,35 @@ public sealed partial class ResilientHypervisor : IHypervisor
             _current = hypervisor;
             _unavailable = null;
             _subscriptions.Add(hypervisor.OnConnectionClosed(reason => Lost(hypervisor, $"libvirt closed the connection (reason {reason})")));
-            foreach (var handler in _handlers)
+            foreach (var handler in _handlers.Keys.ToList())
             {
-                _subscriptions.Add(hypervisor.WatchLifecycle(handler));
+                _handlers[handler] = hypervisor.WatchLifecycle(handler);
             }
         }
     }
 
     private void DetachLocked()
     {
-        foreach (var subscription in _subscriptions)
+        foreach (var subscription in TakeSubscriptionsLocked())
         {
             subscription.Dispose();
         }
 
-        _subscriptions.Clear();
         _current?.Dispose();
         _current = null;
+    }
+
+    /// <summary>Every subscription on the current connection; the handlers stay, to be subscribed again.</summary>
+    private List<IDisposable> TakeSubscriptionsLocked()
+    {
+        List<IDisposable> taken = [.. _subscriptions, .. _handlers.Values.OfType<IDisposable>()];
+        _subscriptions.Clear();
+        foreach (var handler in _handlers.Keys.ToList())
+        {
+            _handlers[handler] = null;
+        }
+
+        return taken;
     }
 
     private void Lost(LibvirtHypervisor connection, string why)
@@ -157,8 +165,7 @@ public sealed partial class ResilientHypervisor : IHypervisor
 
             _unavailable = why;
             _current = null;
-            subscriptions = [.. _subscriptions];
-            _subscriptions.Clear();
+            subscriptions = TakeSubscriptionsLocked();
         }
 
         LogLost(_logger, Uri, why);
@@ -218,10 +225,13 @@ public sealed partial class ResilientHypervisor : IHypervisor
     {
         public void Dispose()
         {
+            IDisposable? subscription;
             lock (owner._lock)
             {
-                owner._handlers.Remove(handler);
+                owner._handlers.Remove(handler, out subscription);
             }
+
+            subscription?.Dispose();
         }
     }
 }
