@@ -26,6 +26,9 @@ public static class LeaseServiceMethods
 
     public static readonly Method<GetLeaseRequest, Lease> WatchLease =
         Method.ServerStreaming(ServiceName, nameof(WatchLease), GetLeaseRequest.Parser, Lease.Parser);
+
+    public static readonly Method<SetLeasePowerRequest, Lease> SetLeasePower =
+        Method.Unary(ServiceName, nameof(SetLeasePower), SetLeasePowerRequest.Parser, Lease.Parser);
 }
 
 /// <summary>Server side of <c>nodeagent.v1.LeaseService</c>; methods not overridden answer UNIMPLEMENTED.</summary>
@@ -49,13 +52,17 @@ public abstract class LeaseServiceBase : IRpcService
     public virtual Task WatchLease(GetLeaseRequest request, IServerStreamWriter<Lease> responses, ServerCallContext context) =>
         throw NotImplemented.For(LeaseServiceMethods.WatchLease.Path);
 
+    public virtual Task<Lease> SetLeasePower(SetLeasePowerRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.SetLeasePower.Path);
+
     public void Bind(RpcServiceRegistry registry) => registry
         .AddUnary(LeaseServiceMethods.CreateLease, CreateLease)
         .AddUnary(LeaseServiceMethods.GetLease, GetLease)
         .AddUnary(LeaseServiceMethods.ListLeases, ListLeases)
         .AddUnary(LeaseServiceMethods.ExtendLease, ExtendLease)
         .AddUnary(LeaseServiceMethods.ReleaseLease, ReleaseLease)
-        .AddServerStreaming(LeaseServiceMethods.WatchLease, WatchLease);
+        .AddServerStreaming(LeaseServiceMethods.WatchLease, WatchLease)
+        .AddUnary(LeaseServiceMethods.SetLeasePower, SetLeasePower);
 }
 
 /// <summary>Client of <c>nodeagent.v1.LeaseService</c>.</summary>
@@ -78,4 +85,7 @@ public sealed class LeaseServiceClient(RpcChannel channel)
 
     public IAsyncEnumerable<Lease> WatchLeaseAsync(GetLeaseRequest request, CallOptions options = default) =>
         channel.ServerStreamingAsync(LeaseServiceMethods.WatchLease, request, options);
+
+    public Task<Lease> SetLeasePowerAsync(SetLeasePowerRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(LeaseServiceMethods.SetLeasePower, request, options);
 }
