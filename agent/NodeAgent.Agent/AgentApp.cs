@@ -30,6 +30,7 @@ public static class AgentApp
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new Random());
+        services.AddSingleton(_ => CrashAfterStep.FromEnvironment());
         services.AddSingleton(sp =>
         {
             var backoff = new Backoff(sp.GetRequiredService<Random>(), TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
@@ -57,8 +58,10 @@ public static class AgentApp
         services.AddSingleton(sp => new WorkspaceLifecycle(
             sp.GetRequiredService<ImageStore>(),
             // Prepared in this order, cleaned up in the reverse: the domain goes before its disk.
-            [new RootDiskHook(sp.GetRequiredService<DiskManager>()), new DomainHook(sp.GetRequiredService<IHypervisor>())],
+            [new RootDiskHook(sp.GetRequiredService<DiskManager>()), new DomainHook(sp.GetRequiredService<IHypervisor>(), sp.GetRequiredService<DiskManager>())],
+            sp.GetRequiredService<IFailpoints>(),
             sp.GetRequiredService<ILogger<WorkspaceLifecycle>>()));
+        services.AddSingleton<WorkspaceMachine>();
         services.AddSingleton<StatusReporter>();
         services.AddSingleton<WorkspaceOperations>();
         services.AddHostedService(sp => sp.GetRequiredService<StatusReporter>());

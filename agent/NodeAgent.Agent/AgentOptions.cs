@@ -17,6 +17,12 @@ public sealed record AgentOptions
     /// <summary>How often the reconciler compares everything with libvirt even without a change or an event.</summary>
     public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a guest asked to shut down (ACPI) gets before it is powered off.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How many workspaces may be in the middle of a step at once; the others wait their turn.</summary>
+    public int ParallelOperations { get; init; } = 8;
+
     /// <summary>kvm, qemu, or auto (from the host's capabilities).</summary>
     public Hypervisor.DomainTypePreference DomainType { get; init; } = Hypervisor.DomainTypePreference.Auto;
 
@@ -62,6 +68,16 @@ public sealed record AgentOptions
         if (ReconcileInterval < TimeSpan.FromSeconds(1))
         {
             problems.Add($"reconcile-interval: {ReconcileInterval} is shorter than a second");
+        }
+
+        if (StopTimeout < TimeSpan.Zero || StopTimeout > TimeSpan.FromHours(1))
+        {
+            problems.Add($"stop-timeout: {StopTimeout} is outside 0–1 hour (0 powers guests off without asking them first)");
+        }
+
+        if (ParallelOperations is < 1 or > 256)
+        {
+            problems.Add($"parallel-operations: {ParallelOperations} is outside 1–256");
         }
 
         if (HostId is not null && !Contract.IdSyntax.IsValid(HostId, out var problem))

@@ -30,11 +30,22 @@ var reconcileInterval = new Option<TimeSpan>("--reconcile-interval")
     Description = "How often to compare every workspace with libvirt even when no change or event arrived (hh:mm:ss).",
     DefaultValueFactory = _ => new AgentOptions().ReconcileInterval,
 };
+var stopTimeout = new Option<TimeSpan>("--stop-timeout")
+{
+    Description = "How long a guest asked to shut down (ACPI: `ws stop`, `ws reboot`) gets before it is powered off (hh:mm:ss). "
+        + "An agent restarted meanwhile keeps the original deadline.",
+    DefaultValueFactory = _ => new AgentOptions().StopTimeout,
+};
+var parallelOperations = new Option<int>("--parallel-operations")
+{
+    Description = "How many workspaces may be created, stopped or removed at once; the others wait their turn.",
+    DefaultValueFactory = _ => new AgentOptions().ParallelOperations,
+};
 var hostId = new Option<string?>("--host-id") { Description = "Register under this id instead of the one kept in the state directory." };
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
-    scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, reconcileInterval, hostId,
+    scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, reconcileInterval, stopTimeout, parallelOperations, hostId,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -49,6 +60,8 @@ root.SetAction(async (result, cancellationToken) =>
             LibvirtUri = result.GetValue(libvirtUri)!,
             DomainType = result.GetValue(domainType),
             ReconcileInterval = result.GetValue(reconcileInterval),
+            StopTimeout = result.GetValue(stopTimeout),
+            ParallelOperations = result.GetValue(parallelOperations),
             HostId = result.GetValue(hostId),
         };
     }

@@ -173,7 +173,7 @@ public static partial class LeaseBenchmark
     [GeneratedRegex("\"id\": \"(w-[a-z0-9]+)\"")]
     private static partial Regex IdPattern();
 
-    [GeneratedRegex(@"running \(([0-9.]+) ms to prepare, define and start\)")]
+    [GeneratedRegex(@"running \([0-9]+ steps in ([0-9.]+) ms\)")]
     private static partial Regex AgentTimePattern();
 
     /// <summary>A child process whose stdout and stderr are collected as they come.</summary>

@@ -75,6 +75,18 @@ public sealed class DiskManager(string workspacesDirectory, CommandRunner runner
 
     public bool Exists(string workspaceId) => Directory.Exists(WorkspaceDirectory(workspaceId));
 
+    /// <summary>The workspaces that have a directory here, whether or not libvirt has their domain.</summary>
+    public IReadOnlyList<string> List() => Directory.Exists(workspacesDirectory)
+        ? Directory.EnumerateDirectories(workspacesDirectory).Select(Path.GetFileName).OfType<string>().ToList()
+        : [];
+
+    /// <summary>Records that the workspace's domain was defined: from then on, its files without a domain mean the domain was lost.</summary>
+    public void MarkDefined(string workspaceId) => File.WriteAllBytes(DefinedMarkPath(workspaceId), []);
+
+    public bool WasDefined(string workspaceId) => File.Exists(DefinedMarkPath(workspaceId));
+
+    private string DefinedMarkPath(string workspaceId) => Path.Combine(WorkspaceDirectory(workspaceId), "defined");
+
     private async Task<long> VirtualSizeAsync(string image, CancellationToken cancellationToken)
     {
         var json = await runner.RunCheckedAsync("qemu-img", ["info", "--output=json", "-U", image], QemuImgTimeout, cancellationToken);

@@ -1,12 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Xml;
-using System.Xml.Linq;
 
 namespace NodeAgent.Agent.Hypervisor;
-
-/// <summary>What NodeAgent records about a workspace inside its domain, so the domain alone says whose it is.</summary>
-public sealed record WorkspaceMetadata(string WorkspaceId, string Owner, string Image, DateTimeOffset ExpiresAt);
 
 /// <summary>Everything a workspace's libvirt domain is made from. Built from validated values only.</summary>
 public sealed record DomainSpec(
@@ -28,8 +24,6 @@ public sealed record DomainSpec(
 /// </summary>
 public static class DomainXml
 {
-    public const string MetadataNamespace = "https://nodeagent.dev/xmlns/workspace/1";
-
     public static string Write(DomainSpec spec)
     {
         Validate(spec);
@@ -42,12 +36,7 @@ public static class DomainXml
             xml.WriteElementString("name", spec.Name);
 
             xml.WriteStartElement("metadata");
-            xml.WriteStartElement("nodeagent", "workspace", MetadataNamespace);
-            xml.WriteElementString("id", MetadataNamespace, spec.Metadata.WorkspaceId);
-            xml.WriteElementString("owner", MetadataNamespace, spec.Metadata.Owner);
-            xml.WriteElementString("image", MetadataNamespace, spec.Metadata.Image);
-            xml.WriteElementString("expires", MetadataNamespace, spec.Metadata.ExpiresAt.ToString("O", CultureInfo.InvariantCulture));
-            xml.WriteEndElement();
+            spec.Metadata.Write(xml, WorkspaceMetadata.Namespace);
             xml.WriteEndElement();
 
             xml.WriteStartElement("memory");
@@ -103,21 +92,6 @@ public static class DomainXml
         }
 
         return output.ToString();
-    }
-
-    /// <summary>NodeAgent's metadata of a domain, or null for a domain NodeAgent did not create.</summary>
-    public static WorkspaceMetadata? ReadMetadata(string domainXml)
-    {
-        XNamespace ns = MetadataNamespace;
-        var element = XDocument.Parse(domainXml).Root?.Element("metadata")?.Element(ns + "workspace");
-        if (element is null)
-        {
-            return null;
-        }
-
-        var expires = DateTimeOffset.TryParse(element.Element(ns + "expires")?.Value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var e) ? e : DateTimeOffset.MinValue;
-        return new WorkspaceMetadata(element.Element(ns + "id")?.Value ?? string.Empty, element.Element(ns + "owner")?.Value ?? string.Empty,
-            element.Element(ns + "image")?.Value ?? string.Empty, expires);
     }
 
     private static void WriteRootDisk(XmlWriter xml, string path)

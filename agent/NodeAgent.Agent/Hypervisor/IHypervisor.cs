@@ -42,6 +42,21 @@ public interface IHypervisor : IDisposable
     /// <summary>Stops the domain at once (power off); no-op when it is not running or does not exist.</summary>
     void Destroy(string name);
 
+    /// <summary>Suspends the domain's vCPUs (memory is kept); no-op when it is paused already.</summary>
+    void Pause(string name);
+
+    /// <summary>Resumes a paused domain; no-op when it is not paused.</summary>
+    void Unpause(string name);
+
+    /// <summary>The domain's metadata element in namespace <paramref name="uri"/> (of the running domain when it runs), or null when it has none.</summary>
+    string? GetMetadata(string name, string uri);
+
+    /// <summary>
+    /// Replaces the domain's metadata element in namespace <paramref name="uri"/>, in its persistent definition
+    /// and, while it runs, in the running domain too: both always say the same.
+    /// </summary>
+    void SetMetadata(string name, string uri, string prefix, string element);
+
     /// <summary>Removes the domain's definition (with managed save and snapshot metadata); no-op when it does not exist.</summary>
     void Undefine(string name);
 

@@ -27,6 +27,7 @@ public sealed class LibvirtException : Exception
     public const int AuthFailedCode = 45;
     public const int OperationInvalidCode = 55;
     public const int ConfigUnsupportedCode = 67;
+    public const int NoDomainMetadataCode = 80;
     public const int OperationUnsupportedCode = 84;
     public const int AccessDeniedCode = 88;
     public const int XmlInvalidSchemaCode = 92;

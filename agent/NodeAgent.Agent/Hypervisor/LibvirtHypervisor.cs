@@ -9,7 +9,7 @@ namespace NodeAgent.Agent.Hypervisor;
 /// throws. Safe to call from several threads at once: libvirt connections are, and each method reads
 /// libvirt's thread-local error on its own thread right after the call that failed.
 /// </summary>
-public sealed class LibvirtHypervisor : IHypervisor
+public sealed partial class LibvirtHypervisor : IHypervisor
 {
     // A workspace's domain goes with its managed-save image, snapshot and checkpoint metadata and UEFI
     // variables: libvirt refuses to undefine a domain that still has any of them unless told to remove them.

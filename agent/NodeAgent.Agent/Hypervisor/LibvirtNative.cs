@@ -94,6 +94,24 @@ internal static partial class LibvirtNative
     public static partial int virDomainShutdown(DomainHandle domain);
 
     [LibraryImport(Library)]
+    public static partial int virDomainSuspend(DomainHandle domain);
+
+    [LibraryImport(Library)]
+    public static partial int virDomainResume(DomainHandle domain);
+
+    public const int MetadataElement = 2; // VIR_DOMAIN_METADATA_ELEMENT
+    public const uint AffectLive = 1; // VIR_DOMAIN_AFFECT_LIVE
+    public const uint AffectConfig = 2; // VIR_DOMAIN_AFFECT_CONFIG
+
+    /// <summary>Replaces the domain's metadata element in namespace <paramref name="uri"/>, written with prefix <paramref name="key"/>.</summary>
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int virDomainSetMetadata(DomainHandle domain, int type, string? metadata, string? key, string? uri, uint flags);
+
+    /// <summary>The metadata element in namespace <paramref name="uri"/>, for the caller to free; null with VIR_ERR_NO_DOMAIN_METADATA when there is none.</summary>
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint virDomainGetMetadata(DomainHandle domain, int type, string? uri, uint flags);
+
+    [LibraryImport(Library)]
     public static partial int virDomainUndefineFlags(DomainHandle domain, uint flags);
 
     [LibraryImport(Library)]

@@ -69,6 +69,14 @@ public sealed partial class ResilientHypervisor : IHypervisor
 
     public void Undefine(string name) => Use(h => h.Undefine(name));
 
+    public void Pause(string name) => Use(h => h.Pause(name));
+
+    public void Unpause(string name) => Use(h => h.Unpause(name));
+
+    public string? GetMetadata(string name, string uri) => Use(h => h.GetMetadata(name, uri));
+
+    public void SetMetadata(string name, string uri, string prefix, string element) => Use(h => h.SetMetadata(name, uri, prefix, element));
+
     public string GetXml(string name) => Use(h => h.GetXml(name));
 
     public IDisposable WatchLifecycle(Action<DomainEvent> handler)

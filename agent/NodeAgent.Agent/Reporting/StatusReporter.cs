@@ -16,11 +16,27 @@ namespace NodeAgent.Agent.Reporting;
 public sealed partial class StatusReporter(AgentServiceClient client, HostDescription host, TimeProvider time, ILogger<StatusReporter> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, WorkspaceStatus> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ulong> _rebootCounts = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _signal = new(0);
 
-    public void Report(string workspaceId, WorkspaceState state, string message = "")
+    /// <param name="rebootCount">The reboot requests carried out; null when not known at this point (keeps what was last reported).</param>
+    public void Report(string workspaceId, WorkspaceState state, string message = "", ulong? rebootCount = null)
     {
-        _pending[workspaceId] = new WorkspaceStatus { Id = workspaceId, State = state, Message = message, ObservedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) };
+        var known = rebootCount ?? (_rebootCounts.TryGetValue(workspaceId, out var last) ? last : 0);
+        _rebootCounts[workspaceId] = known;
+        _pending[workspaceId] = new WorkspaceStatus
+        {
+            Id = workspaceId,
+            State = state,
+            Message = message,
+            ObservedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            RebootCount = known,
+        };
+        if (state == WorkspaceState.Gone)
+        {
+            _rebootCounts.TryRemove(workspaceId, out _);
+        }
+
         _signal.Release();
     }
 

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using NodeAgent.Agent.Disks;
 using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Reporting;
 using NodeAgent.Contract.V1;
@@ -7,40 +9,69 @@ using NodeAgent.Contract.V1;
 namespace NodeAgent.Agent.Workspaces;
 
 /// <summary>
-/// Makes the host hold exactly the workspaces the scheduler wants: creates what is missing, starts what is
-/// stopped, removes what is no longer wanted, and reports each outcome. Runs on every new desired set and
-/// every <see cref="AgentOptions.ReconcileInterval"/> besides, to catch what events missed. Before the first desired
-/// set arrives it changes nothing, so an agent restart never removes a workspace by mistake.
+/// Makes the host hold exactly the workspaces the scheduler wants, in the power state it wants: every
+/// workspace wanted or present (a domain, or only files) gets a <see cref="WorkspaceMachine"/> drive of its
+/// own, so a guest slow to shut down holds up no other. Runs on every new desired set and every
+/// <see cref="AgentOptions.ReconcileInterval"/> besides, to catch what events missed. Before the first desired
+/// set arrives it changes nothing, so an agent restart never removes a workspace by mistake. On stop it
+/// abandons waits in progress; their phase is persisted, and the next agent resumes them.
 /// </summary>
 public sealed partial class Reconciler(
     DesiredState desired,
     WorkspaceInventory inventory,
-    WorkspaceLifecycle lifecycle,
+    WorkspaceMachine machine,
+    DiskManager disks,
+    IHypervisor hypervisor,
     StatusReporter reporter,
     WorkspaceOperations operations,
     AgentOptions options,
     TimeProvider time,
     ILogger<Reconciler> logger) : BackgroundService
 {
+    private readonly ConcurrentDictionary<string, Task> _drives = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _slots = new(options.ParallelOperations);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            var next = desired.NextChange();
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                await ReconcileAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogReconcileFailed(logger, e);
-            }
+                var next = desired.NextChange();
+                try
+                {
+                    Launch(stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogReconcileFailed(logger, e);
+                }
 
-            await Task.WhenAny(next, Task.Delay(options.ReconcileInterval, time, stoppingToken));
+                await Task.WhenAny(next, Task.Delay(options.ReconcileInterval, time, stoppingToken));
+            }
+        }
+        finally
+        {
+            // Each drive ends at its next step or wait once the token is cancelled.
+            await Task.WhenAll(_drives.Values);
         }
     }
 
+    /// <summary>One full pass, waiting for every drive it started (and any already running) to finish.</summary>
     public async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        Launch(cancellationToken);
+        await Task.WhenAll(_drives.Values);
+    }
+
+    public override void Dispose()
+    {
+        _slots.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>Starts a drive for every workspace that is wanted or present and has none running.</summary>
+    private void Launch(CancellationToken cancellationToken)
     {
         if (desired.Latest is not { } set)
         {
@@ -48,13 +79,12 @@ public sealed partial class Reconciler(
         }
 
         var held = inventory.Refresh();
-        var wanted = new Dictionary<string, Workspace>(StringComparer.Ordinal);
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
         foreach (var spec in set.Workspaces)
         {
             try
             {
-                var workspace = Workspace.FromWire(spec);
-                wanted[workspace.Id] = workspace;
+                wanted.Add(Workspace.FromWire(spec).Id);
             }
             catch (FormatException e)
             {
@@ -62,98 +92,113 @@ public sealed partial class Reconciler(
             }
         }
 
-        foreach (var workspace in wanted.Values)
+        var present = held.Keys.Concat(disks.List().Where(id => DomainNames.TryParse(DomainNames.For(id), out _)));
+        foreach (var id in wanted.Concat(present).Distinct(StringComparer.Ordinal))
         {
-            held.TryGetValue(workspace.Id, out var domain);
-            if (domain?.StoppedAfterRunning == true)
+            if (wanted.Contains(id) && operations.FailedAt(id, set.Version))
             {
-                // It ran and stopped (powered off, crashed, destroyed from outside): report it, never restart it
-                // behind the user's back. The scheduler ends the lease and the workspace is then removed.
-                reporter.Report(workspace.Id, WorkspaceState.Stopped, ShutoffReason(domain.Reason));
                 continue;
             }
 
-            var running = domain?.State == DomainState.Running;
-            if (running || operations.FailedAt(workspace.Id, set.Version))
+            var drive = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_drives.TryAdd(id, drive.Task))
             {
-                if (running)
-                {
-                    reporter.Report(workspace.Id, WorkspaceState.Running);
-                }
-
-                continue;
+                _ = DriveAsync(id, set.Version, drive, cancellationToken);
             }
-
-            await CreateAsync(workspace, set.Version, cancellationToken);
         }
 
-        foreach (var id in held.Keys.Where(id => !wanted.ContainsKey(id)))
+        if (_drives.IsEmpty)
         {
-            await RemoveAsync(id, cancellationToken);
+            desired.AppliedVersion = set.Version;
         }
-
-        inventory.Refresh();
-        desired.AppliedVersion = set.Version;
     }
 
-    /// <summary>libvirt's virDomainShutoffReason in words.</summary>
-    private static string ShutoffReason(int reason) => reason switch
+    private async Task DriveAsync(string id, ulong version, TaskCompletionSource done, CancellationToken cancellationToken)
     {
-        1 => "the guest shut itself down",
-        2 => "its domain was destroyed outside NodeAgent",
-        3 => "the guest crashed",
-        6 => "the host failed to run the guest",
-        8 => "libvirt lost the guest while it was not running (daemon restart or host reboot)",
-        _ => $"the guest is shut off (libvirt reason {reason})",
+        try
+        {
+            await _slots.WaitAsync(cancellationToken);
+            try
+            {
+                using var busy = operations.Begin(id);
+                var started = time.GetTimestamp();
+                var (settled, steps) = await machine.DriveAsync(id, () => Wanted(id), cancellationToken);
+                operations.ClearFailure(id);
+                if (steps > 0)
+                {
+                    var milliseconds = time.GetElapsedTime(started).TotalMilliseconds;
+                    var word = StateWord(settled.State);
+                    LogSettled(logger, id, word, steps, milliseconds, settled.Message);
+                }
+            }
+            finally
+            {
+                _slots.Release();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The agent is stopping: the step in progress is abandoned where its phase says, and resumed by the next agent.
+        }
+        catch (Exception e) when (e is WorkspaceException or LibvirtException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            Failed(id, version, e);
+        }
+        finally
+        {
+            _drives.TryRemove(id, out _);
+            done.TrySetResult();
+            if (desired.Latest is { } latest && latest.Version != version)
+            {
+                // The set changed while this drive ran: another pass applies the change to every workspace.
+                desired.Wake();
+            }
+            else if (_drives.IsEmpty && desired.Latest is { } current)
+            {
+                desired.AppliedVersion = current.Version;
+            }
+        }
+    }
+
+    private void Failed(string id, ulong version, Exception e)
+    {
+        if (e is LibvirtException && hypervisor.Unavailable is not null)
+        {
+            // Not the workspace's fault: retried when libvirt is back (its reconnect wakes a pass).
+            LogDeferred(logger, id, e.Message);
+            return;
+        }
+
+        operations.MarkFailed(id, version);
+        LogFailed(logger, id, e.Message);
+        reporter.Report(id, WorkspaceState.Failed, e.Message);
+    }
+
+    private static string StateWord(WorkspaceState state) => state switch
+    {
+        WorkspaceState.Running => "running",
+        WorkspaceState.Stopped => "stopped",
+        WorkspaceState.Paused => "paused",
+        WorkspaceState.Gone => "removed",
+        _ => state.ToString(),
     };
 
-    private async Task CreateAsync(Workspace workspace, ulong version, CancellationToken cancellationToken)
+    /// <summary>The workspace as the latest desired set wants it, or null when it is not wanted.</summary>
+    private Workspace? Wanted(string id)
     {
-        reporter.Report(workspace.Id, WorkspaceState.Preparing);
-        var started = time.GetTimestamp();
-        using var busy = operations.Begin(workspace.Id);
-        try
-        {
-            await lifecycle.EnsureRunningAsync(workspace, cancellationToken);
-            operations.ClearFailure(workspace.Id);
-            var milliseconds = time.GetElapsedTime(started).TotalMilliseconds;
-            LogStarted(logger, workspace.Id, milliseconds);
-            reporter.Report(workspace.Id, WorkspaceState.Running);
-        }
-        catch (WorkspaceException e)
-        {
-            operations.MarkFailed(workspace.Id, version);
-            LogCreateFailed(logger, workspace.Id, e.Message);
-            reporter.Report(workspace.Id, WorkspaceState.Failed, e.Message);
-        }
+        var spec = desired.Latest?.Workspaces.FirstOrDefault(w => w.Id == id);
+        return spec is null ? null : Workspace.FromWire(spec);
     }
 
-    private async Task RemoveAsync(string id, CancellationToken cancellationToken)
-    {
-        reporter.Report(id, WorkspaceState.Stopping);
-        using var busy = operations.Begin(id);
-        try
-        {
-            await lifecycle.RemoveAsync(id, cancellationToken);
-            operations.ClearFailure(id);
-            LogRemoved(logger, id);
-            reporter.Report(id, WorkspaceState.Gone);
-        }
-        catch (WorkspaceException e)
-        {
-            reporter.Report(id, WorkspaceState.Failed, e.Message);
-        }
-    }
+    [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId} failed: {Reason}")]
+    private static partial void LogFailed(ILogger logger, string workspaceId, string reason);
 
-    [LoggerMessage(EventId = 410, Level = LogLevel.Information, Message = "Workspace {WorkspaceId} running ({Milliseconds:0} ms to prepare, define and start)")]
-    private static partial void LogStarted(ILogger logger, string workspaceId, double milliseconds);
-
-    [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId} could not be created: {Reason}")]
-    private static partial void LogCreateFailed(ILogger logger, string workspaceId, string reason);
-
-    [LoggerMessage(EventId = 412, Level = LogLevel.Information, Message = "Workspace {WorkspaceId} removed")]
-    private static partial void LogRemoved(ILogger logger, string workspaceId);
+    [LoggerMessage(EventId = 410, Level = LogLevel.Information, Message = "Workspace {WorkspaceId} {State} ({Steps} steps in {Milliseconds:0} ms) {Message}")]
+    private static partial void LogSettled(ILogger logger, string workspaceId, string state, int steps, double milliseconds, string message);
 
     [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "Reconciling workspaces failed; retrying at the next change or the next periodic reconcile")]
     private static partial void LogReconcileFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 414, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId}: libvirt is unavailable ({Reason}); retrying when it is back")]
+    private static partial void LogDeferred(ILogger logger, string workspaceId, string reason);
 }

@@ -3,8 +3,20 @@ using V1 = NodeAgent.Contract.V1;
 
 namespace NodeAgent.Agent.Workspaces;
 
-/// <summary>One workspace as the scheduler wants it, checked again on arrival: the agent trusts no wire value.</summary>
-public sealed record Workspace(string Id, string Owner, string Image, int Vcpus, long MemoryBytes, long DiskBytes, DateTimeOffset ExpiresAt)
+/// <summary>The power state a workspace's owner wants.</summary>
+public enum DesiredPower
+{
+    Running,
+    Stopped,
+    Paused,
+}
+
+/// <summary>
+/// One workspace as the scheduler wants it, checked again on arrival: the agent trusts no wire value.
+/// <see cref="RebootCount"/> counts the reboots its owner has asked for over its life.
+/// </summary>
+public sealed record Workspace(string Id, string Owner, string Image, int Vcpus, long MemoryBytes, long DiskBytes, DateTimeOffset ExpiresAt,
+    DesiredPower Power = DesiredPower.Running, ulong RebootCount = 0)
 {
     /// <summary>The libvirt domain name of the workspace.</summary>
     public string DomainName => DomainNames.For(Id);
@@ -31,13 +43,25 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
             problems.Add($"disk {resources.DiskBytes} bytes is over 1 PiB");
         }
 
+        var power = spec.Power switch
+        {
+            V1.PowerState.Unspecified or V1.PowerState.Running => DesiredPower.Running,
+            V1.PowerState.Stopped => DesiredPower.Stopped,
+            V1.PowerState.Paused => DesiredPower.Paused,
+            var other => (DesiredPower?)null,
+        };
+        if (power is null)
+        {
+            problems.Add($"power state {(int)spec.Power} is not one this agent knows (running, stopped, paused)");
+        }
+
         if (problems.Count > 0)
         {
             throw new FormatException($"workspace spec rejected: {string.Join("; ", problems)}");
         }
 
         return new Workspace(spec.Id, spec.Owner, spec.Image!.Name, (int)resources.Vcpus, (long)resources.MemoryBytes, (long)resources.DiskBytes,
-            spec.ExpiresAt?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue);
+            spec.ExpiresAt?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue, power!.Value, spec.RebootCount);
     }
 
     private static void Check(List<string> problems, string field, string value)

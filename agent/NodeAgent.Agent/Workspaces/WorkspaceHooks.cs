@@ -5,11 +5,14 @@ using NodeAgent.Agent.Images;
 namespace NodeAgent.Agent.Workspaces;
 
 /// <summary>What the lifecycle's hooks share while they prepare one workspace.</summary>
-public sealed class WorkspaceContext(Workspace workspace, BaseImage image)
+public sealed class WorkspaceContext(Workspace workspace, BaseImage image, WorkspaceMetadata metadata)
 {
     public Workspace Workspace { get; } = workspace;
 
     public BaseImage Image { get; } = image;
+
+    /// <summary>What the domain is defined with: its identity and its first phase.</summary>
+    public WorkspaceMetadata Metadata { get; } = metadata;
 
     public string? RootDiskPath { get; set; }
 
@@ -48,16 +51,18 @@ public sealed class RootDiskHook(DiskManager disks) : IWorkspaceHook
     }
 }
 
-/// <summary>The libvirt domain: define it from the typed spec and start it; clean-up powers it off and undefines it.</summary>
-public sealed class DomainHook(IHypervisor hypervisor) : IWorkspaceHook
+/// <summary>
+/// The libvirt domain: defined from the typed spec (starting it is the state machine's next step) and marked
+/// as defined in the workspace's directory; clean-up powers it off and undefines it.
+/// </summary>
+public sealed class DomainHook(IHypervisor hypervisor, DiskManager disks) : IWorkspaceHook
 {
     public string Name => "domain";
 
     public Task PrepareAsync(WorkspaceContext context, CancellationToken cancellationToken)
     {
         var workspace = context.Workspace;
-        var existing = hypervisor.FindDomain(workspace.DomainName);
-        if (existing is null)
+        if (hypervisor.FindDomain(workspace.DomainName) is null)
         {
             hypervisor.Define(DomainXml.Write(new DomainSpec(
                 workspace.DomainName,
@@ -70,14 +75,10 @@ public sealed class DomainHook(IHypervisor hypervisor) : IWorkspaceHook
                 context.Image.InitrdPath,
                 context.Image.KernelCommandLine,
                 context.ConsoleLogPath!,
-                new WorkspaceMetadata(workspace.Id, workspace.Owner, workspace.Image, workspace.ExpiresAt))));
+                context.Metadata)));
         }
 
-        if (existing?.State != DomainState.Running)
-        {
-            hypervisor.Start(workspace.DomainName);
-        }
-
+        disks.MarkDefined(workspace.Id);
         return Task.CompletedTask;
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Images;
 
 namespace NodeAgent.Agent.Workspaces;
@@ -22,16 +23,18 @@ public sealed class WorkspaceException : Exception
 }
 
 /// <summary>
-/// Creates and removes workspaces by running the lifecycle hooks. A failed creation cleans up what it made,
-/// so a failure leaves nothing behind on the host.
+/// Provisions and removes what a workspace is made of by running the lifecycle hooks: each prepare step in
+/// order, each clean-up step in reverse. A failed provisioning cleans up what it made, so a failure leaves
+/// nothing behind on the host. Each finished step is a failpoint, named prepare:HOOK or cleanup:HOOK.
 /// </summary>
-public sealed partial class WorkspaceLifecycle(ImageStore images, IReadOnlyList<IWorkspaceHook> hooks, ILogger<WorkspaceLifecycle> logger)
+public sealed partial class WorkspaceLifecycle(ImageStore images, IReadOnlyList<IWorkspaceHook> hooks, IFailpoints failpoints, ILogger<WorkspaceLifecycle> logger)
 {
-    public async Task EnsureRunningAsync(Workspace workspace, CancellationToken cancellationToken)
+    /// <summary>Prepares everything up to a defined domain whose metadata is <paramref name="metadata"/>; repeating it is harmless.</summary>
+    public async Task ProvisionAsync(Workspace workspace, WorkspaceMetadata metadata, CancellationToken cancellationToken)
     {
         var image = images.Find(workspace.Image) ?? throw new WorkspaceException(
             $"image {workspace.Image} is not cached on this host (looked in {images.Directory}); images there: {string.Join(", ", images.List().DefaultIfEmpty("none"))}");
-        var context = new WorkspaceContext(workspace, image);
+        var context = new WorkspaceContext(workspace, image, metadata);
         foreach (var hook in hooks)
         {
             try
@@ -44,6 +47,8 @@ public sealed partial class WorkspaceLifecycle(ImageStore images, IReadOnlyList<
                 await RemoveAsync(workspace.Id, cancellationToken);
                 throw new WorkspaceException($"step '{hook.Name}' failed: {e.Message}", e);
             }
+
+            failpoints.Reached(workspace.Id, "prepare:" + hook.Name);
         }
     }
 
@@ -61,7 +66,10 @@ public sealed partial class WorkspaceLifecycle(ImageStore images, IReadOnlyList<
             {
                 LogCleanupFailed(logger, e, workspaceId, hooks[i].Name);
                 first ??= e;
+                continue;
             }
+
+            failpoints.Reached(workspaceId, "cleanup:" + hooks[i].Name);
         }
 
         if (first is not null)

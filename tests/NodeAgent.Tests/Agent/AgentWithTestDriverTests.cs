@@ -126,7 +126,7 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
         var domain = _libvirt.FindDomain("nodeagent-" + lease.Id);
         var overlay = Path.Combine(_state.Path, "workspaces", lease.Id, "root.qcow2");
         var overlayExisted = File.Exists(overlay);
-        var metadata = DomainXml.ReadMetadata(_libvirt.GetXml("nodeagent-" + lease.Id));
+        var metadata = WorkspaceMetadata.FromDomainXml(_libvirt.GetXml("nodeagent-" + lease.Id));
 
         await Leases.ReleaseLeaseAsync(new ReleaseLeaseRequest { Id = lease.Id });
         var ended = await WaitForAsync(lease.Id, LeaseState.Ended);

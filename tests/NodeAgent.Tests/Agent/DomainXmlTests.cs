@@ -40,14 +40,14 @@ public sealed class DomainXmlTests
     [Fact]
     public void Metadata_RoundTrips()
     {
-        var metadata = DomainXml.ReadMetadata(DomainXml.Write(Spec()));
+        var metadata = WorkspaceMetadata.FromDomainXml(DomainXml.Write(Spec()));
 
         Assert.Equal(Spec().Metadata, metadata);
     }
 
     [Fact]
     public void ReadMetadata_ForeignDomain_IsNull() =>
-        Assert.Null(DomainXml.ReadMetadata("<domain type='kvm'><name>someone-elses</name></domain>"));
+        Assert.Null(WorkspaceMetadata.FromDomainXml("<domain type='kvm'><name>someone-elses</name></domain>"));
 
     [Fact]
     public void Write_XmlMetacharactersInAValue_StayText()
@@ -59,7 +59,7 @@ public sealed class DomainXmlTests
         var domain = XDocument.Parse(xml).Root!;
         Assert.Single(domain.Elements("devices"));
         Assert.Single(domain.Element("devices")!.Elements("disk"));
-        Assert.Equal(hostile, DomainXml.ReadMetadata(xml)!.Owner);
+        Assert.Equal(hostile, WorkspaceMetadata.FromDomainXml(xml)!.Owner);
     }
 
     [Theory]
