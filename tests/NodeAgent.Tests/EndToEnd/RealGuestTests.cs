@@ -6,105 +6,28 @@ using NodeAgent.Tests.Support;
 namespace NodeAgent.Tests.EndToEnd;
 
 /// <summary>
-/// The walking skeleton for real: real libvirtd and QEMU, the scheduler and the agent as separate processes,
-/// and ws run as a user runs it. The test guest (tests/guest) prints a marker on its serial console once
+/// The walking skeleton for real, on a <see cref="RealCluster"/>. The test guest (tests/guest) prints a marker on its serial console once
 /// it has booted and read its disk through the workspace's overlay.
 /// </summary>
 [Collection(RealLibvirt.Collection)]
 public sealed class RealGuestTests : IAsyncLifetime
 {
-    private const string Image = "nodeagent-test-guest";
-    private readonly TempDirectory _dir = new();
-    private readonly string _hostId = "e2e-" + Guid.NewGuid().ToString("N")[..8];
-    private ChildProcess? _scheduler;
-    private ChildProcess? _agent;
-    private string _address = string.Empty;
+    private const string Image = RealCluster.Image;
+    private RealCluster _cluster = null!;
 
-    private string AgentState => Path.Combine(_dir.Path, "agent");
+    private string AgentState => _cluster.AgentState;
 
-    public async Task InitializeAsync()
-    {
-        // Both scripts are idempotent and quick when there is nothing to do; `make test` has run them already.
-        await Repository.RunScriptAsync("tests/setup/start-libvirtd.sh", TimeSpan.FromMinutes(5));
-        var guest = await Repository.RunScriptAsync("tests/guest/build-guest.sh", TimeSpan.FromMinutes(10));
-        var images = Path.Combine(_dir.Path, "images");
-        Directory.CreateDirectory(images);
-        File.CreateSymbolicLink(Path.Combine(images, Image), guest);
+    private string _hostId => _cluster.HostId;
 
-        _scheduler = ChildProcess.Start(Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
-            ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(_dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05"]);
-        _address = (await _scheduler.WaitForLineAsync("nodeagent-scheduler listening on", TimeSpan.FromSeconds(30))).Split(' ')[^1];
-        await StartAgentAsync();
-    }
+    private ChildProcess? _agent => _cluster.Agent;
 
-    private async Task StartAgentAsync()
-    {
-        _agent = ChildProcess.Start(Repository.ProgramPath("agent/NodeAgent.Agent", "nodeagent"),
-            ["--scheduler", _address, "--state-directory", AgentState, "--images-directory", Path.Combine(_dir.Path, "images"), "--host-id", _hostId, "--libvirt-uri", "qemu:///system",
-             "--reconcile-interval", "01:00:00"]);
-        await _agent.WaitForLineAsync($"Registered as host {_hostId}", TimeSpan.FromSeconds(30));
-    }
+    public async Task InitializeAsync() => _cluster = await RealCluster.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        if (_agent is not null)
-        {
-            await _agent.DisposeAsync();
-        }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
-        if (_scheduler is not null)
-        {
-            await _scheduler.DisposeAsync();
-        }
+    private Task<(int ExitCode, string Stdout, string Stderr)> WsAsync(params string[] arguments) => _cluster.WsAsync(arguments);
 
-        // Whatever a failed run left behind in libvirt is removed, so the next run starts clean.
-        using var libvirt = LibvirtHypervisor.Open("qemu:///system");
-        foreach (var domain in libvirt.ListDomains().Where(d => d.Name.StartsWith("nodeagent-", StringComparison.Ordinal)))
-        {
-            if (libvirt.GetXml(domain.Name).Contains(_dir.Path, StringComparison.Ordinal))
-            {
-                libvirt.Destroy(domain.Name);
-                libvirt.Undefine(domain.Name);
-            }
-        }
-
-        _dir.Dispose();
-    }
-
-    private async Task<(int ExitCode, string Stdout, string Stderr)> WsAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Repository.ProgramPath("scheduler/NodeAgent.Cli", "ws"), arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["WS_SCHEDULER"] = _address;
-        start.Environment["USER"] = "e2e";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
-    private static async Task<string> WaitForConsoleAsync(string path, string marker, TimeSpan timeout)
-    {
-        var watch = Stopwatch.StartNew();
-        var text = string.Empty;
-        while (watch.Elapsed < timeout)
-        {
-            if (File.Exists(path))
-            {
-                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                text = await new StreamReader(stream).ReadToEndAsync();
-                if (text.Contains(marker, StringComparison.Ordinal))
-                {
-                    return text;
-                }
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"{marker} did not appear on the serial console within {timeout.TotalSeconds:0} s. Console so far:\n{text}");
-    }
+    private static Task<string> WaitForConsoleAsync(string path, string marker, TimeSpan timeout) => RealCluster.WaitForConsoleAsync(path, marker, timeout);
 
     [Fact(Timeout = 300_000)]
     public async Task Lease_BootListRelease_GuestBootsThenNothingIsLeft()
@@ -153,9 +76,8 @@ public sealed class RealGuestTests : IAsyncLifetime
 
         await _agent!.SignalAndWaitAsync(signal, TimeSpan.FromSeconds(30));
         var whileAgentIsDown = libvirt.FindDomain("nodeagent-" + id);
-        await _agent.DisposeAsync();
-        await StartAgentAsync();
-        await _agent.WaitForLineAsync("Desired set version", TimeSpan.FromSeconds(30));
+        await _cluster.StartAgentAsync();
+        await _agent!.WaitForLineAsync("Desired set version", TimeSpan.FromSeconds(30));
         await Task.Delay(2000);
 
         var after = libvirt.FindDomain("nodeagent-" + id);

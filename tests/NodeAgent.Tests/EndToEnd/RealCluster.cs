@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using NodeAgent.Agent.Hypervisor;
+using NodeAgent.Tests.Support;
+
+namespace NodeAgent.Tests.EndToEnd;
+
+/// <summary>
+/// A one-host NodeAgent cloud for real: real libvirtd and QEMU, the scheduler and the agent as separate
+/// processes, and ws run as a user runs it, with the test guest (tests/guest) as the image. Disposing it
+/// stops both daemons and removes whatever domains of its own a failed test left in libvirt.
+/// </summary>
+internal sealed class RealCluster : IAsyncDisposable
+{
+    public const string Image = "nodeagent-test-guest";
+
+    private readonly TempDirectory _dir = new();
+    private ChildProcess? _scheduler;
+
+    public string HostId { get; } = "e2e-" + Guid.NewGuid().ToString("N")[..8];
+
+    public string Address { get; private set; } = string.Empty;
+
+    public ChildProcess? Agent { get; private set; }
+
+    public string AgentState => Path.Combine(_dir.Path, "agent");
+
+    public string WorkspaceDirectory(string id) => Path.Combine(AgentState, "workspaces", id);
+
+    public string ConsolePath(string id) => Path.Combine(WorkspaceDirectory(id), "console.log");
+
+    public static async Task<RealCluster> StartAsync()
+    {
+        var cluster = new RealCluster();
+        try
+        {
+            // Both scripts are idempotent and quick when there is nothing to do; `make test` has run them already.
+            await Repository.RunScriptAsync("tests/setup/start-libvirtd.sh", TimeSpan.FromMinutes(5));
+            var guest = await Repository.RunScriptAsync("tests/guest/build-guest.sh", TimeSpan.FromMinutes(10));
+            var images = Path.Combine(cluster._dir.Path, "images");
+            Directory.CreateDirectory(images);
+            File.CreateSymbolicLink(Path.Combine(images, Image), guest);
+
+            cluster._scheduler = ChildProcess.Start(Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
+                ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(cluster._dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05"]);
+            cluster.Address = (await cluster._scheduler.WaitForLineAsync("nodeagent-scheduler listening on", TimeSpan.FromSeconds(30))).Split(' ')[^1];
+            await cluster.StartAgentAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the agent (after the previous one has exited) and waits until it has registered.</summary>
+    public async Task StartAgentAsync(IDictionary<string, string>? environment = null, params string[] extraArguments)
+    {
+        if (Agent is not null)
+        {
+            await Agent.DisposeAsync();
+        }
+
+        Agent = ChildProcess.Start(Repository.ProgramPath("agent/NodeAgent.Agent", "nodeagent"),
+            ["--scheduler", Address, "--state-directory", AgentState, "--images-directory", Path.Combine(_dir.Path, "images"), "--host-id", HostId,
+             "--libvirt-uri", "qemu:///system", "--reconcile-interval", "01:00:00", .. extraArguments],
+            environment);
+        await Agent.WaitForLineAsync($"Registered as host {HostId}", TimeSpan.FromSeconds(30));
+    }
+
+    public async Task<(int ExitCode, string Stdout, string Stderr)> WsAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Repository.ProgramPath("scheduler/NodeAgent.Cli", "ws"), arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["WS_SCHEDULER"] = Address;
+        start.Environment["USER"] = "e2e";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    public static async Task<string> WaitForConsoleAsync(string path, string marker, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        var text = string.Empty;
+        while (watch.Elapsed < timeout)
+        {
+            if (File.Exists(path))
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                text = await new StreamReader(stream).ReadToEndAsync();
+                if (text.Contains(marker, StringComparison.Ordinal))
+                {
+                    return text;
+                }
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"{marker} did not appear on the serial console within {timeout.TotalSeconds:0} s. Console so far:\n{text}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Agent is not null)
+        {
+            await Agent.DisposeAsync();
+        }
+
+        if (_scheduler is not null)
+        {
+            await _scheduler.DisposeAsync();
+        }
+
+        // Whatever a failed run left behind in libvirt is removed, so the next run starts clean.
+        using var libvirt = LibvirtHypervisor.Open("qemu:///system");
+        foreach (var domain in libvirt.ListDomains().Where(d => d.Name.StartsWith("nodeagent-", StringComparison.Ordinal)))
+        {
+            if (libvirt.GetXml(domain.Name).Contains(_dir.Path, StringComparison.Ordinal))
+            {
+                libvirt.Destroy(domain.Name);
+                libvirt.Undefine(domain.Name);
+            }
+        }
+
+        _dir.Dispose();
+    }
+}
