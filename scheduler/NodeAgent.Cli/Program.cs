@@ -16,7 +16,13 @@ foreach (var command in LeaseCommands.Create(options))
     root.Subcommands.Add(command);
 }
 
+foreach (var command in PowerCommands.Create(options))
+{
+    root.Subcommands.Add(command);
+}
+
 root.Subcommands.Add(HostCommands.Create(options));
+ManualHelp.Install(root);
 
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)

@@ -1,10 +1,8 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
 using NodeAgent.Cli.Output;
 using NodeAgent.Contract.V1;
 using NodeAgent.Rpc;
-using NodeAgent.Rpc.Client;
 
 namespace NodeAgent.Cli.Commands;
 
@@ -54,7 +52,7 @@ public static class LeaseCommands
             var lease = await new LeaseServiceClient(context.Channel).CreateLeaseAsync(request, context.Call);
             if (!parse.GetValue(noWait) && !IsSettled(lease, LeaseState.Running))
             {
-                lease = await FollowAsync(context, lease, LeaseState.Running, limit);
+                lease = await LeaseFollower.FollowAsync(context, lease, l => IsSettled(l, LeaseState.Running), limit);
             }
 
             context.Write(lease, () => LeaseView.Render(lease));
@@ -114,7 +112,7 @@ public static class LeaseCommands
             var lease = await new LeaseServiceClient(context.Channel).ReleaseLeaseAsync(new ReleaseLeaseRequest { Id = parse.GetValue(id) }, context.Call);
             if (!parse.GetValue(noWait) && !IsSettled(lease, LeaseState.Ended))
             {
-                lease = await FollowAsync(context, lease, LeaseState.Ended, TimeSpan.FromMinutes(5));
+                lease = await LeaseFollower.FollowAsync(context, lease, l => IsSettled(l, LeaseState.Ended), TimeSpan.FromMinutes(5));
             }
 
             context.Write(lease, () => LeaseView.Render(lease));
@@ -124,38 +122,4 @@ public static class LeaseCommands
 
     private static bool IsSettled(Lease lease, LeaseState goal) =>
         lease.State == goal || lease.State is LeaseState.Failed or LeaseState.Ended;
-
-    /// <summary>Follows the lease's changes, printing each step to stderr, until it reaches <paramref name="goal"/> or ends.</summary>
-    private static async Task<Lease> FollowAsync(CommandContext context, Lease lease, LeaseState goal, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        var progress = Console.Error;
-        var last = (lease.State, lease.StateReason);
-        await progress.WriteLineAsync($"{clock.Elapsed.TotalSeconds,6:0.0}s  {LeaseView.StateName(lease.State),-9} {lease.StateReason}");
-        var options = CallOptions.WithTimeout(limit, context.CancellationToken);
-        try
-        {
-            await foreach (var update in new LeaseServiceClient(context.Channel).WatchLeaseAsync(new GetLeaseRequest { Id = lease.Id }, options))
-            {
-                lease = update;
-                if ((lease.State, lease.StateReason) != last)
-                {
-                    last = (lease.State, lease.StateReason);
-                    await progress.WriteLineAsync($"{clock.Elapsed.TotalSeconds,6:0.0}s  {LeaseView.StateName(lease.State),-9} {lease.StateReason}");
-                }
-
-                if (IsSettled(lease, goal))
-                {
-                    break;
-                }
-            }
-        }
-        catch (RpcException e) when (e.Status == StatusCode.DeadlineExceeded)
-        {
-            throw new RpcException(StatusCode.DeadlineExceeded,
-                $"lease {lease.Id} is still {LeaseView.StateName(lease.State)} after {limit.TotalMinutes:0.#} minutes ({lease.StateReason}); it continues — follow it with `ws show {lease.Id}`");
-        }
-
-        return lease;
-    }
 }

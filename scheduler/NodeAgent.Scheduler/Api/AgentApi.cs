@@ -44,7 +44,8 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases) : AgentS
         var observations = request.Statuses.Take(10_000).Select(s => new WorkspaceObservation(
             v.LeaseId("statuses.id", s.Id),
             s.State,
-            v.Text("statuses.message", s.Message.Length > 1000 ? s.Message[..1000] : s.Message, required: false))).ToList();
+            v.Text("statuses.message", s.Message.Length > 1000 ? s.Message[..1000] : s.Message, required: false),
+            (long)Math.Min(s.RebootCount, long.MaxValue))).ToList();
         v.ThrowIfInvalid();
         _ = hosts.Get(host);
         await leases.ApplyAsync(host, observations, context.CancellationToken);

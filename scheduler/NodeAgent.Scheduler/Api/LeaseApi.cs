@@ -42,6 +42,15 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
     public override async Task<Lease> ReleaseLease(ReleaseLeaseRequest request, ServerCallContext context) =>
         WireMapping.ToWire(await leases.ReleaseAsync(LeaseIdOf("ReleaseLease", request.Id), context.CancellationToken));
 
+    public override async Task<Lease> SetLeasePower(SetLeasePowerRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("SetLeasePower");
+        var id = v.LeaseId("id", request.Id);
+        var action = v.PowerAction("action", request.Action);
+        v.ThrowIfInvalid();
+        return WireMapping.ToWire(await leases.SetPowerAsync(id, action, context.CancellationToken));
+    }
+
     public override async Task WatchLease(GetLeaseRequest request, IServerStreamWriter<Lease> responses, ServerCallContext context)
     {
         var id = LeaseIdOf("WatchLease", request.Id);

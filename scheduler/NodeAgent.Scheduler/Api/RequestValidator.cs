@@ -38,6 +38,23 @@ internal sealed class RequestValidator(string method)
         return default;
     }
 
+    /// <summary>A power action; UNSPECIFIED and values this scheduler does not know are refused, naming the allowed ones.</summary>
+    public PowerAction PowerAction(string field, Contract.V1.PowerAction value)
+    {
+        switch (value)
+        {
+            case Contract.V1.PowerAction.Start: return Domain.PowerAction.Start;
+            case Contract.V1.PowerAction.Stop: return Domain.PowerAction.Stop;
+            case Contract.V1.PowerAction.Reboot: return Domain.PowerAction.Reboot;
+            case Contract.V1.PowerAction.Pause: return Domain.PowerAction.Pause;
+            case Contract.V1.PowerAction.Resume: return Domain.PowerAction.Resume;
+            default:
+                var name = Enum.IsDefined(value) ? "POWER_ACTION_UNSPECIFIED" : ((int)value).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                _problems.Add($"{field} is {name}; it must be one of POWER_ACTION_START, POWER_ACTION_STOP, POWER_ACTION_REBOOT, POWER_ACTION_PAUSE, POWER_ACTION_RESUME");
+                return default;
+        }
+    }
+
     public TimeSpan Duration(string field, Google.Protobuf.WellKnownTypes.Duration? value, TimeSpan min, TimeSpan max)
     {
         if (value is null)

@@ -120,6 +120,8 @@ internal static class WireMapping
                 Image = new V1.ImageRef { Name = w.Image },
                 Resources = ToWire(w.Resources),
                 ExpiresAt = Timestamp.FromDateTimeOffset(w.ExpiresAt),
+                Power = ToWire(w.Power),
+                RebootCount = (ulong)w.RebootCount,
             });
         }
 
@@ -157,6 +159,8 @@ internal static class WireMapping
             LeaseState.Stopping => V1.LeaseState.Stopping,
             LeaseState.Ended => V1.LeaseState.Ended,
             LeaseState.Failed => V1.LeaseState.Failed,
+            LeaseState.Stopped => V1.LeaseState.Stopped,
+            LeaseState.Paused => V1.LeaseState.Paused,
             _ => V1.LeaseState.Unspecified,
         },
         StateReason = lease.Reason,
@@ -164,6 +168,16 @@ internal static class WireMapping
         CreatedAt = Timestamp.FromDateTimeOffset(lease.CreatedAt),
         ExpiresAt = Timestamp.FromDateTimeOffset(lease.ExpiresAt),
         UpdatedAt = Timestamp.FromDateTimeOffset(lease.UpdatedAt),
+        Power = ToWire(lease.Power),
+        RebootsRequested = (ulong)lease.RebootsRequested,
+        RebootsDone = (ulong)lease.RebootsDone,
+    };
+
+    public static V1.PowerState ToWire(PowerState power) => power switch
+    {
+        PowerState.Stopped => V1.PowerState.Stopped,
+        PowerState.Paused => V1.PowerState.Paused,
+        _ => V1.PowerState.Running,
     };
 
     private static string DomainType(string value, RequestValidator v)

@@ -53,12 +53,40 @@ public enum LeaseState
     Stopping,
     Ended,
     Failed,
+
+    /// <summary>Placed, its workspace shut down at its owner's request; it keeps its host's capacity.</summary>
+    Stopped,
+
+    /// <summary>Placed, its workspace's vCPUs suspended at its owner's request; memory is kept.</summary>
+    Paused,
+}
+
+/// <summary>The power state a lease's owner wants its workspace in.</summary>
+public enum PowerState
+{
+    Running,
+    Stopped,
+    Paused,
+}
+
+/// <summary>What an owner can ask of a lease's workspace; <see cref="LeasePower"/> says when each is allowed.</summary>
+public enum PowerAction
+{
+    Start,
+    Stop,
+    Reboot,
+    Pause,
+    Resume,
 }
 
 /// <summary>What a user asks for when leasing a workspace.</summary>
 public sealed record LeaseRequest(string Owner, string Image, Resources Resources, TimeSpan Duration, string? RequestId);
 
-/// <summary>A lease of one workspace, as the scheduler stores it.</summary>
+/// <summary>
+/// A lease of one workspace, as the scheduler stores it. <see cref="Power"/> is the power state its owner wants
+/// (the state follows when the host confirms); <see cref="RebootsRequested"/> counts reboots asked for over the
+/// lease's life and <see cref="RebootsDone"/> those its host has reported carried out.
+/// </summary>
 public sealed record Lease(
     LeaseId Id,
     string Owner,
@@ -70,13 +98,26 @@ public sealed record Lease(
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
     DateTimeOffset UpdatedAt,
-    string? RequestId)
+    string? RequestId,
+    PowerState Power = PowerState.Running,
+    long RebootsRequested = 0,
+    long RebootsDone = 0)
 {
+    /// <summary>
+    /// The states in which a lease holds capacity on its host: a stopped or paused workspace keeps its disk
+    /// and its place, and a stopping one occupies the host until it is gone. Placement counts exactly these.
+    /// </summary>
+    public static readonly IReadOnlyList<LeaseState> CapacityHoldingStates =
+        [LeaseState.Starting, LeaseState.Running, LeaseState.Stopped, LeaseState.Paused, LeaseState.Stopping];
+
     public bool IsTerminal => State is LeaseState.Ended or LeaseState.Failed;
 
     /// <summary>Whether the lease's workspace should exist on its host, i.e. be in the host's desired set.</summary>
-    public bool WantsWorkspace => State is LeaseState.Starting or LeaseState.Running;
+    public bool WantsWorkspace => State is LeaseState.Starting or LeaseState.Running or LeaseState.Stopped or LeaseState.Paused;
 
-    /// <summary>Whether the lease holds capacity on its host (a stopping workspace still occupies it).</summary>
-    public bool HoldsCapacity => State is LeaseState.Starting or LeaseState.Running or LeaseState.Stopping;
+    /// <summary>Whether the lease holds capacity on its host.</summary>
+    public bool HoldsCapacity => CapacityHoldingStates.Contains(State);
+
+    /// <summary>Whether the owner asked for a reboot that the host has not carried out yet.</summary>
+    public bool RebootPending => RebootsDone < RebootsRequested;
 }

@@ -15,8 +15,8 @@ public sealed class HostNotFoundException(HostId id)
 /// <summary>The set of workspaces a host should run, at a version.</summary>
 public sealed record DesiredSet(HostId HostId, long Version, IReadOnlyList<WorkspaceAssignment> Workspaces);
 
-/// <summary>One workspace a host should run.</summary>
-public sealed record WorkspaceAssignment(string LeaseId, string Owner, string Image, Resources Resources, DateTimeOffset ExpiresAt);
+/// <summary>One workspace a host should hold, the power state its owner wants, and the reboots asked for so far.</summary>
+public sealed record WorkspaceAssignment(string LeaseId, string Owner, string Image, Resources Resources, DateTimeOffset ExpiresAt, PowerState Power, long RebootCount);
 
 /// <summary>
 /// Hosts: registration, heartbeats, health from the heartbeat TTL, and the desired set each host watches.

@@ -11,11 +11,12 @@ namespace NodeAgent.Scheduler.Leases;
 public sealed class LeaseNotFoundException(LeaseId id)
     : Exception($"lease {id} does not exist; `ws list --all` shows your leases");
 
-/// <summary>What an agent observed of one workspace.</summary>
-public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState State, string Message);
+/// <summary>What an agent observed of one workspace, and how many of the reboots asked for it has carried out.</summary>
+public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState State, string Message, long RebootCount = 0);
 
 /// <summary>
-/// Leases: creating and placing them, extending, releasing, expiring, and following what agents report.
+/// Leases: creating and placing them, extending, releasing, expiring, power actions (LeaseManager.Power.cs),
+/// and following what agents report.
 /// Every change happens in one store transaction, then wakes the watchers of the lease and of the host's
 /// desired set.
 /// </summary>
@@ -161,7 +162,7 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
     {
         var record = session.FindHost(host) ?? throw new HostNotFoundException(host);
         var workspaces = session.LiveLeasesOn(host).Where(l => l.WantsWorkspace)
-            .Select(l => new WorkspaceAssignment(l.Id.Value, l.Owner, l.Image, l.Resources, l.ExpiresAt)).ToList();
+            .Select(l => new WorkspaceAssignment(l.Id.Value, l.Owner, l.Image, l.Resources, l.ExpiresAt, l.Power, l.RebootsRequested)).ToList();
         return new DesiredSet(host, record.DesiredVersion, workspaces);
     });
 
@@ -177,7 +178,7 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
                 case LeaseState.Pending or LeaseState.Placing:
                     next = LeaseStateMachine.Move(lease, LeaseState.Ended, $"{why} before it was placed", now);
                     break;
-                case LeaseState.Starting or LeaseState.Running:
+                case LeaseState.Starting or LeaseState.Running or LeaseState.Stopped or LeaseState.Paused:
                     next = LeaseStateMachine.Move(lease, LeaseState.Stopping, $"{why}; {lease.Host} is removing the workspace", now);
                     session.BumpDesiredVersion(lease.Host!.Value);
                     break;

@@ -100,14 +100,17 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
 /// <summary>Reads hosts with what the leases placed on them hold, in one query.</summary>
 internal static class HostRows
 {
-    public const string Select = """
+    /// <summary>The lease states that count against a host's capacity, as stored: <see cref="Lease.CapacityHoldingStates"/>.</summary>
+    private static readonly string Holding = string.Join(", ", Lease.CapacityHoldingStates.Select(s => $"'{s.ToString().ToLowerInvariant()}'"));
+
+    public static readonly string Select = $"""
         SELECT h.host_id, h.hostname, h.agent_version, h.architecture, h.domain_type, h.capacity_vcpus, h.capacity_memory_bytes,
                h.capacity_disk_bytes, h.labels, h.features, h.registered_at, h.last_heartbeat_at, h.load_cpu,
                h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces, h.desired_version,
                COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0), h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason
         FROM hosts h
         LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(memory_bytes) AS memory_bytes, SUM(disk_bytes) AS disk_bytes
-                   FROM leases WHERE state IN ('starting', 'running', 'stopping') GROUP BY host_id) a ON a.host_id = h.host_id
+                   FROM leases WHERE state IN ({Holding}) GROUP BY host_id) a ON a.host_id = h.host_id
         """;
 
     public static List<HostRecord> ReadAll(SqliteCommand command)

@@ -53,7 +53,8 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
     private sealed class Session(SqliteConnection connection, SqliteTransaction? transaction) : ILeaseSession
     {
         private const string Columns =
-            "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id";
+            "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +
+            "power, reboots_requested, reboots_done";
 
         public Lease? FindLease(LeaseId id) =>
             Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
@@ -69,7 +70,7 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
             Query($"SELECT {Columns} FROM leases WHERE host_id = $host AND state NOT IN ('ended', 'failed') ORDER BY lease_id", ("$host", host.Value));
 
         public IReadOnlyList<Lease> DueForExpiry(DateTimeOffset now) =>
-            Query($"SELECT {Columns} FROM leases WHERE state IN ('pending', 'placing', 'starting', 'running') AND expires_at <= $now",
+            Query($"SELECT {Columns} FROM leases WHERE state IN ('pending', 'placing', 'starting', 'running', 'stopped', 'paused') AND expires_at <= $now",
                 ("$now", now.ToUnixTimeMilliseconds()));
 
         public IReadOnlyList<HostRecord> Hosts()
@@ -85,14 +86,16 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
         }
 
         public void Insert(Lease lease) => Execute(
-            $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid)",
+            $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid, " +
+            "$power, $reboots_requested, $reboots_done)",
             Parameters(lease));
 
         public void Update(Lease lease)
         {
             var changed = Execute(
                 """
-                UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated
+                UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated,
+                    power = $power, reboots_requested = $reboots_requested, reboots_done = $reboots_done
                 WHERE lease_id = $id
                 """,
                 Parameters(lease));
@@ -115,6 +118,7 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
             ("$state", StateName(lease.State)), ("$reason", lease.Reason), ("$host", lease.Host?.Value),
             ("$created", lease.CreatedAt.ToUnixTimeMilliseconds()), ("$expires", lease.ExpiresAt.ToUnixTimeMilliseconds()),
             ("$updated", lease.UpdatedAt.ToUnixTimeMilliseconds()), ("$rid", lease.RequestId),
+            ("$power", PowerName(lease.Power)), ("$reboots_requested", lease.RebootsRequested), ("$reboots_done", lease.RebootsDone),
         ];
 
         private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
@@ -135,7 +139,10 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
                     DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(9)),
                     DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)),
                     DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11)),
-                    r.IsDBNull(12) ? null : r.GetString(12)));
+                    r.IsDBNull(12) ? null : r.GetString(12),
+                    ParsePower(r.GetString(13)),
+                    r.GetInt64(14),
+                    r.GetInt64(15)));
             }
 
             return leases;
@@ -161,6 +168,11 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
         }
 
         private static string StateName(LeaseState state) => state.ToString().ToLowerInvariant();
+
+        private static string PowerName(PowerState power) => power.ToString().ToLowerInvariant();
+
+        private static PowerState ParsePower(string text) =>
+            Enum.TryParse<PowerState>(text, ignoreCase: true, out var power) ? power : throw new StoreException($"unknown power state '{text}' in the database");
 
         private static LeaseState ParseState(string text) =>
             Enum.TryParse<LeaseState>(text, ignoreCase: true, out var state) ? state : throw new StoreException($"unknown lease state '{text}' in the database");

@@ -65,11 +65,22 @@ internal static class Migrations
         """
         ALTER TABLE hosts ADD COLUMN degraded_reason TEXT NOT NULL DEFAULT '';
         """,
+
+        // 5: the power state a lease's owner wants, and the reboots asked for and carried out. Existing leases
+        // want to run and have had no reboots. Stopped and paused leases hold capacity like running ones.
+        """
+        ALTER TABLE leases ADD COLUMN power TEXT NOT NULL DEFAULT 'running';
+        ALTER TABLE leases ADD COLUMN reboots_requested INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN reboots_done INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     public static int Latest => Steps.Length;
 
-    public static void Apply(SqliteConnection connection)
+    public static void Apply(SqliteConnection connection) => Apply(connection, Steps.Length);
+
+    /// <summary>Brings the schema up to step <paramref name="target"/> (tests build older databases with it).</summary>
+    internal static void Apply(SqliteConnection connection, int target)
     {
         SqliteDatabase.Execute(connection, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT;");
         var current = CurrentVersion(connection);
@@ -78,7 +89,7 @@ internal static class Migrations
             throw new StoreException($"the database is at schema version {current}, newer than this scheduler knows ({Steps.Length}); run a newer scheduler");
         }
 
-        for (var version = current + 1; version <= Steps.Length; version++)
+        for (var version = current + 1; version <= Math.Min(target, Steps.Length); version++)
         {
             using var transaction = connection.BeginTransaction();
             SqliteDatabase.Execute(connection, Steps[version - 1], transaction);

@@ -68,6 +68,7 @@ public sealed class ContractTests
         yield return Row(LeaseServiceMethods.ExtendLease);
         yield return Row(LeaseServiceMethods.ReleaseLease);
         yield return Row(LeaseServiceMethods.WatchLease);
+        yield return Row(LeaseServiceMethods.SetLeasePower);
         yield return Row(HostServiceMethods.ListHosts);
         yield return Row(HostServiceMethods.GetHost);
         yield return Row(UsageServiceMethods.GetUsage);
