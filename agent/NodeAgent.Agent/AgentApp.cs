@@ -44,7 +44,7 @@ public static class AgentApp
         services.AddSingleton(sp => probe.Describe(id, options.StateDirectory, sp.GetRequiredService<IHypervisor>().DomainType));
         services.AddSingleton(sp =>
         {
-            var inventory = new WorkspaceInventory(sp.GetRequiredService<IHypervisor>());
+            var inventory = new WorkspaceInventory(sp.GetRequiredService<IHypervisor>(), id.Value);
             inventory.Refresh();
             return inventory;
         });

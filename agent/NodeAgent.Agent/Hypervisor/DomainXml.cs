@@ -113,13 +113,15 @@ public static class DomainXml
         xml.WriteEndElement();
     }
 
-    /// <summary>The guest's first serial port goes to a file, so its console can be read after the fact.</summary>
+    /// <summary>The guest's first serial port goes to a file, appended to, so its console can be read after the fact.</summary>
     private static void WriteSerialConsole(XmlWriter xml, string path)
     {
         xml.WriteStartElement("serial");
         xml.WriteAttributeString("type", "file");
         xml.WriteStartElement("source");
         xml.WriteAttributeString("path", path);
+        // Kept across stops, starts and reboots: the console of every boot stays readable.
+        xml.WriteAttributeString("append", "on");
         xml.WriteEndElement();
         xml.WriteStartElement("target");
         xml.WriteAttributeString("port", "0");

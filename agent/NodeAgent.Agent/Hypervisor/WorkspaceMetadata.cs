@@ -30,6 +30,8 @@ public enum WorkspacePhase
 /// What NodeAgent keeps inside each of its domains (an element of libvirt's &lt;metadata&gt;), so the domain
 /// alone says whose it is and which step of its life it is in. <see cref="Reboots"/> counts the reboot
 /// requests carried out; <see cref="RebootTarget"/> is the count a reboot in progress will reach.
+/// <see cref="Host"/> is the id of the host whose agent made the domain: another agent on the same libvirt
+/// (a second agent by mistake, a test) leaves it alone.
 /// </summary>
 public sealed record WorkspaceMetadata(
     string WorkspaceId,
@@ -39,7 +41,8 @@ public sealed record WorkspaceMetadata(
     WorkspacePhase Phase = WorkspacePhase.Starting,
     DateTimeOffset Since = default,
     ulong Reboots = 0,
-    ulong RebootTarget = 0)
+    ulong RebootTarget = 0,
+    string Host = "")
 {
     public const string Namespace = "https://nodeagent.dev/xmlns/workspace/1";
 
@@ -69,6 +72,7 @@ public sealed record WorkspaceMetadata(
         xml.WriteElementString("since", ns, Since.ToString("O", CultureInfo.InvariantCulture));
         xml.WriteElementString("reboots", ns, Reboots.ToString(CultureInfo.InvariantCulture));
         xml.WriteElementString("reboot-target", ns, RebootTarget.ToString(CultureInfo.InvariantCulture));
+        xml.WriteElementString("host", ns, Host);
         xml.WriteEndElement();
     }
 
@@ -118,6 +122,6 @@ public sealed record WorkspaceMetadata(
 
         var phase = Enum.TryParse<WorkspacePhase>(Value("phase"), ignoreCase: false, out var p) && Enum.IsDefined(p) ? p : WorkspacePhase.Running;
         return new WorkspaceMetadata(Value("id"), Value("owner"), Value("image"), Time(Value("expires")), phase, Time(Value("since")),
-            Count(Value("reboots")), Count(Value("reboot-target")));
+            Count(Value("reboots")), Count(Value("reboot-target")), Value("host"));
     }
 }

@@ -2,8 +2,11 @@ using NodeAgent.Agent.Hypervisor;
 
 namespace NodeAgent.Agent.Workspaces;
 
-/// <summary>The workspaces this host holds now: every NodeAgent domain libvirt has, running or not.</summary>
-public sealed class WorkspaceInventory(IHypervisor hypervisor)
+/// <summary>
+/// The workspaces this host holds now: every NodeAgent domain libvirt has, running or not, except those whose
+/// metadata names another host (made by another agent on the same libvirt): those count as foreign.
+/// </summary>
+public sealed class WorkspaceInventory(IHypervisor hypervisor, string hostId)
 {
     private volatile IReadOnlyDictionary<string, DomainInfo> _held = new Dictionary<string, DomainInfo>();
 
@@ -21,7 +24,7 @@ public sealed class WorkspaceInventory(IHypervisor hypervisor)
         var foreign = new ForeignUse(0, 0, 0);
         foreach (var domain in hypervisor.ListDomains())
         {
-            if (DomainNames.TryParse(domain.Name, out var id))
+            if (DomainNames.TryParse(domain.Name, out var id) && IsOurs(domain.Name))
             {
                 held[id] = domain;
             }
@@ -34,6 +37,19 @@ public sealed class WorkspaceInventory(IHypervisor hypervisor)
         _held = held;
         _foreign = foreign;
         return held;
+    }
+
+    private bool IsOurs(string domainName)
+    {
+        try
+        {
+            return WorkspaceMetadata.Parse(hypervisor.GetMetadata(domainName, WorkspaceMetadata.Namespace)) is not { Host.Length: > 0 } metadata
+                || metadata.Host == hostId;
+        }
+        catch (LibvirtException e) when (e.IsNoDomain)
+        {
+            return false;
+        }
     }
 }
 

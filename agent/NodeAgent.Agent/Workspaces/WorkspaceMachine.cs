@@ -17,6 +17,7 @@ public sealed partial class WorkspaceMachine(
     DiskManager disks,
     StatusReporter reporter,
     IFailpoints failpoints,
+    HostFacts.HostDescription host,
     AgentOptions options,
     TimeProvider time,
     ILogger<WorkspaceMachine> logger)
@@ -43,7 +44,8 @@ public sealed partial class WorkspaceMachine(
             }
         }
 
-        return new Observed(domain, metadata, disks.Exists(workspaceId), disks.WasDefined(workspaceId));
+        var other = metadata is { Host.Length: > 0 } && metadata.Host != host.Id.Value ? metadata.Host : null;
+        return new Observed(domain, metadata, disks.Exists(workspaceId), disks.WasDefined(workspaceId), other);
     }
 
     /// <summary>
@@ -87,7 +89,7 @@ public sealed partial class WorkspaceMachine(
             case Provision:
                 var workspace = wanted ?? throw new InvalidOperationException("provisioning needs the wanted workspace");
                 await lifecycle.ProvisionAsync(workspace, new WorkspaceMetadata(workspace.Id, workspace.Owner, workspace.Image, workspace.ExpiresAt,
-                    WorkspacePhase.Starting, time.GetUtcNow(), workspace.RebootCount), cancellationToken);
+                    WorkspacePhase.Starting, time.GetUtcNow(), workspace.RebootCount, Host: host.Id.Value), cancellationToken);
                 break;
             case Start:
                 hypervisor.Start(name);

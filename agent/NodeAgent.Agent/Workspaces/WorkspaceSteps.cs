@@ -8,7 +8,8 @@ namespace NodeAgent.Agent.Workspaces;
 /// <param name="Metadata">The phase and identity persisted in the domain; null without a domain or for a domain that has none.</param>
 /// <param name="HasFiles">Its directory (disk, console log) exists.</param>
 /// <param name="WasDefined">Its domain was defined once: a workspace with files and this mark but no domain lost its domain outside NodeAgent.</param>
-public sealed record Observed(DomainInfo? Domain, WorkspaceMetadata? Metadata, bool HasFiles, bool WasDefined)
+/// <param name="OtherHost">The host whose agent made the domain, when it is not this one: then it is not this agent's to touch.</param>
+public sealed record Observed(DomainInfo? Domain, WorkspaceMetadata? Metadata, bool HasFiles, bool WasDefined, string? OtherHost = null)
 {
     /// <summary>Running, blocked, paused, shutting down or suspended by the guest: QEMU is there.</summary>
     public bool Active => Domain is { State: not (DomainState.Shutoff or DomainState.Crashed or DomainState.NoState) };
@@ -85,6 +86,11 @@ public static class WorkspaceSteps
             return wanted is null ? (observed.HasFiles ? new Cleanup() : new Settled(WorkspaceState.Gone))
                 : observed.WasDefined ? new Settled(WorkspaceState.Gone, "its domain was undefined outside NodeAgent; its files are kept until the lease ends")
                 : new Provision();
+        }
+
+        if (observed.OtherHost is { } other)
+        {
+            return new Settled(WorkspaceState.Failed, $"libvirt already has a domain {domain.Name}, made by the agent of host {other}; it is left alone");
         }
 
         var current = observed.Metadata ?? Inferred(domain, wanted);

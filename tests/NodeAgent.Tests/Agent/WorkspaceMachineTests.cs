@@ -58,12 +58,12 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
     private Workspace Wanted(DesiredPower power = DesiredPower.Running, ulong reboots = 0) =>
         new(_id, "alice", "tiny", 1, 32 << 20, 0, DateTimeOffset.UtcNow.AddHours(1), power, reboots);
 
-    private WorkspaceMachine Machine(IFailpoints failpoints)
+    private WorkspaceMachine Machine(IFailpoints failpoints, string hostId = "machine-test")
     {
         var lifecycle = new WorkspaceLifecycle(_images, [new RootDiskHook(_disks), new DomainHook(_libvirt, _disks)], failpoints, NullLogger<WorkspaceLifecycle>.Instance);
-        var host = new HostDescription(HostId.Parse("machine-test"), "h", "x86_64", "test", 2, 1L << 30, 1L << 30);
+        var host = new HostDescription(HostId.Parse(hostId), "h", "x86_64", "test", 2, 1L << 30, 1L << 30);
         var reporter = new StatusReporter(new AgentServiceClient(_nowhere), host, TimeProvider.System, NullLogger<StatusReporter>.Instance);
-        return new WorkspaceMachine(_libvirt, lifecycle, _disks, reporter, failpoints, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
+        return new WorkspaceMachine(_libvirt, lifecycle, _disks, reporter, failpoints, host, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
             TimeProvider.System, NullLogger<WorkspaceMachine>.Instance);
     }
 
@@ -217,6 +217,23 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
         Assert.Equal(began + TimeSpan.FromSeconds(30), Assert.IsType<Shutdown>(decided).Deadline);
         var (settled, _) = await DriveAsync(Wanted(DesiredPower.Stopped));
         Assert.Equal(WorkspaceState.Stopped, settled.State);
+    }
+
+    [Fact]
+    public async Task DomainMadeByAnotherHostsAgent_IsForeignHereAndNeverTouched()
+    {
+        await Machine(new NoFailpoints(), hostId: "other-host").DriveAsync(_id, () => Wanted(), default);
+
+        var inventory = new WorkspaceInventory(_libvirt, "machine-test");
+        var held = inventory.Refresh();
+        var (settled, _) = await Machine(new NoFailpoints()).DriveAsync(_id, () => null, default);
+
+        Assert.DoesNotContain(_id, held.Keys);
+        Assert.True(inventory.Foreign.Domains >= 1);
+        Assert.Equal(WorkspaceState.Failed, settled.State);
+        Assert.Contains("other-host", settled.Message, StringComparison.Ordinal);
+        Assert.Equal(DomainState.Running, _libvirt.FindDomain(DomainName)?.State);
+        Assert.Contains(_id, new WorkspaceInventory(_libvirt, "other-host").Refresh().Keys);
     }
 
     private sealed class SimulatedCrash(string point) : Exception($"simulated crash after {point}");

@@ -94,6 +94,59 @@ public sealed class RealGuestTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 300_000)]
+    public async Task PowerOperations_StopStartRebootPauseResume_GuestFollowsAndKeepsItsDomain()
+    {
+        // The test guest ignores ACPI: every stop here ends by the (short) stop timeout's power-off.
+        await _cluster.StartAgentAsync(null, "--stop-timeout", "00:00:02");
+        var lease = await WsAsync("lease", "--image", Image, "--memory", "256M", "--duration", "10m", "-o", "json");
+        Assert.True(lease.ExitCode == 0, lease.Stderr);
+        var id = JsonDocument.Parse(lease.Stdout).RootElement.GetProperty("id").GetString()!;
+        var consolePath = Path.Combine(AgentState, "workspaces", id, "console.log");
+        await WaitForConsoleAsync(consolePath, "NODEAGENT-GUEST-READY", TimeSpan.FromMinutes(3));
+        using var libvirt = LibvirtHypervisor.Open("qemu:///system");
+        var uuid = libvirt.FindDomain("nodeagent-" + id)!.Uuid;
+
+        var stop = await WsAsync("stop", id);
+        Assert.True(stop.ExitCode == 0, stop.Stderr + _agent!.Output);
+        Assert.Equal(DomainState.Shutoff, libvirt.FindDomain("nodeagent-" + id)?.State);
+        Assert.Contains("did not shut down within the stop timeout", _agent.Output, StringComparison.Ordinal);
+        Assert.Contains("State:     stopped", (await WsAsync("show", id)).Stdout, StringComparison.Ordinal);
+
+        var start = await WsAsync("start", id);
+        Assert.True(start.ExitCode == 0, start.Stderr);
+        await WaitForReadyCountAsync(consolePath, 2);
+
+        var reboot = await WsAsync("reboot", id);
+        Assert.True(reboot.ExitCode == 0, reboot.Stderr);
+        await WaitForReadyCountAsync(consolePath, 3);
+        Assert.Contains("Reboots:", (await WsAsync("show", id)).Stdout, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await WsAsync("pause", id)).ExitCode);
+        Assert.Equal(DomainState.Paused, libvirt.FindDomain("nodeagent-" + id)?.State);
+        Assert.Equal(0, (await WsAsync("resume", id)).ExitCode);
+        Assert.Equal(DomainState.Running, libvirt.FindDomain("nodeagent-" + id)?.State);
+
+        Assert.Equal(uuid, libvirt.FindDomain("nodeagent-" + id)?.Uuid);
+        Assert.Equal(0, (await WsAsync("release", id)).ExitCode);
+        Assert.Null(libvirt.FindDomain("nodeagent-" + id));
+    }
+
+    private static async Task WaitForReadyCountAsync(string consolePath, int boots)
+    {
+        var waited = Stopwatch.StartNew();
+        int count;
+        do
+        {
+            await Task.Delay(200);
+            using var stream = new FileStream(consolePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            count = (await new StreamReader(stream).ReadToEndAsync()).Split("NODEAGENT-GUEST-READY").Length - 1;
+        }
+        while (count < boots && waited.Elapsed < TimeSpan.FromMinutes(3));
+
+        Assert.Equal(boots, count);
+    }
+
+    [Fact(Timeout = 300_000)]
     public async Task LibvirtdDiesAndComesBack_HostDegradedMeanwhileThenRecovers_GuestUntouched()
     {
         var lease = await WsAsync("lease", "--image", Image, "--memory", "256M", "--duration", "10m", "-o", "json");

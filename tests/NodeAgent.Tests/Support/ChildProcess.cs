@@ -30,6 +30,14 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    /// <summary>Waits for the process to exit on its own; returns its exit code (128 + the signal for a killed process, as the shell reports it).</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>Sends a signal, e.g. "TERM" or "KILL", and waits for the process to exit.</summary>
     public async Task SignalAndWaitAsync(string signal, TimeSpan timeout)
     {
