@@ -32,6 +32,10 @@ public sealed partial class DomainEventWatcher(IHypervisor hypervisor, DesiredSt
         }
 
         LogEvent(logger, id, e.Kind, e.Detail);
+
+        // The state machine looks at once too: what changed outside NodeAgent may need a step (a workspace
+        // its owner wants stopped, started from outside, is stopped again).
+        desired.Wake();
         switch (e.Kind)
         {
             case DomainEventKind.Stopped when e.Detail == 2:

@@ -95,6 +95,33 @@ public sealed class AgentCrashTests : IAsyncLifetime
         Assert.Null(libvirt.FindDomain(DomainNames.For(id)));
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task SigtermWhileWaitingForAGuestToShutDown_AgentExitsAtOnceAndTheNextOneFinishesTheStop()
+    {
+        using var libvirt = LibvirtHypervisor.Open("qemu:///system");
+        await _cluster.StartAgentAsync(null, "--stop-timeout", "00:10:00");
+        var lease = await _cluster.WsAsync("lease", "--image", RealCluster.Image, "--memory", "256M", "--duration", "10m", "-o", "json");
+        Assert.True(lease.ExitCode == 0, lease.Stderr);
+        var id = JsonDocument.Parse(lease.Stdout).RootElement.GetProperty("id").GetString()!;
+        var domain = DomainNames.For(id);
+        Assert.Equal(0, (await _cluster.WsAsync("stop", id, "--no-wait")).ExitCode);
+        var waited = Stopwatch.StartNew();
+        while (WorkspaceMetadata.Parse(libvirt.GetMetadata(domain, WorkspaceMetadata.Namespace))?.Phase != WorkspacePhase.Stopping && waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(100);
+        }
+
+        // The guest ignores ACPI and the stop timeout is 10 minutes: the agent must abandon that wait, not sit it out.
+        await _cluster.Agent!.SignalAndWaitAsync("TERM", TimeSpan.FromSeconds(30));
+        Assert.Equal(DomainState.Running, libvirt.FindDomain(domain)?.State);
+        Assert.Equal(WorkspacePhase.Stopping, WorkspaceMetadata.Parse(libvirt.GetMetadata(domain, WorkspaceMetadata.Namespace))?.Phase);
+
+        await _cluster.StartAgentAsync(null, "--stop-timeout", "00:00:02");
+        await WaitForLeaseAsync(id, "stopped");
+        Assert.Equal(DomainState.Shutoff, libvirt.FindDomain(domain)?.State);
+        Assert.Equal(0, (await _cluster.WsAsync("release", id)).ExitCode);
+    }
+
     private async Task AgentKilledAtAsync(string step)
     {
         var exit = await _cluster.Agent!.WaitForExitAsync(TimeSpan.FromSeconds(60));
