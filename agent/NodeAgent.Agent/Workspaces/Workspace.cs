@@ -13,10 +13,11 @@ public enum DesiredPower
 
 /// <summary>
 /// One workspace as the scheduler wants it, checked again on arrival: the agent trusts no wire value.
-/// <see cref="RebootCount"/> counts the reboots its owner has asked for over its life.
+/// <see cref="RebootCount"/> counts the reboots its owner has asked for over its life; <see cref="Guest"/> is
+/// what the guest is told about itself (NICs, SSH keys), null for a workspace without either.
 /// </summary>
 public sealed record Workspace(string Id, string Owner, string Image, int Vcpus, long MemoryBytes, long DiskBytes, DateTimeOffset ExpiresAt,
-    DesiredPower Power = DesiredPower.Running, ulong RebootCount = 0)
+    DesiredPower Power = DesiredPower.Running, ulong RebootCount = 0, WorkspaceGuest? Guest = null)
 {
     /// <summary>The libvirt domain name of the workspace.</summary>
     public string DomainName => DomainNames.For(Id);
@@ -50,6 +51,7 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
             V1.PowerState.Paused => DesiredPower.Paused,
             var other => (DesiredPower?)null,
         };
+        var guest = WorkspaceGuest.FromWire(spec, problems);
         if (power is null)
         {
             problems.Add($"power state {(int)spec.Power} is not one this agent knows (running, stopped, paused)");
@@ -61,7 +63,7 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
         }
 
         return new Workspace(spec.Id, spec.Owner, spec.Image!.Name, (int)resources.Vcpus, (long)resources.MemoryBytes, (long)resources.DiskBytes,
-            spec.ExpiresAt?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue, power!.Value, spec.RebootCount);
+            spec.ExpiresAt?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue, power!.Value, spec.RebootCount, guest);
     }
 
     private static void Check(List<string> problems, string field, string value)

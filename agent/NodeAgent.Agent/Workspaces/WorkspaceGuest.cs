@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using V1 = NodeAgent.Contract.V1;
+
+namespace NodeAgent.Agent.Workspaces;
+
+/// <summary>One NIC of a workspace, as the scheduler placed it; every value checked.</summary>
+public sealed record WorkspaceNic(string Network, string Mac, IPAddress Address, int PrefixLength, IPAddress? Gateway, IReadOnlyList<IPAddress> DnsServers);
+
+/// <summary>What the guest is told about itself: its hostname, its NICs (the first is eth0), the SSH keys it authorizes.</summary>
+public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<WorkspaceNic> Nics, IReadOnlyList<string> SshKeys)
+{
+    public const int MaxNics = 8;
+    public const int MaxSshKeys = 16;
+    public const int MaxSshKeyLength = 8192;
+
+    /// <summary>
+    /// Reads the guest part of a spec, adding every problem to <paramref name="problems"/>; null when the spec
+    /// has no NIC, no key and no hostname. Nothing that fails these checks reaches a rule, XML or a command.
+    /// </summary>
+    public static WorkspaceGuest? FromWire(V1.WorkspaceSpec spec, List<string> problems)
+    {
+        if (spec.Networks.Count == 0 && spec.SshKeys.Count == 0 && string.IsNullOrEmpty(spec.Hostname))
+        {
+            return null;
+        }
+
+        var hostname = string.IsNullOrEmpty(spec.Hostname) ? spec.Id : spec.Hostname;
+        if (!HostnamePattern().IsMatch(hostname))
+        {
+            problems.Add($"hostname '{Contract.IdSyntax.Printable(hostname)}' is not a DNS label (a–z, 0–9, '-', at most 63)");
+        }
+
+        if (spec.Networks.Count > MaxNics)
+        {
+            problems.Add($"{spec.Networks.Count} NICs is more than {MaxNics}");
+        }
+
+        var nics = spec.Networks.Take(MaxNics).Select((n, i) => Nic(n, i, problems)).OfType<WorkspaceNic>().ToList();
+        if (spec.SshKeys.Count > MaxSshKeys)
+        {
+            problems.Add($"{spec.SshKeys.Count} SSH keys is more than {MaxSshKeys}");
+        }
+
+        foreach (var key in spec.SshKeys.Take(MaxSshKeys))
+        {
+            if (key.Length > MaxSshKeyLength || !SshKeyPattern().IsMatch(key))
+            {
+                problems.Add($"SSH key '{Contract.IdSyntax.Printable(key.Length > 40 ? key[..40] + "…" : key)}' is not one line of 'TYPE BASE64 [COMMENT]'");
+            }
+        }
+
+        return new WorkspaceGuest(hostname, nics, spec.SshKeys.Take(MaxSshKeys).ToList());
+    }
+
+    private static WorkspaceNic? Nic(V1.NetworkAttachment wire, int index, List<string> problems)
+    {
+        var before = problems.Count;
+        var where = $"NIC {index}";
+        if (!NetworkNamePattern().IsMatch(wire.Network))
+        {
+            problems.Add($"{where}: network name '{Contract.IdSyntax.Printable(wire.Network)}' is not [a-z][a-z0-9-]{{0,14}}");
+        }
+
+        if (!MacPattern().IsMatch(wire.Mac) || (Convert.ToByte(wire.Mac[..2], 16) & 1) == 1)
+        {
+            problems.Add($"{where}: MAC '{Contract.IdSyntax.Printable(wire.Mac)}' is not a lower-case unicast xx:xx:xx:xx:xx:xx");
+        }
+
+        var address = Ipv4(wire.Address, $"{where}: address", problems, required: true);
+        if (wire.PrefixLength is < 1 or > 32)
+        {
+            problems.Add($"{where}: prefix length {wire.PrefixLength} is outside 1–32");
+        }
+
+        var gateway = Ipv4(wire.Gateway, $"{where}: gateway", problems, required: false);
+        if (wire.DnsServers.Count > 4)
+        {
+            problems.Add($"{where}: {wire.DnsServers.Count} DNS servers is more than 4");
+        }
+
+        var dns = wire.DnsServers.Take(4).Select(d => Ipv4(d, $"{where}: DNS server", problems, required: true)).OfType<IPAddress>().ToList();
+        return problems.Count == before ? new WorkspaceNic(wire.Network, wire.Mac, address!, (int)wire.PrefixLength, gateway, dns) : null;
+    }
+
+    /// <summary>Dotted-quad IPv4 only: IPAddress.Parse alone would also take "1", "0x7f.1" and IPv6.</summary>
+    private static IPAddress? Ipv4(string text, string what, List<string> problems, bool required)
+    {
+        if (text.Length == 0 && !required)
+        {
+            return null;
+        }
+
+        if (DottedQuadPattern().IsMatch(text) && IPAddress.TryParse(text, out var address) && address.AddressFamily == AddressFamily.InterNetwork &&
+            address.ToString() == text)
+        {
+            return address;
+        }
+
+        problems.Add($"{what} '{Contract.IdSyntax.Printable(text)}' is not an IPv4 address such as 10.0.0.5");
+        return null;
+    }
+
+    [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\z")]
+    private static partial Regex HostnamePattern();
+
+    [GeneratedRegex("^[a-z][a-z0-9-]{0,14}\\z")]
+    private static partial Regex NetworkNamePattern();
+
+    [GeneratedRegex("^[0-9a-f]{2}(:[0-9a-f]{2}){5}\\z")]
+    private static partial Regex MacPattern();
+
+    [GeneratedRegex("^[0-9]{1,3}(\\.[0-9]{1,3}){3}\\z")]
+    private static partial Regex DottedQuadPattern();
+
+    // TYPE BASE64 [COMMENT], printable ASCII and spaces only: no control characters, no second line.
+    [GeneratedRegex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,2}( [\\x20-\\x7e]*)?\\z")]
+    private static partial Regex SshKeyPattern();
+}
