@@ -32,9 +32,9 @@ public sealed class SeedImage(CommandRunner runner)
         var iso = PathIn(directory);
         var partial = iso + ".partial";
         var scratch = ScratchDirectory(directory);
-        RemoveLeftovers(directory);
         try
         {
+            RemoveLeftovers(directory);
             Directory.CreateDirectory(scratch);
             var userData = Path.Combine(scratch, NoCloudFiles.UserDataName);
             var metaData = Path.Combine(scratch, NoCloudFiles.MetaDataName);
@@ -66,9 +66,13 @@ public sealed class SeedImage(CommandRunner runner)
         {
             throw new SeedException($"writing the NoCloud seed of workspace {seed.InstanceId} into {directory} failed: {e.Message}", e);
         }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new SeedException($"writing the NoCloud seed of workspace {seed.InstanceId} into {directory} failed: {e.Message}", e);
+        }
         finally
         {
-            RemoveLeftovers(directory);
+            TryRemoveLeftovers(directory);
         }
 
         return iso;
@@ -87,6 +91,21 @@ public sealed class SeedImage(CommandRunner runner)
     }
 
     private static string ScratchDirectory(string directory) => Path.Combine(directory, "seed.files.partial");
+
+    private static void TryRemoveLeftovers(string directory)
+    {
+        try
+        {
+            RemoveLeftovers(directory);
+        }
+        catch (IOException)
+        {
+            // The build's own error says what went wrong; the next build or the clean-up removes what is left.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
 
     private static void RemoveLeftovers(string directory)
     {
