@@ -7,8 +7,9 @@ packages=(
   python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev
   curl ca-certificates
   # NoCloud seeds: genisoimage builds them (the agent runs it; isoinfo reads them back in tests), and
-  # PyYAML, the parser cloud-init reads them with, checks the YAML the agent writes.
-  genisoimage python3-yaml
+  # PyYAML, the parser cloud-init reads them with, checks the YAML the agent writes; with requests, cloud-init's
+  # own network-config parser runs from its unpacked (never installed) package.
+  genisoimage python3-yaml python3-requests
 )
 
 "$(dirname "$0")/ensure-packages.sh" install-deps "${packages[@]}"
