@@ -19,8 +19,10 @@ init_script="$here/init"
 cache_dir=${1:-/var/cache/nodeagent/test-guest}
 
 # Kernel modules the guest loads, in this order; built-in or unshipped ones are skipped.
+# The second line reads the NoCloud seed: a CD-ROM on SATA (AHCI), ISO 9660.
 modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
-         failover net_failover virtio_net virtio_balloon virtio_blk)
+         failover net_failover virtio_net virtio_balloon virtio_blk
+         scsi_common scsi_mod libata libahci ahci cdrom sr_mod isofs)
 cmdline="console=ttyS0 panic=-1 loglevel=4"
 base_magic="NODEAGENT-BASE-IMAGE v1"
 disk_size=64M

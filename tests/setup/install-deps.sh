@@ -6,6 +6,10 @@ packages=(
   # A gRPC peer nobody here wrote: Debian's grpcio, and protoc to compile the contract for it.
   python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev
   curl ca-certificates
+  # NoCloud seeds: genisoimage builds them (the agent runs it; isoinfo reads them back in tests), and
+  # PyYAML, the parser cloud-init reads them with, checks the YAML the agent writes; with requests, cloud-init's
+  # own network-config parser runs from its unpacked (never installed) package.
+  genisoimage python3-yaml python3-requests
 )
 
 "$(dirname "$0")/ensure-packages.sh" install-deps "${packages[@]}"

@@ -12,9 +12,10 @@ die() { echo "start-libvirtd: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (sudo $0)"
 
 # --- packages ------------------------------------------------------------------------------------
+# genisoimage: the agent builds each workspace's NoCloud seed ISO with it, as it makes disks with qemu-img.
 packages=(
   libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils
-  dnsmasq-base nftables iptables busybox-static cpio xz-utils
+  dnsmasq-base nftables iptables busybox-static cpio xz-utils genisoimage
 )
 "$(dirname "$0")/ensure-packages.sh" start-libvirtd "${packages[@]}"
 

@@ -4,7 +4,17 @@ using System.Xml;
 
 namespace NodeAgent.Agent.Hypervisor;
 
-/// <summary>Everything a workspace's libvirt domain is made from. Built from validated values only.</summary>
+/// <summary>
+/// One NIC of a workspace: a tap that libvirt creates and attaches to <paramref name="Bridge"/>, a bridge the
+/// agent owns. The tap's name is not given: it is <see cref="TapNames.For"/> of the workspace and the NIC's index.
+/// </summary>
+public sealed record DomainNic(string Mac, string Bridge);
+
+/// <summary>
+/// Everything a workspace's libvirt domain is made from. Built from validated values only.
+/// <paramref name="SeedImagePath"/> is the NoCloud seed ISO, attached as a read-only CD-ROM;
+/// <paramref name="Nics"/> are the guest's NICs in order (the first is its eth0).
+/// </summary>
 public sealed record DomainSpec(
     string Name,
     string DomainType,
@@ -16,7 +26,9 @@ public sealed record DomainSpec(
     string? InitrdPath,
     string? KernelCommandLine,
     string ConsoleLogPath,
-    WorkspaceMetadata Metadata);
+    WorkspaceMetadata Metadata,
+    string? SeedImagePath = null,
+    IReadOnlyList<DomainNic>? Nics = null);
 
 /// <summary>
 /// The one serializer of libvirt domain XML. Every value goes through <see cref="XmlWriter"/>, which escapes
@@ -82,6 +94,17 @@ public static class DomainXml
 
             xml.WriteStartElement("devices");
             WriteRootDisk(xml, spec.RootDiskPath);
+            if (spec.SeedImagePath is not null)
+            {
+                WriteSeedCdrom(xml, spec.SeedImagePath);
+            }
+
+            var nics = spec.Nics ?? [];
+            for (var i = 0; i < nics.Count; i++)
+            {
+                WriteNic(xml, nics[i], TapNames.For(spec.Metadata.WorkspaceId, i));
+            }
+
             WriteSerialConsole(xml, spec.ConsoleLogPath);
             xml.WriteStartElement("memballoon");
             xml.WriteAttributeString("model", "virtio");
@@ -109,6 +132,49 @@ public static class DomainXml
         xml.WriteStartElement("target");
         xml.WriteAttributeString("dev", "vda");
         xml.WriteAttributeString("bus", "virtio");
+        xml.WriteEndElement();
+        xml.WriteEndElement();
+    }
+
+    /// <summary>
+    /// The seed on SATA: libvirt adds an AHCI controller on both i440fx ("pc") and q35, where IDE exists only on
+    /// i440fx; every cloud image's kernel has the AHCI driver.
+    /// </summary>
+    private static void WriteSeedCdrom(XmlWriter xml, string path)
+    {
+        xml.WriteStartElement("disk");
+        xml.WriteAttributeString("type", "file");
+        xml.WriteAttributeString("device", "cdrom");
+        xml.WriteStartElement("driver");
+        xml.WriteAttributeString("name", "qemu");
+        xml.WriteAttributeString("type", "raw");
+        xml.WriteEndElement();
+        xml.WriteStartElement("source");
+        xml.WriteAttributeString("file", path);
+        xml.WriteEndElement();
+        xml.WriteStartElement("target");
+        xml.WriteAttributeString("dev", "sda");
+        xml.WriteAttributeString("bus", "sata");
+        xml.WriteEndElement();
+        xml.WriteElementString("readonly", string.Empty);
+        xml.WriteEndElement();
+    }
+
+    private static void WriteNic(XmlWriter xml, DomainNic nic, string tap)
+    {
+        xml.WriteStartElement("interface");
+        xml.WriteAttributeString("type", "bridge");
+        xml.WriteStartElement("mac");
+        xml.WriteAttributeString("address", nic.Mac);
+        xml.WriteEndElement();
+        xml.WriteStartElement("source");
+        xml.WriteAttributeString("bridge", nic.Bridge);
+        xml.WriteEndElement();
+        xml.WriteStartElement("target");
+        xml.WriteAttributeString("dev", tap);
+        xml.WriteEndElement();
+        xml.WriteStartElement("model");
+        xml.WriteAttributeString("type", "virtio");
         xml.WriteEndElement();
         xml.WriteEndElement();
     }
@@ -152,7 +218,7 @@ public static class DomainXml
             problems.Add($"{spec.MemoryBytes} bytes of memory is less than 16 MiB");
         }
 
-        foreach (var (what, path) in new[] { ("root disk", spec.RootDiskPath), ("console log", spec.ConsoleLogPath), ("kernel", spec.KernelPath), ("initrd", spec.InitrdPath) })
+        foreach (var (what, path) in new[] { ("root disk", spec.RootDiskPath), ("console log", spec.ConsoleLogPath), ("kernel", spec.KernelPath), ("initrd", spec.InitrdPath), ("seed image", spec.SeedImagePath) })
         {
             if (path is not null && (!Path.IsPathRooted(path) || path.Any(char.IsControl) || path.Contains("/../", StringComparison.Ordinal)))
             {
@@ -165,9 +231,48 @@ public static class DomainXml
             problems.Add("the kernel command line contains control characters");
         }
 
+        ValidateNics(spec, problems);
         if (problems.Count > 0)
         {
             throw new ArgumentException($"cannot build the domain of workspace {spec.Metadata.WorkspaceId}: " + string.Join("; ", problems), nameof(spec));
+        }
+    }
+
+    private static void ValidateNics(DomainSpec spec, List<string> problems)
+    {
+        var nics = spec.Nics ?? [];
+        if (nics.Count > TapNames.MaxNics)
+        {
+            problems.Add($"{nics.Count} NICs is more than {TapNames.MaxNics}");
+        }
+
+        if (nics.Count > 0 && !Contract.IdSyntax.IsValid(spec.Metadata.WorkspaceId, out var idProblem))
+        {
+            problems.Add($"workspace id {idProblem}, so its NICs have no tap names");
+        }
+
+        var macs = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < nics.Count; i++)
+        {
+            if (nics[i] is not { } nic)
+            {
+                problems.Add($"NIC {i} is missing");
+                continue;
+            }
+
+            if (!MacAddressSyntax.IsValid(nic.Mac, out var macProblem))
+            {
+                problems.Add($"NIC {i}: {macProblem}");
+            }
+            else if (!macs.Add(nic.Mac))
+            {
+                problems.Add($"NIC {i}: MAC {nic.Mac} is already another NIC's");
+            }
+
+            if (!TapNames.IsValidInterfaceName(nic.Bridge, out var bridgeProblem))
+            {
+                problems.Add($"NIC {i}: bridge {bridgeProblem}");
+            }
         }
     }
 }

@@ -17,6 +17,12 @@ public sealed class WorkspaceContext(Workspace workspace, BaseImage image, Works
     public string? RootDiskPath { get; set; }
 
     public string? ConsoleLogPath { get; set; }
+
+    /// <summary>The NoCloud seed ISO the domain gets as a CD-ROM; null for none.</summary>
+    public string? SeedImagePath { get; set; }
+
+    /// <summary>The guest's NICs in order, each on a bridge the agent owns; empty for a workspace without a network.</summary>
+    public IReadOnlyList<DomainNic> Nics { get; set; } = [];
 }
 
 /// <summary>
@@ -75,7 +81,9 @@ public sealed class DomainHook(IHypervisor hypervisor, DiskManager disks) : IWor
                 context.Image.InitrdPath,
                 context.Image.KernelCommandLine,
                 context.ConsoleLogPath!,
-                context.Metadata)));
+                context.Metadata,
+                context.SeedImagePath,
+                context.Nics)));
         }
 
         disks.MarkDefined(workspace.Id);

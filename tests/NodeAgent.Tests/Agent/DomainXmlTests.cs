@@ -83,4 +83,127 @@ public sealed class DomainXmlTests
     [Fact]
     public void Write_UnknownDomainType_Refused() =>
         Assert.Throws<ArgumentException>(() => DomainXml.Write(Spec() with { DomainType = "xen" }));
+
+    private static DomainSpec Networked() => Spec() with
+    {
+        SeedImagePath = "/var/lib/nodeagent/workspaces/w-abc/seed.iso",
+        Nics = [new DomainNic("52:54:00:12:34:56", "nabr-lab"), new DomainNic("52:54:00:12:34:57", "nabr-storage")],
+    };
+
+    [Fact]
+    public void Write_SeedImage_ReadOnlySataCdrom()
+    {
+        var devices = XDocument.Parse(DomainXml.Write(Networked())).Root!.Element("devices")!;
+
+        var cdrom = Assert.Single(devices.Elements("disk"), d => d.Attribute("device")!.Value == "cdrom");
+        Assert.Equal("file", cdrom.Attribute("type")!.Value);
+        Assert.Equal("raw", cdrom.Element("driver")!.Attribute("type")!.Value);
+        Assert.Equal("/var/lib/nodeagent/workspaces/w-abc/seed.iso", cdrom.Element("source")!.Attribute("file")!.Value);
+        Assert.Equal("sata", cdrom.Element("target")!.Attribute("bus")!.Value);
+        Assert.NotNull(cdrom.Element("readonly"));
+    }
+
+    [Fact]
+    public void Write_Nics_BridgeInterfacesInOrderWithTheirTapNames()
+    {
+        var devices = XDocument.Parse(DomainXml.Write(Networked())).Root!.Element("devices")!;
+
+        var nics = devices.Elements("interface").ToList();
+        Assert.Equal(2, nics.Count);
+        Assert.All(nics, n => Assert.Equal("bridge", n.Attribute("type")!.Value));
+        Assert.All(nics, n => Assert.Equal("virtio", n.Element("model")!.Attribute("type")!.Value));
+        Assert.Equal(["52:54:00:12:34:56", "52:54:00:12:34:57"], nics.Select(n => n.Element("mac")!.Attribute("address")!.Value));
+        Assert.Equal(["nabr-lab", "nabr-storage"], nics.Select(n => n.Element("source")!.Attribute("bridge")!.Value));
+        Assert.Equal([TapNames.For("w-abc", 0), TapNames.For("w-abc", 1)], nics.Select(n => n.Element("target")!.Attribute("dev")!.Value));
+    }
+
+    [Fact]
+    public void Write_NoSeedNoNics_NeitherCdromNorInterface()
+    {
+        var devices = XDocument.Parse(DomainXml.Write(Spec())).Root!.Element("devices")!;
+
+        Assert.DoesNotContain(devices.Elements("disk"), d => d.Attribute("device")!.Value == "cdrom");
+        Assert.Empty(devices.Elements("interface"));
+    }
+
+    [Theory]
+    [InlineData("52:54:00:12:34:56'/><source bridge='virbr0", "nabr0", "NIC 0: MAC")]
+    [InlineData("52:54:00:AB:CD:EF", "nabr0", "NIC 0: MAC")]
+    [InlineData("01:00:5e:00:00:01", "nabr0", "multicast")]
+    [InlineData("52:54:00:12:34:56", "nabr0'/><target dev='eth0", "NIC 0: bridge")]
+    [InlineData("52:54:00:12:34:56", "a-bridge-name-too-long", "NIC 0: bridge")]
+    [InlineData("52:54:00:12:34:56", "", "NIC 0: bridge")]
+    [InlineData("52:54:00:12:34:56", "../../etc", "NIC 0: bridge")]
+    public void Write_HostileNic_RefusedNamingTheProblem(string mac, string bridge, string expected)
+    {
+        var error = Assert.Throws<ArgumentException>(() => DomainXml.Write(Spec() with { Nics = [new DomainNic(mac, bridge)] }));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Write_TwoNicsOneMac_Refused()
+    {
+        var error = Assert.Throws<ArgumentException>(() => DomainXml.Write(Spec() with { Nics = [new DomainNic("52:54:00:12:34:56", "a"), new DomainNic("52:54:00:12:34:56", "b")] }));
+
+        Assert.Contains("NIC 1: MAC 52:54:00:12:34:56 is already another NIC's", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Write_MoreNicsThanTapNames_Refused()
+    {
+        var nics = Enumerable.Range(0, TapNames.MaxNics + 1).Select(i => new DomainNic($"52:54:00:00:00:{i:x2}", "nabr0")).ToList();
+
+        var error = Assert.Throws<ArgumentException>(() => DomainXml.Write(Spec() with { Nics = nics }));
+
+        Assert.Contains("17 NICs is more than 16", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("seed.iso")]
+    [InlineData("/var/lib/nodeagent/../../etc/shadow")]
+    [InlineData("/var/lib/nodeagent/seed\n.iso")]
+    public void Write_BadSeedPath_Refused(string path)
+    {
+        var error = Assert.Throws<ArgumentException>(() => DomainXml.Write(Spec() with { SeedImagePath = path }));
+
+        Assert.Contains("seed image path", error.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>The domain XML with a seed and NICs as libvirt itself parses it: defined on the test driver, read back.</summary>
+[Collection(TestDriver.Collection)]
+public sealed class DomainXmlOnTestDriverTests
+{
+    [Fact]
+    public void Define_SeedAndNics_LibvirtKeepsCdromAndInterfaces()
+    {
+        using var libvirt = LibvirtHypervisor.Open("test:///default");
+        var name = "nodeagent-w-ctx" + Guid.NewGuid().ToString("N")[..8];
+        var id = name["nodeagent-".Length..];
+        var spec = new DomainSpec(
+            name, libvirt.DomainType, libvirt.Architecture, 1, 256L << 20, $"/var/lib/nodeagent/workspaces/{id}/root.qcow2",
+            "/var/lib/nodeagent/images/g/vmlinuz", "/var/lib/nodeagent/images/g/initrd.img", "console=ttyS0",
+            $"/var/lib/nodeagent/workspaces/{id}/console.log",
+            new WorkspaceMetadata(id, "alice", "g", DateTimeOffset.Parse("2026-11-22T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture)),
+            $"/var/lib/nodeagent/workspaces/{id}/seed.iso",
+            [new DomainNic("52:54:00:12:34:56", "nabr0")]);
+        try
+        {
+            libvirt.Define(DomainXml.Write(spec));
+
+            var devices = XDocument.Parse(libvirt.GetXml(name)).Root!.Element("devices")!;
+            var cdrom = Assert.Single(devices.Elements("disk"), d => d.Attribute("device")?.Value == "cdrom");
+            Assert.Equal($"/var/lib/nodeagent/workspaces/{id}/seed.iso", cdrom.Element("source")!.Attribute("file")!.Value);
+            Assert.NotNull(cdrom.Element("readonly"));
+            var nic = Assert.Single(devices.Elements("interface"));
+            Assert.Equal("52:54:00:12:34:56", nic.Element("mac")!.Attribute("address")!.Value);
+            Assert.Equal("nabr0", nic.Element("source")!.Attribute("bridge")!.Value);
+            Assert.Equal(TapNames.For(id, 0), nic.Element("target")!.Attribute("dev")!.Value);
+        }
+        finally
+        {
+            libvirt.Undefine(name);
+        }
+    }
 }
