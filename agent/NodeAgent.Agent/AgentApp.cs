@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using NodeAgent.Agent.Contextualization;
 using NodeAgent.Agent.Disks;
 using NodeAgent.Agent.HostFacts;
 using NodeAgent.Agent.Hypervisor;
@@ -58,7 +59,11 @@ public static class AgentApp
         services.AddSingleton(sp => new WorkspaceLifecycle(
             sp.GetRequiredService<ImageStore>(),
             // Prepared in this order, cleaned up in the reverse: the domain goes before its disk.
-            [new RootDiskHook(sp.GetRequiredService<DiskManager>()), new DomainHook(sp.GetRequiredService<IHypervisor>(), sp.GetRequiredService<DiskManager>())],
+            [
+                new RootDiskHook(sp.GetRequiredService<DiskManager>()),
+                new SeedHook(new SeedImage(sp.GetRequiredService<CommandRunner>()), sp.GetRequiredService<DiskManager>(), SeedHook.ForWorkspace),
+                new DomainHook(sp.GetRequiredService<IHypervisor>(), sp.GetRequiredService<DiskManager>()),
+            ],
             sp.GetRequiredService<IFailpoints>(),
             sp.GetRequiredService<ILogger<WorkspaceLifecycle>>()));
         services.AddSingleton<WorkspaceMachine>();

@@ -21,6 +21,16 @@ public sealed class SeedHook(SeedImage image, DiskManager disks, Func<Workspace,
         return new NoCloudSeed(workspace.Id, NoCloudSeed.HostnameFor(workspace.Id), [], []);
     }
 
+    /// <summary>The seed of a workspace: its hostname, SSH keys and NICs, as checked on arrival (<see cref="WorkspaceGuest"/>).</summary>
+    public static NoCloudSeed ForWorkspace(Workspace workspace)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        return workspace.Guest is not { } guest
+            ? IdentityOnly(workspace)
+            : new NoCloudSeed(workspace.Id, guest.Hostname, guest.SshKeys,
+                [.. guest.Nics.Select(n => new SeedNicInput(n.Mac, n.Address.ToString(), n.PrefixLength, n.Gateway?.ToString(), [.. n.DnsServers.Select(d => d.ToString())]))]);
+    }
+
     public async Task PrepareAsync(WorkspaceContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);

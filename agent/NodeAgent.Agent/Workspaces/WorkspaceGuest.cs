@@ -44,15 +44,20 @@ public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<Works
             problems.Add($"{spec.SshKeys.Count} SSH keys is more than {MaxSshKeys}");
         }
 
-        foreach (var key in spec.SshKeys.Take(MaxSshKeys))
+        var keys = new List<string>();
+        foreach (var (text, i) in spec.SshKeys.Take(MaxSshKeys).Select((k, i) => (k, i)))
         {
-            if (key.Length > MaxSshKeyLength || !SshKeyPattern().IsMatch(key))
+            if (Contextualization.SshPublicKeySyntax.TryNormalize(text, MaxSshKeyLength, out var key, out var keyProblem))
             {
-                problems.Add($"SSH key '{Contract.IdSyntax.Printable(key.Length > 40 ? key[..40] + "…" : key)}' is not one line of 'TYPE BASE64 [COMMENT]'");
+                keys.Add(key);
+            }
+            else
+            {
+                problems.Add($"SSH key {i} {keyProblem}");
             }
         }
 
-        return new WorkspaceGuest(hostname, nics, spec.SshKeys.Take(MaxSshKeys).ToList());
+        return new WorkspaceGuest(hostname, nics, keys);
     }
 
     private static WorkspaceNic? Nic(V1.NetworkAttachment wire, int index, List<string> problems)
@@ -64,9 +69,9 @@ public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<Works
             problems.Add($"{where}: network name '{Contract.IdSyntax.Printable(wire.Network)}' is not [a-z][a-z0-9-]{{0,14}}");
         }
 
-        if (!MacPattern().IsMatch(wire.Mac) || (Convert.ToByte(wire.Mac[..2], 16) & 1) == 1)
+        if (!Hypervisor.MacAddressSyntax.IsValid(wire.Mac, out var macProblem))
         {
-            problems.Add($"{where}: MAC '{Contract.IdSyntax.Printable(wire.Mac)}' is not a lower-case unicast xx:xx:xx:xx:xx:xx");
+            problems.Add($"{where}: {macProblem}");
         }
 
         var address = Ipv4(wire.Address, $"{where}: address", problems, required: true);
@@ -109,13 +114,6 @@ public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<Works
     [GeneratedRegex("^[a-z][a-z0-9-]{0,14}\\z")]
     private static partial Regex NetworkNamePattern();
 
-    [GeneratedRegex("^[0-9a-f]{2}(:[0-9a-f]{2}){5}\\z")]
-    private static partial Regex MacPattern();
-
     [GeneratedRegex("^[0-9]{1,3}(\\.[0-9]{1,3}){3}\\z")]
     private static partial Regex DottedQuadPattern();
-
-    // TYPE BASE64 [COMMENT], printable ASCII and spaces only: no control characters, no second line.
-    [GeneratedRegex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,2}( [\\x20-\\x7e]*)?\\z")]
-    private static partial Regex SshKeyPattern();
 }
