@@ -48,7 +48,8 @@ var networks = new Option<string[]>("--network")
     Description = "A network this host offers workspaces, as " + NetworkDefinition.Syntax + "; repeat it for each network. "
         + "The agent creates the bridge BRIDGE if it is missing and brings it up. With uplink=IFACE it makes IFACE a port of the bridge "
         + "(IFACE must carry no addresses); with vlan=ID (1-4094) it makes the VLAN interface IFACE.ID instead. "
-        + "Bridges are never deleted by the agent. NAME: a lower-case letter, then up to 14 of a-z, 0-9, '-'. "
+        + "Bridges are never deleted by the agent. NAME: a lower-case letter, then up to 14 of a-z, 0-9, '-'; "
+        + "BRIDGE: up to 15 of a-z, 0-9, '-', '_'. "
         + "Example: --network default=nabr0,uplink=eth1,vlan=100",
     Arity = ArgumentArity.ZeroOrMore,
     AllowMultipleArgumentsPerToken = false,

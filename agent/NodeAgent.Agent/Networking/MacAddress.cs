@@ -4,9 +4,10 @@ using NodeAgent.Contract;
 namespace NodeAgent.Agent.Networking;
 
 /// <summary>
-/// A workspace NIC's MAC address: six lower-case hex pairs separated by ':', unicast and locally
-/// administered (as the contract's <c>NetworkAttachment.mac</c> promises), e.g. 52:54:00:12:34:56.
-/// Kept as its six bytes; <see cref="ToString"/> is the only text form and is safe in rules and XML.
+/// A workspace NIC's MAC address: six lower-case hex pairs separated by ':', unicast, not all zero, e.g.
+/// 52:54:00:12:34:56 — the same rule as the agent's other MAC check (Hypervisor's MacAddressSyntax), so a
+/// MAC accepted on arrival is never refused here. Kept as its six bytes; <see cref="ToString"/> is the only
+/// text form and holds only hex digits and ':'.
 /// </summary>
 public readonly record struct MacAddress
 {
@@ -50,9 +51,9 @@ public readonly record struct MacAddress
             return false;
         }
 
-        if ((first & 0x02) == 0)
+        if (bits == 0)
         {
-            problem = $"{text} is not locally administered (second-lowest bit of the first byte); workspace MACs come from a local range such as 52:54:00:…";
+            problem = "00:00:00:00:00:00 is not an address";
             return false;
         }
 

@@ -144,6 +144,12 @@ public sealed record NetworkDefinition(NetworkName Name, InterfaceName Bridge, I
                 problems.Add($"{label}: bridge {network.Bridge} is already the bridge of network {bridges[network.Bridge]}; each network needs its own bridge");
             }
 
+            if (network.Bridge.Value.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_')))
+            {
+                // The bridge's name goes into every workspace's domain XML, whose check takes only these.
+                problems.Add($"{label}: bridge {network.Bridge}: use lower-case letters, digits, '-' and '_' for a bridge name");
+            }
+
             if (network.Vlan is { } vlan && vlan is < 1 or > 4094)
             {
                 problems.Add($"{label}: vlan {vlan} is outside 1–4094");

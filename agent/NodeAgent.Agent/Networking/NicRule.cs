@@ -5,8 +5,7 @@ public sealed record NicRule(InterfaceName Tap, MacAddress Mac, Ipv4Address Addr
 {
     /// <summary>
     /// Builds the rule from a NIC's MAC and address as text (a workspace spec's, already checked on arrival),
-    /// parsing both again with the stricter rules of this module: here a MAC must also be locally administered,
-    /// so a guest can never be allowed to send as a vendor-assigned MAC of a real machine on the uplink.
+    /// parsing both again into the typed values the rule serializer takes.
     /// </summary>
     public static NicRule Parse(string workspaceId, InterfaceName tap, string mac, string address)
     {
