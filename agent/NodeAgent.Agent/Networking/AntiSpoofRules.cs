@@ -26,6 +26,9 @@ public static class AntiSpoofRules
     public const string CounterPrefix = "drop_";
     public const string ChainPrefix = "from_";
 
+    /// <summary>Counts frames from taps that match a <see cref="TapGuard"/> prefix but have no rules; no tap's counter can have this name.</summary>
+    public const string GuardCounter = "unlisted_taps_drop";
+
     public static string CounterName(InterfaceName tap) => CounterPrefix + Checked(tap);
 
     public static string ChainName(InterfaceName tap) => ChainPrefix + Checked(tap);
@@ -33,8 +36,9 @@ public static class AntiSpoofRules
     /// <summary>
     /// The script for exactly these NICs. <paramref name="carriedCounts"/> seeds each tap's counter with the
     /// value it had before, so rebuilding the table for one workspace does not reset the others' counts.
+    /// With a <paramref name="guard"/>, frames from other taps named like the agent's are dropped too.
     /// </summary>
-    public static string Render(IEnumerable<NicRule> nics, IReadOnlyDictionary<InterfaceName, DropCount>? carriedCounts = null)
+    public static string Render(IEnumerable<NicRule> nics, DropCounts? carriedCounts = null, TapGuard? guard = null)
     {
         var ordered = Check(nics);
         var text = new StringBuilder();
@@ -47,7 +51,20 @@ public static class AntiSpoofRules
         {
             text.Append(CultureInfo.InvariantCulture, $"\tcounter {CounterName(nic.Tap)} {{\n");
             text.Append(CultureInfo.InvariantCulture, $"\t\tcomment \"frames from {nic.Tap} dropped\"\n");
-            if (carriedCounts?.TryGetValue(nic.Tap, out var count) == true)
+            if (carriedCounts?.ByTap.TryGetValue(nic.Tap, out var count) == true)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\t\tpackets {count.Packets} bytes {count.Bytes}\n");
+            }
+
+            text.Append("\t}\n");
+        }
+
+        var prefixes = guard?.Prefixes ?? [];
+        if (prefixes.Count > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\tcounter {GuardCounter} {{\n");
+            text.Append("\t\tcomment \"frames from taps named like nodeagent's that no workspace has, dropped\"\n");
+            if (carriedCounts?.UnlistedTaps is { } count && count != default)
             {
                 text.Append(CultureInfo.InvariantCulture, $"\t\tpackets {count.Packets} bytes {count.Bytes}\n");
             }
@@ -60,13 +77,23 @@ public static class AntiSpoofRules
             AppendNicChain(text, nic);
         }
 
-        if (ordered.Count > 0)
+        if (ordered.Count > 0 || prefixes.Count > 0)
         {
             text.Append("\tchain prerouting {\n");
             text.Append("\t\ttype filter hook prerouting priority filter; policy accept;\n");
-            text.Append("\t\tiifname vmap { ");
-            text.AppendJoin(", ", ordered.Select(nic => $"\"{Checked(nic.Tap)}\" : jump {ChainName(nic.Tap)}"));
-            text.Append(" }\n");
+            if (ordered.Count > 0)
+            {
+                // Every from_ chain ends in accept or drop, so a listed tap's frames never reach the guard below.
+                text.Append("\t\tiifname vmap { ");
+                text.AppendJoin(", ", ordered.Select(nic => $"\"{Checked(nic.Tap)}\" : jump {ChainName(nic.Tap)}"));
+                text.Append(" }\n");
+            }
+
+            foreach (var prefix in prefixes)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\t\tiifname \"{CheckedPrefix(prefix)}*\" counter name {GuardCounter} drop\n");
+            }
+
             text.Append("\t}\n");
         }
 
@@ -121,6 +148,11 @@ public static class AntiSpoofRules
             ? tap.Value
             : throw new NetworkException($"anti-spoofing rule with a bad tap name: {problem}");
     }
+
+    private static string CheckedPrefix(string prefix) =>
+        InterfaceName.TryParse(prefix, out _, out var problem) && prefix.Length < InterfaceName.MaxLength
+            ? prefix
+            : throw new NetworkException($"tap guard prefix {(problem.Length > 0 ? problem : "is too long")}");
 
     private static string Checked(MacAddress mac) =>
         mac.IsValid ? mac.ToString() : throw new NetworkException("anti-spoofing rule with an unparsed MAC address (default value)");

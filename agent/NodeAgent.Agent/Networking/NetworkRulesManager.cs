@@ -31,6 +31,7 @@ public sealed partial class NetworkRulesManager : IDisposable
     private readonly NetworkCommands _commands;
     private readonly string _scriptDirectory;
     private readonly ILogger<NetworkRulesManager> _logger;
+    private readonly TapGuard? _guard;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Dictionary<string, IReadOnlyList<NicRule>> _workspaces = new(StringComparer.Ordinal);
     private bool _rebuilt;
@@ -39,9 +40,10 @@ public sealed partial class NetworkRulesManager : IDisposable
     /// Where the script is written before <c>nft -f</c> reads it (e.g. STATE/network). The last applied one
     /// stays there as <see cref="ScriptFile"/> for operators; a rejected one as <c>anti-spoof.nft.rejected</c>.
     /// </param>
-    public NetworkRulesManager(NetworkCommands commands, string scriptDirectory, ILogger<NetworkRulesManager> logger)
+    public NetworkRulesManager(NetworkCommands commands, string scriptDirectory, ILogger<NetworkRulesManager> logger, TapGuard? guard = null)
     {
         _commands = commands;
+        _guard = guard;
         _scriptDirectory = scriptDirectory;
         _logger = logger;
     }
@@ -127,15 +129,15 @@ public sealed partial class NetworkRulesManager : IDisposable
         }
     }
 
-    /// <summary>Dropped frames per tap, from the kernel's named counters; empty when the table does not exist yet.</summary>
-    public async Task<IReadOnlyDictionary<InterfaceName, DropCount>> ReadDropCountsAsync(CancellationToken cancellationToken)
+    /// <summary>Dropped frames per tap (and from unlisted taps), from the kernel's named counters; none when the table does not exist yet.</summary>
+    public async Task<DropCounts> ReadDropCountsAsync(CancellationToken cancellationToken)
     {
         var result = await _commands.RunAsync("nft", ["-j", "list", "counters", "table", AntiSpoofRules.Family, AntiSpoofRules.Table], cancellationToken);
         if (result.ExitCode != 0)
         {
             if (result.StandardError.Contains("No such file or directory", StringComparison.Ordinal))
             {
-                return new Dictionary<InterfaceName, DropCount>();
+                return DropCounts.None;
             }
 
             throw new NetworkException($"reading the anti-spoofing counters failed (nft exited with {result.ExitCode}): {result.StandardError.Trim()}");
@@ -152,28 +154,39 @@ public sealed partial class NetworkRulesManager : IDisposable
     }
 
     /// <summary>Parses <c>nft -j list counters</c>; the agent is native AOT, so this reads a JsonDocument, not reflection.</summary>
-    internal static Dictionary<InterfaceName, DropCount> ParseCounters(string json)
+    internal static DropCounts ParseCounters(string json)
     {
         var counts = new Dictionary<InterfaceName, DropCount>();
+        var unlisted = default(DropCount);
         using var document = JsonDocument.Parse(json);
         if (!document.RootElement.TryGetProperty("nftables", out var items) || items.ValueKind != JsonValueKind.Array)
         {
-            return counts;
+            return DropCounts.None;
         }
 
         foreach (var item in items.EnumerateArray())
         {
-            if (item.TryGetProperty("counter", out var counter) &&
+            if (!(item.TryGetProperty("counter", out var counter) &&
                 counter.TryGetProperty("table", out var table) && table.GetString() == AntiSpoofRules.Table &&
                 counter.TryGetProperty("family", out var family) && family.GetString() == AntiSpoofRules.Family &&
-                counter.TryGetProperty("name", out var name) && AntiSpoofRules.TapOfCounter(name.GetString() ?? "") is { } tap &&
-                counter.TryGetProperty("packets", out var packets) && counter.TryGetProperty("bytes", out var bytes))
+                counter.TryGetProperty("name", out var nameElement) && nameElement.GetString() is { } name &&
+                counter.TryGetProperty("packets", out var packets) && counter.TryGetProperty("bytes", out var bytes)))
             {
-                counts[tap] = new DropCount(packets.GetUInt64(), bytes.GetUInt64());
+                continue;
+            }
+
+            var count = new DropCount(packets.GetUInt64(), bytes.GetUInt64());
+            if (name == AntiSpoofRules.GuardCounter)
+            {
+                unlisted = count;
+            }
+            else if (AntiSpoofRules.TapOfCounter(name) is { } tap)
+            {
+                counts[tap] = count;
             }
         }
 
-        return counts;
+        return new DropCounts(counts, unlisted);
     }
 
     /// <summary>Writes and applies one script; publishes the new set only when nft accepted it. Callers hold the gate.</summary>
@@ -181,7 +194,7 @@ public sealed partial class NetworkRulesManager : IDisposable
     {
         var nics = next.Values.SelectMany(n => n).ToList();
         var carried = await ReadDropCountsAsync(cancellationToken);
-        var script = AntiSpoofRules.Render(nics, carried);
+        var script = AntiSpoofRules.Render(nics, carried, _guard);
         await ApplyScriptAsync(script, cancellationToken);
         Volatile.Write(ref _workspaces, next);
         LogApplied(_logger, next.Count, nics.Count);

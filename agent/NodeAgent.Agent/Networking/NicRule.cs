@@ -33,3 +33,9 @@ public sealed record NicRule(InterfaceName Tap, MacAddress Mac, Ipv4Address Addr
 
 /// <summary>Packets and bytes an nftables counter has seen.</summary>
 public readonly record struct DropCount(ulong Packets, ulong Bytes);
+
+/// <summary>The anti-spoofing table's counters: per workspace tap, and for taps no workspace has (<see cref="TapGuard"/>).</summary>
+public sealed record DropCounts(IReadOnlyDictionary<InterfaceName, DropCount> ByTap, DropCount UnlistedTaps)
+{
+    public static DropCounts None { get; } = new(new Dictionary<InterfaceName, DropCount>(), default);
+}

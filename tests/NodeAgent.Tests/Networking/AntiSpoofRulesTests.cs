@@ -11,7 +11,7 @@ public sealed class AntiSpoofRulesTests
     [Fact]
     public void Render_OneNic_TheWholeTableReplacedInOneScript()
     {
-        var script = AntiSpoofRules.Render([A], new Dictionary<InterfaceName, DropCount> { [A.Tap] = new(3, 180) });
+        var script = AntiSpoofRules.Render([A], new DropCounts(new Dictionary<InterfaceName, DropCount> { [A.Tap] = new(3, 180) }, default));
 
         Assert.Equal(
             """
@@ -87,18 +87,45 @@ public sealed class AntiSpoofRulesTests
     }
 
     [Fact]
+    public void Render_WithAGuard_UnlistedTapsOfTheAgentsFormsDropped()
+    {
+        var guard = TapGuard.Create(["nh", "na"], []);
+
+        var script = AntiSpoofRules.Render([A], null, guard);
+
+        Assert.Contains(
+            "\t\tiifname vmap { \"ga0\" : jump from_ga0 }\n\t\tiifname \"na*\" counter name unlisted_taps_drop drop\n\t\tiifname \"nh*\" counter name unlisted_taps_drop drop\n",
+            script, StringComparison.Ordinal);
+        Assert.Contains("\tcounter unlisted_taps_drop {\n", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TapGuardCreate_BadPrefixesAndAnUplinkOfTheSameForm_AllRefused()
+    {
+        NetworkDefinition[] networks = [new(NetworkName.Parse("a"), InterfaceName.Parse("nabr0"), InterfaceName.Parse("naeth1"))];
+
+        var error = Assert.Throws<NetworkException>(() => TapGuard.Create(["na", "x*", "fifteen-chars-x"], networks));
+
+        Assert.Contains("uplink port naeth1 starts with na", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'x*' has '*'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'fifteen-chars-x' leaves no room", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ParseCounters_NftJson_OnlyOurDropCounters()
     {
         const string Json = """
             {"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
               {"counter": {"family": "bridge", "name": "drop_ga0", "table": "nodeagent", "handle": 3, "packets": 12, "bytes": 720}},
               {"counter": {"family": "bridge", "name": "other", "table": "nodeagent", "handle": 4, "packets": 1, "bytes": 1}},
+              {"counter": {"family": "bridge", "name": "unlisted_taps_drop", "table": "nodeagent", "handle": 6, "packets": 2, "bytes": 120}},
               {"counter": {"family": "inet", "name": "drop_gb0", "table": "filter", "handle": 5, "packets": 9, "bytes": 9}}]}
             """;
 
         var counts = NetworkRulesManager.ParseCounters(Json);
 
-        Assert.Equal(new DropCount(12, 720), Assert.Single(counts).Value);
+        Assert.Equal(new DropCount(12, 720), Assert.Single(counts.ByTap).Value);
+        Assert.Equal(new DropCount(2, 120), counts.UnlistedTaps);
     }
 
     [Fact]

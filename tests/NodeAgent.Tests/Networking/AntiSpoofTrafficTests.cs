@@ -43,7 +43,7 @@ public sealed class AntiSpoofTrafficTests
         }
 
         public async Task<ulong> DroppedAsync(NetnsLab.Peer guest) =>
-            (await Rules.ReadDropCountsAsync(default)).TryGetValue(InterfaceName.Parse(guest.Tap), out var count) ? count.Packets : 0;
+            (await Rules.ReadDropCountsAsync(default)).ByTap.TryGetValue(InterfaceName.Parse(guest.Tap), out var count) ? count.Packets : 0;
 
         /// <summary>True once the guest's counter is above <paramref name="before"/> (the frame may still be in a queue when the sender returns).</summary>
         public Task<bool> DropsRiseAsync(NetnsLab.Peer guest, ulong before, ulong by = 1) =>
@@ -149,10 +149,27 @@ public sealed class AntiSpoofTrafficTests
         var table = await s.Rules.ListTableAsync(default);
         Assert.DoesNotContain("ga0", table, StringComparison.Ordinal);
         Assert.Contains("drop_gb0", table, StringComparison.Ordinal);
-        Assert.False((await s.Rules.ReadDropCountsAsync(default)).ContainsKey(InterfaceName.Parse("ga0")));
+        Assert.False((await s.Rules.ReadDropCountsAsync(default)).ByTap.ContainsKey(InterfaceName.Parse("ga0")));
         Assert.DoesNotContain("ga0", await bridges.PortsAsync(InterfaceName.Parse(NetnsLab.Bridge), default));
         Assert.False(s.Rules.Workspaces.ContainsKey("w-a"));
         Assert.False(await s.B.PingAsync(s.User, from: "10.250.0.98"), "B's rules are still in force");
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Guard_TapOfTheAgentsFormWithoutRules_CutOffAndCounted_OthersUnaffected()
+    {
+        using var s = await Setup.CreateAsync();
+        var c = await s.Lab.AddPeerAsync("c", "gc0", "52:54:00:0a:00:05", "10.250.0.5");
+        using var guarded = new NetworkRulesManager(s.Lab.Commands, Path.Combine(s.Lab.Scratch.Path, "guarded"),
+            NullLogger<NetworkRulesManager>.Instance, TapGuard.Create(["g"], []));
+        await guarded.RebuildAsync(new Dictionary<string, IReadOnlyList<NicRule>> { ["w-a"] = [s.A.Rule], ["w-b"] = [s.B.Rule] }, default);
+
+        var reached = await c.PingAsync(s.User);
+
+        Assert.False(reached, "a tap named like the agent's, with no workspace's rules, sends nothing");
+        Assert.True(await NetnsLab.EventuallyAsync(async () => (await guarded.ReadDropCountsAsync(default)).UnlistedTaps.Packets > 0));
+        Assert.True(await s.A.PingAsync(s.User), "listed taps pass as before");
+        Assert.True(await s.User.PingAsync(s.B), "ports of other names (us0) are not guarded");
     }
 
     [Fact(Timeout = 60_000)]

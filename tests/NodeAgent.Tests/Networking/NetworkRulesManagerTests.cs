@@ -30,7 +30,7 @@ public sealed class NetworkRulesManagerTests
         Assert.Contains("chain from_ga0", before, StringComparison.Ordinal);
         Assert.Contains("chain from_gb0", before, StringComparison.Ordinal);
         Assert.Equal(before, await restarted.ListTableAsync(default));
-        var zero = new Dictionary<InterfaceName, DropCount> { [A.Tap] = default, [B.Tap] = default };
+        var zero = new DropCounts(new Dictionary<InterfaceName, DropCount> { [A.Tap] = default, [B.Tap] = default }, default);
         Assert.Equal(AntiSpoofRules.Render([A, B], zero), await File.ReadAllTextAsync(Path.Combine(lab.Scratch.Path, "network", NetworkRulesManager.ScriptFile)));
     }
 
@@ -70,14 +70,14 @@ public sealed class NetworkRulesManagerTests
     {
         using var lab = await NetnsLab.CreateAsync(bridge: false);
         using var rules = Manager(lab);
-        var seeded = AntiSpoofRules.Render([A], new Dictionary<InterfaceName, DropCount> { [A.Tap] = new(7, 420) });
+        var seeded = AntiSpoofRules.Render([A], new DropCounts(new Dictionary<InterfaceName, DropCount> { [A.Tap] = new(7, 420) }, default));
         await rules.ApplyScriptAsync(seeded, default);
 
         await rules.RebuildAsync(new Dictionary<string, IReadOnlyList<NicRule>> { ["w-a"] = [A] }, default);
         await rules.AddOrUpdateAsync("w-b", [B], default);
         await rules.RemoveAsync("w-b", default);
 
-        Assert.Equal(new DropCount(7, 420), (await rules.ReadDropCountsAsync(default))[A.Tap]);
+        Assert.Equal(new DropCount(7, 420), (await rules.ReadDropCountsAsync(default)).ByTap[A.Tap]);
     }
 
     [Fact(Timeout = 60_000)]
@@ -108,7 +108,10 @@ public sealed class NetworkRulesManagerTests
         using var lab = await NetnsLab.CreateAsync(bridge: false);
         using var rules = Manager(lab);
 
-        Assert.Empty(await rules.ReadDropCountsAsync(default));
+        var counts = await rules.ReadDropCountsAsync(default);
+
+        Assert.Empty(counts.ByTap);
+        Assert.Equal(default, counts.UnlistedTaps);
         Assert.Equal("", await rules.ListTableAsync(default));
     }
 
