@@ -42,6 +42,9 @@ public sealed record AgentOptions
 
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The networks this host offers workspaces (--network), one bridge each; empty offers none.</summary>
+    public IReadOnlyList<Networking.NetworkDefinition> Networks { get; init; } = [];
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
@@ -85,6 +88,7 @@ public sealed record AgentOptions
             problems.Add($"host-id {problem}");
         }
 
+        problems.AddRange(Networking.NetworkDefinition.Validate(Networks));
         return problems;
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using NodeAgent.Agent;
 using NodeAgent.Agent.Hypervisor;
+using NodeAgent.Agent.Networking;
 using NodeAgent.Rpc.Client;
 
 var scheduler = new Option<string>("--scheduler")
@@ -42,14 +43,39 @@ var parallelOperations = new Option<int>("--parallel-operations")
     DefaultValueFactory = _ => new AgentOptions().ParallelOperations,
 };
 var hostId = new Option<string?>("--host-id") { Description = "Register under this id instead of the one kept in the state directory." };
+var networks = new Option<string[]>("--network")
+{
+    Description = "A network this host offers workspaces, as " + NetworkDefinition.Syntax + "; repeat it for each network. "
+        + "The agent creates the bridge BRIDGE if it is missing and brings it up. With uplink=IFACE it makes IFACE a port of the bridge "
+        + "(IFACE must carry no addresses); with vlan=ID (1-4094) it makes the VLAN interface IFACE.ID instead. "
+        + "Bridges are never deleted by the agent. NAME: a lower-case letter, then up to 14 of a-z, 0-9, '-'; "
+        + "BRIDGE: up to 15 of a-z, 0-9, '-', '_'. "
+        + "Example: --network default=nabr0,uplink=eth1,vlan=100",
+    Arity = ArgumentArity.ZeroOrMore,
+    AllowMultipleArgumentsPerToken = false,
+};
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
-    scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, reconcileInterval, stopTimeout, parallelOperations, hostId,
+    scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, reconcileInterval, stopTimeout, parallelOperations, hostId, networks,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
     AgentOptions options;
+    var networkProblems = new List<string>();
+    var networkDefinitions = new List<NetworkDefinition>();
+    foreach (var text in result.GetValue(networks) ?? [])
+    {
+        if (NetworkDefinition.TryParse(text, out var definition, out var problemsOfOne))
+        {
+            networkDefinitions.Add(definition!);
+        }
+        else
+        {
+            networkProblems.AddRange(problemsOfOne);
+        }
+    }
+
     try
     {
         options = new AgentOptions
@@ -63,6 +89,7 @@ root.SetAction(async (result, cancellationToken) =>
             StopTimeout = result.GetValue(stopTimeout),
             ParallelOperations = result.GetValue(parallelOperations),
             HostId = result.GetValue(hostId),
+            Networks = networkDefinitions,
         };
     }
     catch (FormatException e)
@@ -71,7 +98,7 @@ root.SetAction(async (result, cancellationToken) =>
         return 2;
     }
 
-    var problems = options.Validate();
+    var problems = networkProblems.Concat(options.Validate()).ToList();
     if (problems.Count > 0)
     {
         await Console.Error.WriteLineAsync("nodeagent: invalid configuration:\n  " + string.Join("\n  ", problems));

@@ -3,6 +3,8 @@
 set -euo pipefail
 
 packages=(
+  # Networking tests (tests/NodeAgent.Tests/Networking): namespaces, bridges, nftables, and ping between guests.
+  iproute2 nftables iputils-ping
   # A gRPC peer nobody here wrote: Debian's grpcio, and protoc to compile the contract for it.
   python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev
   curl ca-certificates
