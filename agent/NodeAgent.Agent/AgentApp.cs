@@ -6,6 +6,7 @@ using NodeAgent.Agent.Disks;
 using NodeAgent.Agent.HostFacts;
 using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Images;
+using NodeAgent.Agent.Networking;
 using NodeAgent.Agent.Processes;
 using NodeAgent.Agent.Reporting;
 using NodeAgent.Agent.Workspaces;
@@ -62,13 +63,24 @@ public static class AgentApp
             [
                 new RootDiskHook(sp.GetRequiredService<DiskManager>()),
                 new SeedHook(new SeedImage(sp.GetRequiredService<CommandRunner>()), sp.GetRequiredService<DiskManager>(), SeedHook.ForWorkspace),
+                new NetworkHook(sp.GetRequiredService<WorkspaceNetworks>()),
                 new DomainHook(sp.GetRequiredService<IHypervisor>(), sp.GetRequiredService<DiskManager>()),
             ],
             sp.GetRequiredService<IFailpoints>(),
             sp.GetRequiredService<ILogger<WorkspaceLifecycle>>()));
         services.AddSingleton<WorkspaceMachine>();
+        services.AddSingleton(sp => new NetworkCommands(sp.GetRequiredService<CommandRunner>()));
+        services.AddSingleton<BridgeManager>();
+        services.AddSingleton(sp => new NetworkRulesManager(
+            sp.GetRequiredService<NetworkCommands>(),
+            Path.Combine(options.StateDirectory, "network"),
+            sp.GetRequiredService<ILogger<NetworkRulesManager>>(),
+            // Frames from a NodeAgent tap without rules (a guest whose rules are not in place yet) are dropped.
+            TapGuard.Create(TapNames.Prefixes, options.Networks)));
+        services.AddSingleton(sp => new WorkspaceNetworks(options.Networks, sp.GetRequiredService<BridgeManager>(), sp.GetRequiredService<NetworkRulesManager>()));
         services.AddSingleton<StatusReporter>();
         services.AddSingleton<WorkspaceOperations>();
+        services.AddHostedService<NetworkSetup>();
         services.AddHostedService(sp => sp.GetRequiredService<StatusReporter>());
         services.AddHostedService<SchedulerLink>();
         services.AddHostedService<Reconciler>();

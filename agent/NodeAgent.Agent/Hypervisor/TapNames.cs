@@ -26,6 +26,9 @@ public static class TapNames
     private static readonly System.Buffers.SearchValues<char> LowerAlphanumerics =
         System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789");
 
+    /// <summary>The prefixes of every name <see cref="For"/> makes: a port so named on a bridge is a workspace's tap.</summary>
+    public static IReadOnlyList<string> Prefixes { get; } = ["na", "nh"];
+
     /// <summary>Linux's limit on an interface name, without the terminating NUL.</summary>
     public const int MaxLength = 15;
 

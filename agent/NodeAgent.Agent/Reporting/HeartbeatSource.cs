@@ -22,6 +22,7 @@ public sealed class HeartbeatSource(HostDescription host, HostProbe probe, Desir
             DomainType = host.DomainType,
             Capacity = Capacity(),
         };
+        info.Networks.Add(options.Networks.Select(n => n.Name.Value));
         foreach (var (key, value) in options.Labels)
         {
             info.Labels[key] = value;

@@ -22,6 +22,7 @@ public sealed partial class Reconciler(
     WorkspaceMachine machine,
     DiskManager disks,
     IHypervisor hypervisor,
+    Networking.WorkspaceNetworks networks,
     StatusReporter reporter,
     WorkspaceOperations operations,
     AgentOptions options,
@@ -40,7 +41,7 @@ public sealed partial class Reconciler(
                 var next = desired.NextChange();
                 try
                 {
-                    Launch(stoppingToken);
+                    await LaunchAsync(stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -60,7 +61,7 @@ public sealed partial class Reconciler(
     /// <summary>One full pass, waiting for every drive it started (and any already running) to finish.</summary>
     public async Task ReconcileAsync(CancellationToken cancellationToken)
     {
-        Launch(cancellationToken);
+        await LaunchAsync(cancellationToken);
         await Task.WhenAll(_drives.Values);
     }
 
@@ -71,7 +72,7 @@ public sealed partial class Reconciler(
     }
 
     /// <summary>Starts a drive for every workspace that is wanted or present and has none running.</summary>
-    private void Launch(CancellationToken cancellationToken)
+    private async Task LaunchAsync(CancellationToken cancellationToken)
     {
         if (desired.Latest is not { } set)
         {
@@ -80,11 +81,17 @@ public sealed partial class Reconciler(
 
         var held = inventory.Refresh();
         var wanted = new HashSet<string>(StringComparer.Ordinal);
+        var running = new List<Workspace>();
         foreach (var spec in set.Workspaces)
         {
             try
             {
-                wanted.Add(Workspace.FromWire(spec).Id);
+                var workspace = Workspace.FromWire(spec);
+                wanted.Add(workspace.Id);
+                if (held.ContainsKey(workspace.Id))
+                {
+                    running.Add(workspace);
+                }
             }
             catch (FormatException e)
             {
@@ -92,6 +99,7 @@ public sealed partial class Reconciler(
             }
         }
 
+        await networks.RebuildOnceAsync(running, cancellationToken);
         var present = held.Keys.Concat(disks.List().Where(id => DomainNames.TryParse(DomainNames.For(id), out _)));
         foreach (var id in wanted.Concat(present).Distinct(StringComparer.Ordinal))
         {
