@@ -6,6 +6,8 @@ packages=(
   # A gRPC peer nobody here wrote: Debian's grpcio, and protoc to compile the contract for it.
   python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev
   curl ca-certificates
+  # ssh-keygen: the SSH key tests check real OpenSSH public keys, not hand-made ones.
+  openssh-client
 )
 
 "$(dirname "$0")/ensure-packages.sh" install-deps "${packages[@]}"
