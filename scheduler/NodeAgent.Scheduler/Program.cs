@@ -1,6 +1,7 @@
 using System.CommandLine;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler;
+using NodeAgent.Scheduler.Networks;
 
 var listen = new Option<string[]>("--listen")
 {
@@ -22,10 +23,32 @@ var heartbeatTtl = new Option<TimeSpan>("--heartbeat-ttl")
     Description = "A host with no heartbeat for this long is down (hh:mm:ss).",
     DefaultValueFactory = _ => new SchedulerOptions().HeartbeatTtl,
 };
-
-var root = new RootCommand("nodeagent-scheduler: registers hosts, places leased workspaces on them by load, and ends leases when they expire.")
+var networks = new Option<string[]>("--network")
 {
-    listen, database, heartbeatInterval, heartbeatTtl,
+    Description = $"""
+        A network workspaces get an address on, as {NetworkDefinition.Syntax}. Repeatable.
+        CIDR: IPv4, /{NetworkChecks.ShortestPrefix} to /{NetworkChecks.LongestPrefix}. Guests get the gateway and up to {NetworkChecks.MaxDnsServers} DNS servers. reserve takes
+        single addresses and ranges. Never handed out: the network and broadcast addresses, the gateway, DNS
+        servers inside the network, reserved addresses. NAME is [a-z][a-z0-9-], at most {NodeAgent.Contract.NetworkSyntax.MaxNameLength} characters,
+        and must match the network's name on the agents whose hosts have a bridge for it.
+        Without --network, workspaces get no NIC.
+        Example: --network {NetworkDefinition.Example}
+        """,
+    AllowMultipleArgumentsPerToken = false,
+};
+var defaultNetwork = new Option<string?>("--default-network")
+{
+    Description = "The network of a lease that names none. Default: the first --network.",
+};
+var addressQuarantine = new Option<TimeSpan>("--address-quarantine")
+{
+    Description = "How long an address stays unused after its workspace is gone, so a new workspace gets no traffic meant for the old one (hh:mm:ss).",
+    DefaultValueFactory = _ => new SchedulerOptions().AddressQuarantine,
+};
+
+var root = new RootCommand("nodeagent-scheduler: registers hosts, places leased workspaces on them by load, hands out their addresses, and ends leases when they expire.")
+{
+    listen, database, heartbeatInterval, heartbeatTtl, networks, defaultNetwork, addressQuarantine,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -39,6 +62,9 @@ root.SetAction(async (result, cancellationToken) =>
             DatabasePath = result.GetValue(database)!,
             HeartbeatInterval = result.GetValue(heartbeatInterval),
             HeartbeatTtl = result.GetValue(heartbeatTtl),
+            Networks = ParseNetworks(result.GetValue(networks) ?? []),
+            DefaultNetwork = result.GetValue(defaultNetwork),
+            AddressQuarantine = result.GetValue(addressQuarantine),
         };
     }
     catch (FormatException e)
@@ -61,8 +87,34 @@ root.SetAction(async (result, cancellationToken) =>
         Console.WriteLine($"nodeagent-scheduler listening on {address}");
     }
 
+    foreach (var network in options.Networks)
+    {
+        var isDefault = ReferenceEquals(network, options.DefaultNetworkDefinition) ? ", the default" : string.Empty;
+        Console.WriteLine($"network {network}: {new AddressPool(network).Size} addresses to hand out{isDefault}");
+    }
+
     await app.WaitForShutdownAsync(CancellationToken.None);
     return 0;
 });
 
 return await root.Parse(args).InvokeAsync();
+
+// Every --network value is read, so one start reports each malformed one.
+static List<NetworkDefinition> ParseNetworks(string[] values)
+{
+    var parsed = new List<NetworkDefinition>();
+    var problems = new List<string>();
+    foreach (var value in values)
+    {
+        try
+        {
+            parsed.Add(NetworkDefinition.Parse(value));
+        }
+        catch (FormatException e)
+        {
+            problems.Add(e.Message);
+        }
+    }
+
+    return problems.Count == 0 ? parsed : throw new FormatException(string.Join("\n  ", problems));
+}

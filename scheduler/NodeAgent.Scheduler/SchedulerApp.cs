@@ -4,6 +4,7 @@ using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Api;
 using NodeAgent.Scheduler.Hosts;
 using NodeAgent.Scheduler.Leases;
+using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Placement;
 using NodeAgent.Scheduler.Store;
 
@@ -12,7 +13,8 @@ namespace NodeAgent.Scheduler;
 /// <summary>Wires the scheduler: store, registries, the gRPC services, and Kestrel's endpoints.</summary>
 public static class SchedulerApp
 {
-    public static WebApplication Build(SchedulerOptions options, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null)
+    /// <summary>Builds the app; <paramref name="time"/> and <paramref name="random"/> (where MACs come from) are the system's unless a test passes its own.</summary>
+    public static WebApplication Build(SchedulerOptions options, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null, Random? random = null)
     {
         var problems = options.Validate();
         if (problems.Count > 0)
@@ -39,6 +41,7 @@ public static class SchedulerApp
         services.AddSingleton<HostRegistry>();
         services.AddSingleton<ILeaseStore, SqliteLeaseStore>();
         services.AddSingleton(PlacementPipeline.Default());
+        services.AddSingleton(new AddressAllocator(options, random ?? new Random()));
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
         services.AddSingleton(provider =>

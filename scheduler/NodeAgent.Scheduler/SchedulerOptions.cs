@@ -1,4 +1,5 @@
 using NodeAgent.Rpc.Server;
+using NodeAgent.Scheduler.Networks;
 
 namespace NodeAgent.Scheduler;
 
@@ -15,6 +16,19 @@ public sealed record SchedulerOptions
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan HeartbeatTtl { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The networks workspaces get addresses on; none means workspaces get no NIC.</summary>
+    public IReadOnlyList<NetworkDefinition> Networks { get; init; } = [];
+
+    /// <summary>The network of a lease that names none; null means the first configured.</summary>
+    public string? DefaultNetwork { get; init; }
+
+    /// <summary>How long an address stays out of use after its workspace is gone.</summary>
+    public TimeSpan AddressQuarantine { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The network of a lease that names none, or null when no networks are configured.</summary>
+    public NetworkDefinition? DefaultNetworkDefinition =>
+        DefaultNetwork is null ? (Networks.Count > 0 ? Networks[0] : null) : Networks.FirstOrDefault(n => n.Name == DefaultNetwork);
 
     /// <summary>Every problem with these options at once, each naming the setting and what is allowed.</summary>
     public IReadOnlyList<string> Validate()
@@ -40,6 +54,7 @@ public sealed record SchedulerOptions
             problems.Add($"heartbeat-ttl: {HeartbeatTtl} must be at least twice heartbeat-interval ({HeartbeatInterval}), or one late heartbeat marks a host down");
         }
 
+        problems.AddRange(NetworkChecks.Problems(Networks, DefaultNetwork, AddressQuarantine));
         return problems;
     }
 }

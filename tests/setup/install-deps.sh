@@ -12,6 +12,8 @@ packages=(
   # PyYAML, the parser cloud-init reads them with, checks the YAML the agent writes; with requests, cloud-init's
   # own network-config parser runs from its unpacked (never installed) package.
   genisoimage python3-yaml python3-requests
+  # ssh-keygen: the SSH key tests check real OpenSSH public keys, not hand-made ones.
+  openssh-client
 )
 
 "$(dirname "$0")/ensure-packages.sh" install-deps "${packages[@]}"

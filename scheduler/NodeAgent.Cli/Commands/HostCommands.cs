@@ -59,6 +59,7 @@ public static class HostCommands
             Load:            CPU {h.Load.CpuUtilization:P0}, {Units.Bytes(h.Load.MemoryAvailableBytes)} memory free, load average {h.Load.LoadAverage1M:0.00}
             Labels:          {(labels.Length == 0 ? "-" : labels)}
             Features:        {(h.Info.Features.Count == 0 ? "-" : string.Join(", ", h.Info.Features))}
+            Networks:        {(h.Info.Networks.Count == 0 ? "- (its agent announces no bridge)" : string.Join(", ", h.Info.Networks))}
             Registered:      {h.RegisteredAt?.ToDateTimeOffset():u}
             Last heartbeat:  {h.LastHeartbeatAt?.ToDateTimeOffset():u}
 

@@ -18,7 +18,7 @@ public static class LeaseCommands
         yield return ReleaseCommand(options);
     }
 
-    private static Command LeaseCommand(GlobalOptions options)
+    private static ManualCommand LeaseCommand(GlobalOptions options)
     {
         var image = new Option<string>("--image") { Description = "The image to boot, by name.", Required = true };
         var cpus = new Option<uint>("--cpus") { Description = "Virtual CPUs.", DefaultValueFactory = _ => 1 };
@@ -28,14 +28,48 @@ public static class LeaseCommands
         var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the lease is accepted instead of waiting until it runs." };
         var waitLimit = new Option<string>("--wait-limit") { Description = "Give up waiting after this long (the lease stays).", DefaultValueFactory = _ => "10m" };
         var requestId = new Option<string?>("--request-id") { Description = "Idempotency key: repeating the command with the same key returns the same lease." };
-        var command = new Command("lease", """
-            Lease a workspace. The scheduler places it on the least loaded host that fits, the host boots it,
-            and it ends by itself when the lease expires (see `ws extend` and `ws release`). Waits until the
-            workspace runs and shows each step, unless --no-wait is given.
+        var network = new Option<string?>("--network")
+        {
+            Description = "The network to attach the workspace to, by name. Default: the scheduler's default network (none when it has no networks).",
+        };
+        var sshKeys = new Option<string[]>("--ssh-key")
+        {
+            Description = "A public key file (e.g. ~/.ssh/id_ed25519.pub) whose keys the workspace authorizes. Repeatable. Default: every ~/.ssh/id_*.pub.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var sshUser = SshUserOption();
+        var command = new ManualCommand("lease", "Lease a workspace: placed on a host, given an address, booted; prints how to reach it.", """
+            The scheduler places the workspace on the least loaded host that fits and has a bridge for its
+            network, gives it the lowest free address of that network and a MAC of its own, and the host
+            boots it. The lease ends by itself when its time is up (see `ws extend` and `ws release`). ws
+            waits until the workspace runs and shows each step, unless --no-wait is given, then prints the
+            lease with its address and the ssh command that reaches it.
+
+            Network: --network NAME picks one of the scheduler's networks; without it the workspace joins
+            the scheduler's default network, or gets no NIC when the scheduler has none. When every address
+            of the network is taken or still in quarantine after an earlier workspace, the lease fails and
+            says so.
+
+            SSH keys: the workspace authorizes the public keys of every --ssh-key FILE (each non-empty line
+            not starting with '#' is one key), or, without --ssh-key, of every ~/.ssh/id_*.pub. At most 16
+            keys, each TYPE BASE64 [COMMENT] as OpenSSH writes it; a file that holds anything else, or a
+            private key, is refused before the scheduler is asked. With no key found, ws says so and the
+            lease goes ahead without keys.
+
+            Example:
+              ws lease --image debian-12 --memory 2G --duration 4h --ssh-key ~/.ssh/id_ed25519.pub --ssh-user debian
             """)
-        { image, cpus, memory, disk, duration, noWait, waitLimit, requestId };
+        { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, network, sshKeys, sshUser };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
+            var user = SshUser(parse.GetValue(sshUser));
+            var networkName = parse.GetValue(network);
+            if (networkName is not null && !NodeAgent.Contract.NetworkSyntax.IsValidName(networkName, out var networkProblem))
+            {
+                throw new UsageException($"--network {networkProblem}");
+            }
+
+            var keys = SshKeyFiles.Read(parse.GetValue(sshKeys) ?? [], Environment.GetEnvironmentVariable, Console.Error);
             var request = new CreateLeaseRequest
             {
                 Image = parse.GetValue(image)!,
@@ -47,6 +81,8 @@ public static class LeaseCommands
                 },
                 Duration = Duration.FromTimeSpan(Parsing.Duration(parse.GetValue(duration)!, "--duration")),
                 RequestId = parse.GetValue(requestId) ?? string.Empty,
+                Network = networkName ?? string.Empty,
+                SshKeys = { keys },
             };
             var limit = Parsing.Duration(parse.GetValue(waitLimit)!, "--wait-limit");
             var lease = await new LeaseServiceClient(context.Channel).CreateLeaseAsync(request, context.Call);
@@ -55,7 +91,7 @@ public static class LeaseCommands
                 lease = await LeaseFollower.FollowAsync(context, lease, l => IsSettled(l, LeaseState.Running), limit);
             }
 
-            context.Write(lease, () => LeaseView.Render(lease));
+            context.Write(lease, () => LeaseView.Render(lease, user));
             if (lease.State is LeaseState.Failed or LeaseState.Ended)
             {
                 throw new RpcException(StatusCode.FailedPrecondition, $"lease {lease.Id} {LeaseView.StateName(lease.State)}: {lease.StateReason}");
@@ -76,14 +112,24 @@ public static class LeaseCommands
         return command;
     }
 
-    private static Command ShowCommand(GlobalOptions options)
+    private static ManualCommand ShowCommand(GlobalOptions options)
     {
         var id = new Argument<string>("LEASE-ID") { Description = "The lease, as `ws list` shows it." };
-        var command = new Command("show", "Show one lease in full: state and why, host, resources, times.") { id };
+        var sshUser = SshUserOption();
+        var command = new ManualCommand("show", "Show one lease in full: state, host, resources, times, addresses and the ssh command.", """
+            Prints the lease's state and why, its host, power state, resources and times, and for each NIC
+            the network, address/prefix, MAC, gateway and DNS servers. While the workspace is placed, it
+            also prints the ssh command that reaches it: `ssh USER@ADDRESS` with --ssh-user (the image's
+            default user, e.g. debian or root), otherwise `ssh ADDRESS`, which logs in with your local user
+            name. An ended lease keeps the address it had, but the address may belong to another workspace
+            by now, so no ssh command is printed for it.
+            """)
+        { id, sshUser };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
+            var user = SshUser(parse.GetValue(sshUser));
             var lease = await new LeaseServiceClient(context.Channel).GetLeaseAsync(new GetLeaseRequest { Id = parse.GetValue(id) }, context.Call);
-            context.Write(lease, () => LeaseView.Render(lease));
+            context.Write(lease, () => LeaseView.Render(lease, user));
         }, token));
         return command;
     }
@@ -119,6 +165,17 @@ public static class LeaseCommands
         }, token));
         return command;
     }
+
+    private static Option<string?> SshUserOption() => new("--ssh-user")
+    {
+        Description = "The user to log in as in the printed ssh command: the image's default user (e.g. debian, ubuntu, root). Default: none, so ssh uses your local user name.",
+    };
+
+    private static string? SshUser(string? user) =>
+        user is null || (user.Length is > 0 and <= 32 && (char.IsAsciiLetterLower(user[0]) || user[0] == '_') &&
+                         user.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-'))
+            ? user
+            : throw new UsageException($"--ssh-user '{NodeAgent.Contract.IdSyntax.Printable(user)}' is not a user name; use lower-case letters, digits, '_' and '-', e.g. debian");
 
     private static bool IsSettled(Lease lease, LeaseState goal) =>
         lease.State == goal || lease.State is LeaseState.Failed or LeaseState.Ended;

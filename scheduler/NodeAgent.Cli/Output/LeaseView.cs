@@ -34,11 +34,12 @@ public static class LeaseView
 
     public static string RenderList(IEnumerable<Lease> leases)
     {
-        var table = new Table("LEASE", "STATE", "POWER", "HOST", "IMAGE", "VCPUS", "MEMORY", "EXPIRES");
+        var table = new Table("LEASE", "STATE", "POWER", "HOST", "ADDRESS", "IMAGE", "VCPUS", "MEMORY", "EXPIRES");
         var now = DateTimeOffset.UtcNow;
         foreach (var l in leases)
         {
-            table.Add(l.Id, StateName(l.State), Placed(l) ? PowerName(Power(l)) : "-", l.HostId.Length == 0 ? "-" : l.HostId, l.Image,
+            table.Add(l.Id, StateName(l.State), Placed(l) ? PowerName(Power(l)) : "-", l.HostId.Length == 0 ? "-" : l.HostId,
+                l.Networks.Count == 0 ? "-" : l.Networks[0].Address, l.Image,
                 l.Resources.Vcpus.ToString(System.Globalization.CultureInfo.InvariantCulture), Units.Bytes(l.Resources.MemoryBytes),
                 l.State is LeaseState.Ended or LeaseState.Failed ? "-" : Until(l.ExpiresAt.ToDateTimeOffset() - now));
         }
@@ -46,7 +47,8 @@ public static class LeaseView
         return table.ToString();
     }
 
-    public static string Render(Lease l) => $"""
+    /// <summary>The lease in full; <paramref name="sshUser"/> goes into the printed ssh command when given.</summary>
+    public static string Render(Lease l, string? sshUser = null) => $"""
         Lease:     {l.Id}
         State:     {StateName(l.State)} — {l.StateReason}
         Power:     {(Placed(l) ? PowerName(Power(l)) + " (as its owner asked)" : "-")}
@@ -57,8 +59,45 @@ public static class LeaseView
         Resources: {l.Resources.Vcpus} vCPUs, {Units.Bytes(l.Resources.MemoryBytes)} memory, {(l.Resources.DiskBytes == 0 ? "image-sized" : Units.Bytes(l.Resources.DiskBytes))} disk
         Created:   {l.CreatedAt.ToDateTimeOffset():u}
         Expires:   {l.ExpiresAt.ToDateTimeOffset():u}{(l.State is LeaseState.Ended or LeaseState.Failed ? string.Empty : $" ({Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})")}
+        {Networks(l)}
+        SSH keys:  {Keys(l)}
+        {Ssh(l, sshUser)}
 
         """;
+
+    /// <summary>One line per NIC: "default 10.77.0.10/24, MAC 52:54:00:…, gateway 10.77.0.1, DNS 10.77.0.1".</summary>
+    private static string Networks(Lease l)
+    {
+        if (l.Networks.Count == 0)
+        {
+            return "Network:   -";
+        }
+
+        var lines = l.Networks.Select((n, i) => (i == 0 ? "Network:   " : "           ") + $"{n.Network} {n.Address}/{n.PrefixLength}, MAC {n.Mac}" +
+            (n.Gateway.Length == 0 ? string.Empty : $", gateway {n.Gateway}") +
+            (n.DnsServers.Count == 0 ? string.Empty : $", DNS {string.Join(' ', n.DnsServers)}") +
+            (l.State is LeaseState.Ended or LeaseState.Failed ? " (released)" : string.Empty));
+        return string.Join('\n', lines);
+    }
+
+    /// <summary>"2: ssh-ed25519 alice@laptop, ssh-rsa (no comment)", without the key data.</summary>
+    private static string Keys(Lease l) => l.SshKeys.Count == 0
+        ? "none (pass --ssh-key FILE to `ws lease`)"
+        : $"{l.SshKeys.Count}: " + string.Join(", ", l.SshKeys.Select(k => k.Split(' ', 3) is var parts && parts.Length == 3 ? $"{parts[0]} {parts[2]}" : parts[0]));
+
+    /// <summary>The command that reaches a placed workspace over its first NIC, and what to mind.</summary>
+    private static string Ssh(Lease l, string? user)
+    {
+        if (l.Networks.Count == 0 || !Placed(l))
+        {
+            return "SSH:       -";
+        }
+
+        var address = l.Networks[0].Address;
+        return user is null
+            ? $"SSH:       ssh {address}   (logs in as your local user; the image's default user may differ: add --ssh-user NAME)"
+            : $"SSH:       ssh {user}@{address}";
+    }
 
     private static string Until(TimeSpan left) => left <= TimeSpan.Zero ? "expired"
         : left.TotalHours >= 48 ? $"in {left.TotalDays:0}d"

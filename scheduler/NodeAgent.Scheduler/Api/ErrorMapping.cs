@@ -2,6 +2,7 @@ using NodeAgent.Rpc;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Hosts;
 using NodeAgent.Scheduler.Leases;
+using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Store;
 
 namespace NodeAgent.Scheduler.Api;
@@ -14,6 +15,7 @@ internal static class ErrorMapping
         HostNotFoundException e => new RpcException(StatusCode.NotFound, e.Message),
         LeaseNotFoundException e => new RpcException(StatusCode.NotFound, e.Message),
         LeaseStateException e => new RpcException(StatusCode.FailedPrecondition, e.Message),
+        UnknownNetworkException e => new RpcException(StatusCode.InvalidArgument, e.Message),
         ArgumentOutOfRangeException e => new RpcException(StatusCode.OutOfRange, e.Message.Split(" (Parameter", 2)[0]),
         StoreException e => new RpcException(StatusCode.Unavailable, "the scheduler's store failed: " + e.Message),
         _ => null,

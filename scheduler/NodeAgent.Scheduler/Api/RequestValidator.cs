@@ -13,6 +13,7 @@ internal sealed class RequestValidator(string method)
     public const int MaxTextLength = 253;
     public const int MaxLabels = 64;
     public const int MaxFeatures = 64;
+    public const int MaxNetworks = 64;
 
     private readonly List<string> _problems = [];
 
@@ -102,6 +103,37 @@ internal sealed class RequestValidator(string method)
         }
 
         return value;
+    }
+
+    /// <summary>A network name (it becomes part of interface names and nftables identifiers on hosts).</summary>
+    public string NetworkName(string field, string value)
+    {
+        if (!NetworkSyntax.IsValidName(value, out var problem))
+        {
+            _problems.Add($"{field} {problem}");
+        }
+
+        return value;
+    }
+
+    /// <summary>OpenSSH public keys: at most <see cref="SshKeySyntax.MaxKeys"/>, each one valid line; duplicates are dropped.</summary>
+    public IReadOnlyList<string> SshKeys(string field, IReadOnlyList<string> keys)
+    {
+        if (keys.Count > SshKeySyntax.MaxKeys)
+        {
+            _problems.Add($"{field} has {keys.Count} keys; at most {SshKeySyntax.MaxKeys} are allowed");
+            return [];
+        }
+
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (!SshKeySyntax.IsValid(keys[i], out var problem))
+            {
+                _problems.Add($"{field}[{i}] {problem}");
+            }
+        }
+
+        return keys.Distinct(StringComparer.Ordinal).ToList();
     }
 
     public long Range(string field, ulong value, ulong min, ulong max)

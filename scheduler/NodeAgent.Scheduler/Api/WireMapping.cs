@@ -22,6 +22,7 @@ internal static class WireMapping
         info ??= new V1.HostInfo();
         v.Count("host.labels", info.Labels.Count, RequestValidator.MaxLabels);
         v.Count("host.features", info.Features.Count, RequestValidator.MaxFeatures);
+        v.Count("host.networks", info.Networks.Count, RequestValidator.MaxNetworks);
         var labels = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in info.Labels.Take(RequestValidator.MaxLabels))
         {
@@ -36,7 +37,10 @@ internal static class WireMapping
             DomainType(info.DomainType, v),
             ToCapacity("host.capacity", info.Capacity, v),
             labels,
-            info.Features.Take(RequestValidator.MaxFeatures).Select(f => v.Name("host.features entry", f)).ToList());
+            info.Features.Take(RequestValidator.MaxFeatures).Select(f => v.Name("host.features entry", f)).ToList())
+        {
+            Networks = info.Networks.Take(RequestValidator.MaxNetworks).Select(n => v.NetworkName("host.networks entry", n)).Distinct(StringComparer.Ordinal).ToList(),
+        };
     }
 
     public static Resources ToCapacity(string field, V1.Resources? wire, RequestValidator v)
@@ -84,6 +88,7 @@ internal static class WireMapping
         }
 
         info.Features.Add(r.Features);
+        info.Networks.Add(r.Networks);
         return new V1.Host
         {
             Info = info,
@@ -122,6 +127,9 @@ internal static class WireMapping
                 ExpiresAt = Timestamp.FromDateTimeOffset(w.ExpiresAt),
                 Power = ToWire(w.Power),
                 RebootCount = (ulong)w.RebootCount,
+                Networks = { w.Networks.Select(ToWire) },
+                SshKeys = { w.SshKeys },
+                Hostname = w.Hostname,
             });
         }
 
@@ -139,7 +147,11 @@ internal static class WireMapping
                 v.Range("resources.memory_bytes", resources.MemoryBytes, 64UL << 20, 4UL << 40),
                 v.Range("resources.disk_bytes", resources.DiskBytes, 0, MaxDiskBytes)),
             v.Duration("duration", request.Duration, TimeSpan.FromMinutes(1), Leases.LeaseManager.MaxLifetime),
-            request.RequestId.Length == 0 ? null : v.Text("request_id", request.RequestId));
+            request.RequestId.Length == 0 ? null : v.Text("request_id", request.RequestId))
+        {
+            Network = request.Network.Length == 0 ? null : v.NetworkName("network", request.Network),
+            SshKeys = new ValueList<string>(v.SshKeys("ssh_keys", request.SshKeys)),
+        };
         v.ThrowIfInvalid();
         return result;
     }
@@ -171,6 +183,18 @@ internal static class WireMapping
         Power = ToWire(lease.Power),
         RebootsRequested = (ulong)lease.RebootsRequested,
         RebootsDone = (ulong)lease.RebootsDone,
+        Networks = { lease.Networks.Select(ToWire) },
+        SshKeys = { lease.SshKeys },
+    };
+
+    public static V1.NetworkAttachment ToWire(NetworkAttachment nic) => new()
+    {
+        Network = nic.Network,
+        Mac = nic.Mac,
+        Address = nic.Address.ToString(),
+        PrefixLength = (uint)nic.PrefixLength,
+        Gateway = nic.Gateway?.ToString() ?? string.Empty,
+        DnsServers = { nic.DnsServers.Select(d => d.ToString()) },
     };
 
     public static V1.PowerState ToWire(PowerState power) => power switch

@@ -30,7 +30,11 @@ public sealed record HostRegistration(
     string DomainType,
     Resources Capacity,
     IReadOnlyDictionary<string, string> Labels,
-    IReadOnlyList<string> Features);
+    IReadOnlyList<string> Features)
+{
+    /// <summary>The networks the host has a bridge for; only leases on these networks are placed there.</summary>
+    public IReadOnlyList<string> Networks { get; init; } = [];
+}
 
 public enum HostHealth
 {

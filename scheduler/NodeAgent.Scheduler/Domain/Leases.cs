@@ -79,8 +79,16 @@ public enum PowerAction
     Resume,
 }
 
-/// <summary>What a user asks for when leasing a workspace.</summary>
-public sealed record LeaseRequest(string Owner, string Image, Resources Resources, TimeSpan Duration, string? RequestId);
+/// <summary>
+/// What a user asks for when leasing a workspace. <see cref="Network"/> null means the scheduler's default
+/// network (or no NIC, when it has none); the SSH keys are already validated.
+/// </summary>
+public sealed record LeaseRequest(string Owner, string Image, Resources Resources, TimeSpan Duration, string? RequestId)
+{
+    public string? Network { get; init; }
+
+    public ValueList<string> SshKeys { get; init; } = [];
+}
 
 /// <summary>
 /// A lease of one workspace, as the scheduler stores it. <see cref="Power"/> is the power state its owner wants
@@ -103,6 +111,18 @@ public sealed record Lease(
     long RebootsRequested = 0,
     long RebootsDone = 0)
 {
+    /// <summary>The workspace's NICs, assigned at placement; empty when the scheduler has no networks.</summary>
+    public ValueList<NetworkAttachment> Networks { get; init; } = [];
+
+    /// <summary>The OpenSSH public keys the guest authorizes.</summary>
+    public ValueList<string> SshKeys { get; init; } = [];
+
+    /// <summary>
+    /// The guest's hostname: the lease id, which <see cref="LeaseId.New"/> makes a DNS label ("w-" and letters and
+    /// digits); '.' and '_', which older ids could hold, become '-'.
+    /// </summary>
+    public string Hostname => string.Concat(Id.Value.Select(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') ? c : '-'));
+
     /// <summary>
     /// The states in which a lease holds capacity on its host: a stopped or paused workspace keeps its disk
     /// and its place, and a stopping one occupies the host until it is gone. Placement counts exactly these.

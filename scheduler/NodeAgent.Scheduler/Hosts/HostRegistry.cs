@@ -15,8 +15,18 @@ public sealed class HostNotFoundException(HostId id)
 /// <summary>The set of workspaces a host should run, at a version.</summary>
 public sealed record DesiredSet(HostId HostId, long Version, IReadOnlyList<WorkspaceAssignment> Workspaces);
 
-/// <summary>One workspace a host should hold, the power state its owner wants, and the reboots asked for so far.</summary>
-public sealed record WorkspaceAssignment(string LeaseId, string Owner, string Image, Resources Resources, DateTimeOffset ExpiresAt, PowerState Power, long RebootCount);
+/// <summary>
+/// One workspace a host should hold, the power state its owner wants, the reboots asked for so far, and how it is
+/// reached: its NICs, the SSH keys it authorizes and its hostname.
+/// </summary>
+public sealed record WorkspaceAssignment(string LeaseId, string Owner, string Image, Resources Resources, DateTimeOffset ExpiresAt, PowerState Power, long RebootCount)
+{
+    public ValueList<NetworkAttachment> Networks { get; init; } = [];
+
+    public ValueList<string> SshKeys { get; init; } = [];
+
+    public string Hostname { get; init; } = string.Empty;
+}
 
 /// <summary>
 /// Hosts: registration, heartbeats, health from the heartbeat TTL, and the desired set each host watches.

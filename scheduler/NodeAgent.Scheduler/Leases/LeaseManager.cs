@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Hosts;
+using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Placement;
 using NodeAgent.Scheduler.Store;
 
@@ -15,21 +16,24 @@ public sealed class LeaseNotFoundException(LeaseId id)
 public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState State, string Message, long RebootCount = 0);
 
 /// <summary>
-/// Leases: creating and placing them, extending, releasing, expiring, power actions (LeaseManager.Power.cs),
-/// and following what agents report.
+/// Leases: creating and placing them (with their addresses), extending, releasing, expiring, power actions
+/// (LeaseManager.Power.cs), and following what agents report.
 /// Every change happens in one store transaction, then wakes the watchers of the lease and of the host's
-/// desired set.
+/// desired set. A lease that ends or fails puts its addresses into quarantine in the same transaction.
 /// </summary>
-public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, TimeProvider time, ILogger<LeaseManager> logger)
+public sealed partial class LeaseManager(
+    ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, AddressAllocator addresses, TimeProvider time, ILogger<LeaseManager> logger)
 {
     /// <summary>The longest a lease may run, counted from its creation.</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(366);
 
     public ChangeSignal<LeaseId> LeaseChanges { get; } = new();
 
+    /// <exception cref="UnknownNetworkException">The request names a network this scheduler does not have; nothing is stored.</exception>
     public async Task<Lease> CreateAsync(LeaseRequest request, CancellationToken cancellationToken)
     {
         var now = Now();
+        var network = addresses.Resolve(request.Network);
         var lease = await store.WriteAsync(session =>
         {
             if (request.RequestId is { } requestId && session.FindByRequestId(request.Owner, requestId) is { } existing)
@@ -38,9 +42,9 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
             }
 
             var pending = new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, "accepted",
-                null, now, now + request.Duration, now, request.RequestId);
+                null, now, now + request.Duration, now, request.RequestId) { SshKeys = request.SshKeys };
             var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
-            var decision = placement.Decide(Candidates(session, now), request.Resources);
+            var decision = placement.Decide(Candidates(session, now), new PlacementRequest(request.Resources, network?.Name));
             if (decision.Host is not { } host)
             {
                 var failed = LeaseStateMachine.Move(placing, LeaseState.Failed, decision.Explain(), now);
@@ -48,13 +52,31 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
                 return failed;
             }
 
-            var starting = LeaseStateMachine.Move(placing, LeaseState.Starting, $"placed on {host}; waiting for the host to start it", now) with { Host = host };
+            ValueList<NetworkAttachment> nics = [];
+            if (network is not null)
+            {
+                if (!addresses.TryAssign(session, network, placing.Id, now, out var nic, out var refusal))
+                {
+                    var refused = LeaseStateMachine.Move(placing, LeaseState.Failed, refusal, now);
+                    session.Insert(refused);
+                    return refused;
+                }
+
+                nics = [nic];
+            }
+
+            var starting = LeaseStateMachine.Move(placing, LeaseState.Starting, $"placed on {host}; waiting for the host to start it", now) with { Host = host, Networks = nics };
             session.Insert(starting);
             session.BumpDesiredVersion(host);
             return starting;
         }, cancellationToken);
 
         LogCreated(logger, lease.Id.Value, lease.Owner, lease.State, lease.Host?.Value ?? "-", lease.Reason);
+        foreach (var nic in lease.Networks)
+        {
+            LogAddressAssigned(logger, lease.Id.Value, nic.Network, nic.Address, nic.Mac);
+        }
+
         Changed(lease);
         return lease;
     }
@@ -126,7 +148,7 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
                     continue;
                 }
 
-                session.Update(next);
+                Save(session, next, now);
                 if (lease.WantsWorkspace != next.WantsWorkspace)
                 {
                     session.BumpDesiredVersion(host);
@@ -162,7 +184,12 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
     {
         var record = session.FindHost(host) ?? throw new HostNotFoundException(host);
         var workspaces = session.LiveLeasesOn(host).Where(l => l.WantsWorkspace)
-            .Select(l => new WorkspaceAssignment(l.Id.Value, l.Owner, l.Image, l.Resources, l.ExpiresAt, l.Power, l.RebootsRequested)).ToList();
+            .Select(l => new WorkspaceAssignment(l.Id.Value, l.Owner, l.Image, l.Resources, l.ExpiresAt, l.Power, l.RebootsRequested)
+            {
+                Networks = l.Networks,
+                SshKeys = l.SshKeys,
+                Hostname = l.Hostname,
+            }).ToList();
         return new DesiredSet(host, record.DesiredVersion, workspaces);
     });
 
@@ -186,7 +213,7 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
                     return (lease, lease);
             }
 
-            session.Update(next);
+            Save(session, next, now);
             return (lease, next);
         }, cancellationToken);
 
@@ -197,6 +224,20 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
         }
 
         return after;
+    }
+
+    /// <summary>Writes a changed lease; one that has just ended or failed puts its addresses into quarantine.</summary>
+    private void Save(ILeaseSession session, Lease next, DateTimeOffset now)
+    {
+        session.Update(next);
+        if (next.IsTerminal)
+        {
+            var (count, until) = addresses.Quarantine(session, next.Id, now);
+            if (count > 0)
+            {
+                LogQuarantined(logger, next.Id.Value, count, until);
+            }
+        }
     }
 
     /// <summary>The time at the precision the store keeps (milliseconds), so what is returned equals what is read back.</summary>
@@ -223,4 +264,10 @@ public sealed partial class LeaseManager(ILeaseStore store, HostRegistry hosts, 
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Lease {LeaseId} is now {State} ({Reason})")]
     private static partial void LogStateChanged(ILogger logger, string leaseId, LeaseState state, string reason);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Information, Message = "Lease {LeaseId} holds {Address} with MAC {Mac} on network {Network}")]
+    private static partial void LogAddressAssigned(ILogger logger, string leaseId, string network, System.Net.IPAddress address, string mac);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Lease {LeaseId} is over; its {Count} address(es) are in quarantine until {Until}")]
+    private static partial void LogQuarantined(ILogger logger, string leaseId, int count, DateTimeOffset until);
 }

@@ -34,14 +34,16 @@ public sealed class PlacementPipeline(IReadOnlyList<IHostFilter> filters, IReadO
 {
     /// <summary>
     /// The default chain. Filters run cheapest and most often decisive first: health is one comparison and
-    /// rules out dead hosts before anything is computed for them; capacity follows. Rankers: measured CPU
-    /// weighs most, because hosts are placed by what they really do; memory headroom breaks near-ties.
+    /// rules out dead hosts before anything is computed for them; the network comes before capacity, because a
+    /// missing bridge is the lasting reason and the one worth reporting for a host that is also full.
+    /// Rankers: measured CPU weighs most, because hosts are placed by what they really do; memory headroom
+    /// breaks near-ties.
     /// </summary>
     public static PlacementPipeline Default() => new(
-        [new HostUpFilter(), new CapacityFilter()],
+        [new HostUpFilter(), new NetworkFilter(), new CapacityFilter()],
         [(new MeasuredCpuRanker(), 0.7), (new MemoryHeadroomRanker(), 0.3)]);
 
-    public PlacementDecision Decide(IReadOnlyList<PlacementCandidate> candidates, Resources request)
+    public PlacementDecision Decide(IReadOnlyList<PlacementCandidate> candidates, PlacementRequest request)
     {
         var rejections = new Dictionary<string, int>(StringComparer.Ordinal);
         PlacementCandidate? best = null;
@@ -72,7 +74,7 @@ public sealed class PlacementPipeline(IReadOnlyList<IHostFilter> filters, IReadO
         return new PlacementDecision(best?.Host.Id, candidates.Count, rejections);
     }
 
-    private string? Reject(PlacementCandidate candidate, Resources request)
+    private string? Reject(PlacementCandidate candidate, PlacementRequest request)
     {
         foreach (var filter in filters)
         {

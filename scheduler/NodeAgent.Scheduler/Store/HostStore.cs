@@ -30,13 +30,13 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
             command.Transaction = transaction;
             command.CommandText = """
                 INSERT INTO hosts (host_id, hostname, agent_version, architecture, domain_type, capacity_vcpus, capacity_memory_bytes,
-                                   capacity_disk_bytes, labels, features, registered_at)
-                VALUES ($id, $hostname, $version, $arch, $type, $vcpus, $memory, $disk, $labels, $features, $now)
+                                   capacity_disk_bytes, labels, features, networks, registered_at)
+                VALUES ($id, $hostname, $version, $arch, $type, $vcpus, $memory, $disk, $labels, $features, $networks, $now)
                 ON CONFLICT (host_id) DO UPDATE SET
                     hostname = excluded.hostname, agent_version = excluded.agent_version, architecture = excluded.architecture,
                     domain_type = excluded.domain_type, capacity_vcpus = excluded.capacity_vcpus,
                     capacity_memory_bytes = excluded.capacity_memory_bytes, capacity_disk_bytes = excluded.capacity_disk_bytes,
-                    labels = excluded.labels, features = excluded.features
+                    labels = excluded.labels, features = excluded.features, networks = excluded.networks
                 """;
             var p = command.Parameters;
             p.AddWithValue("$id", registration.Id.Value);
@@ -49,6 +49,7 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
             p.AddWithValue("$disk", registration.Capacity.DiskBytes);
             p.AddWithValue("$labels", JsonSerializer.Serialize(new Dictionary<string, string>(registration.Labels), StoreJson.Default.DictionaryStringString));
             p.AddWithValue("$features", JsonSerializer.Serialize(registration.Features.ToList(), StoreJson.Default.ListString));
+            p.AddWithValue("$networks", JsonSerializer.Serialize(registration.Networks.ToList(), StoreJson.Default.ListString));
             p.AddWithValue("$now", now.ToUnixTimeMilliseconds());
             return command.ExecuteNonQuery();
         }, cancellationToken);
@@ -107,7 +108,8 @@ internal static class HostRows
         SELECT h.host_id, h.hostname, h.agent_version, h.architecture, h.domain_type, h.capacity_vcpus, h.capacity_memory_bytes,
                h.capacity_disk_bytes, h.labels, h.features, h.registered_at, h.last_heartbeat_at, h.load_cpu,
                h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces, h.desired_version,
-               COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0), h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason
+               COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0), h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason,
+               h.networks
         FROM hosts h
         LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(memory_bytes) AS memory_bytes, SUM(disk_bytes) AS disk_bytes
                    FROM leases WHERE state IN ({Holding}) GROUP BY host_id) a ON a.host_id = h.host_id
@@ -135,7 +137,10 @@ internal static class HostRows
             r.GetString(4),
             new Resources(r.GetInt32(5), r.GetInt64(6), r.GetInt64(7)),
             JsonSerializer.Deserialize(r.GetString(8), StoreJson.Default.DictionaryStringString) ?? [],
-            JsonSerializer.Deserialize(r.GetString(9), StoreJson.Default.ListString) ?? []);
+            JsonSerializer.Deserialize(r.GetString(9), StoreJson.Default.ListString) ?? [])
+        {
+            Networks = JsonSerializer.Deserialize(r.GetString(23), StoreJson.Default.ListString) ?? [],
+        };
         var load = new HostLoad(r.GetDouble(12), r.GetInt64(13), r.GetDouble(14), r.GetInt32(15), new Resources(r.GetInt32(20), r.GetInt64(21), 0));
         DateTimeOffset? lastHeartbeat = r.IsDBNull(11) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11));
         var allocated = new Resources(r.GetInt32(17), r.GetInt64(18), r.GetInt64(19));

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
@@ -32,6 +33,21 @@ public interface ILeaseSession
 
     /// <summary>Marks the host's desired set as changed and returns its new version.</summary>
     long BumpDesiredVersion(HostId host);
+
+    /// <summary>Every address held on the network, by live leases or in quarantine (expired quarantines included until forgotten).</summary>
+    IReadOnlyList<AddressReservation> AddressesOn(string network);
+
+    /// <summary>Whether any reservation, on any network, uses the MAC.</summary>
+    bool MacInUse(string mac);
+
+    /// <summary>Records an address as assigned to a lease; the lease may be inserted later in the same transaction.</summary>
+    void Reserve(AddressReservation reservation);
+
+    /// <summary>Drops the network's quarantined addresses whose time has passed, so they can be reserved again.</summary>
+    int ForgetExpiredQuarantine(string network, DateTimeOffset now);
+
+    /// <summary>Moves the lease's assigned addresses into quarantine until <paramref name="until"/>; returns how many.</summary>
+    int Quarantine(LeaseId lease, DateTimeOffset until);
 }
 
 /// <summary>The source of truth for leases: runs lease logic in transactions.</summary>
@@ -43,18 +59,18 @@ public interface ILeaseStore
 }
 
 /// <summary>Leases in SQLite.</summary>
-public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
+public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
 {
     public Task<T> WriteAsync<T>(Func<ILeaseSession, T> work, CancellationToken cancellationToken = default) =>
         database.WriteAsync((connection, transaction) => work(new Session(connection, transaction)), cancellationToken);
 
     public T Read<T>(Func<ILeaseSession, T> work) => database.Read(connection => work(new Session(connection, null)));
 
-    private sealed class Session(SqliteConnection connection, SqliteTransaction? transaction) : ILeaseSession
+    private sealed partial class Session(SqliteConnection connection, SqliteTransaction? transaction) : ILeaseSession
     {
         private const string Columns =
             "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +
-            "power, reboots_requested, reboots_done";
+            "power, reboots_requested, reboots_done, ssh_keys";
 
         public Lease? FindLease(LeaseId id) =>
             Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
@@ -85,10 +101,14 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
             return HostRows.ReadAll(command).SingleOrDefault();
         }
 
-        public void Insert(Lease lease) => Execute(
-            $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid, " +
-            "$power, $reboots_requested, $reboots_done)",
-            Parameters(lease));
+        public void Insert(Lease lease)
+        {
+            Execute(
+                $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid, " +
+                "$power, $reboots_requested, $reboots_done, $ssh_keys)",
+                Parameters(lease));
+            InsertNetworks(lease);
+        }
 
         public void Update(Lease lease)
         {
@@ -119,6 +139,7 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
             ("$created", lease.CreatedAt.ToUnixTimeMilliseconds()), ("$expires", lease.ExpiresAt.ToUnixTimeMilliseconds()),
             ("$updated", lease.UpdatedAt.ToUnixTimeMilliseconds()), ("$rid", lease.RequestId),
             ("$power", PowerName(lease.Power)), ("$reboots_requested", lease.RebootsRequested), ("$reboots_done", lease.RebootsDone),
+            ("$ssh_keys", JsonSerializer.Serialize(lease.SshKeys.ToList(), StoreJson.Default.ListString)),
         ];
 
         private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
@@ -142,10 +163,13 @@ public sealed class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
                     r.IsDBNull(12) ? null : r.GetString(12),
                     ParsePower(r.GetString(13)),
                     r.GetInt64(14),
-                    r.GetInt64(15)));
+                    r.GetInt64(15))
+                {
+                    SshKeys = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(16), StoreJson.Default.ListString) ?? []),
+                });
             }
 
-            return leases;
+            return WithNetworks(leases);
         }
 
         private int Execute(string sql, params (string Name, object? Value)[] parameters)

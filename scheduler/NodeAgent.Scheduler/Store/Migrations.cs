@@ -73,6 +73,39 @@ internal static class Migrations
         ALTER TABLE leases ADD COLUMN reboots_requested INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE leases ADD COLUMN reboots_done INTEGER NOT NULL DEFAULT 0;
         """,
+
+        // 6: networks. Hosts announce the networks they have a bridge for (JSON list); a lease keeps its SSH keys
+        // (JSON list) and its NICs as assigned at placement, also after it ends. addresses holds each address in
+        // use by a live lease or in quarantine after one; its UNIQUE constraints make a duplicate address or MAC
+        // impossible even by mistake. Its lease reference is checked at commit, so a placement can reserve the
+        // address before it writes the lease. Existing hosts have no networks, existing leases no NICs or keys.
+        """
+        ALTER TABLE hosts ADD COLUMN networks TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE leases ADD COLUMN ssh_keys TEXT NOT NULL DEFAULT '[]';
+        CREATE TABLE lease_networks (
+            lease_id TEXT NOT NULL REFERENCES leases (lease_id),
+            position INTEGER NOT NULL,
+            network TEXT NOT NULL,
+            mac TEXT NOT NULL,
+            address TEXT NOT NULL,
+            prefix_length INTEGER NOT NULL,
+            gateway TEXT NOT NULL,
+            dns_servers TEXT NOT NULL,
+            PRIMARY KEY (lease_id, position)
+        ) STRICT;
+        CREATE TABLE addresses (
+            network TEXT NOT NULL,
+            address TEXT NOT NULL,
+            lease_id TEXT NOT NULL REFERENCES leases (lease_id) DEFERRABLE INITIALLY DEFERRED,
+            mac TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('assigned', 'quarantined')),
+            quarantined_until INTEGER,
+            CHECK ((state = 'assigned') = (quarantined_until IS NULL)),
+            UNIQUE (network, address),
+            UNIQUE (mac)
+        ) STRICT;
+        CREATE INDEX addresses_by_lease ON addresses (lease_id);
+        """,
     ];
 
     public static int Latest => Steps.Length;

@@ -16,10 +16,12 @@ internal sealed class FakeAgent(RpcChannel channel, string hostId)
 
     public string HostId { get; } = hostId;
 
-    public async Task RegisterAsync(uint vcpus = 4)
+    /// <summary>Registers the host with <paramref name="networks"/> as the networks it has a bridge for.</summary>
+    public async Task RegisterAsync(uint vcpus = 4, params string[] networks)
     {
         _vcpus = vcpus;
         var info = HostApiTests.Info(HostId, vcpus);
+        info.Networks.Add(networks);
         await _client.RegisterHostAsync(new RegisterHostRequest { Host = info });
         await HeartbeatAsync();
     }
