@@ -49,7 +49,7 @@ public static class NetworkSyntax
         problem = string.Empty;
         if (text is not { Length: 17 })
         {
-            problem = $"'{IdSyntax.Printable(text ?? string.Empty)}' is not a MAC; write six lower-case hex pairs separated by ':', e.g. 52:54:00:12:34:56";
+            problem = $"MAC '{IdSyntax.Printable(text ?? string.Empty)}' is not six hex pairs separated by ':' (lower-case, e.g. 52:54:00:12:34:56)";
             return false;
         }
 
@@ -58,15 +58,21 @@ public static class NetworkSyntax
             var separator = i % 3 == 2;
             if (separator ? text[i] != ':' : !char.IsAsciiHexDigitLower(text[i]) && !char.IsAsciiDigit(text[i]))
             {
-                problem = $"'{IdSyntax.Printable(text)}' is not a MAC; write six lower-case hex pairs separated by ':', e.g. 52:54:00:12:34:56";
+                problem = $"MAC '{IdSyntax.Printable(text)}' is not six hex pairs separated by ':' (lower-case, e.g. 52:54:00:12:34:56)";
                 return false;
             }
         }
 
         var first = byte.Parse(text.AsSpan(0, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-        if ((first & 0x01) != 0 || (first & 0x02) == 0)
+        if ((first & 0x01) != 0)
         {
-            problem = $"'{text}' is not a locally administered unicast MAC (its first byte must have bit 1 set and bit 0 clear, as 52:54:00:… has)";
+            problem = $"MAC {text} is a multicast address; a NIC needs a unicast one (bit 0 of the first byte clear)";
+            return false;
+        }
+
+        if ((first & 0x02) == 0)
+        {
+            problem = $"MAC {text} is not locally administered (bit 1 of the first byte set, as in 52:54:00:…); a globally assigned MAC belongs to some real network card";
             return false;
         }
 

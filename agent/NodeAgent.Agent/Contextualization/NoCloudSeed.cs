@@ -131,7 +131,7 @@ public sealed class NoCloudSeed
                 continue;
             }
 
-            if (!MacAddressSyntax.IsValid(nic.Mac, out var macProblem))
+            if (!Contract.NetworkSyntax.IsValidMac(nic.Mac, out var macProblem))
             {
                 problems.Add($"NIC {i}: {macProblem}");
             }

@@ -260,7 +260,7 @@ public static class DomainXml
                 continue;
             }
 
-            if (!MacAddressSyntax.IsValid(nic.Mac, out var macProblem))
+            if (!Contract.NetworkSyntax.IsValidMac(nic.Mac, out var macProblem))
             {
                 problems.Add($"NIC {i}: {macProblem}");
             }

@@ -4,8 +4,8 @@ using NodeAgent.Contract;
 namespace NodeAgent.Agent.Networking;
 
 /// <summary>
-/// A workspace NIC's MAC address: six lower-case hex pairs separated by ':', unicast, not all zero, e.g.
-/// 52:54:00:12:34:56 — the same rule as the agent's other MAC check (Hypervisor's MacAddressSyntax), so a
+/// A workspace NIC's MAC address: <see cref="NetworkSyntax.IsValidMac"/>'s rule (lower-case, locally administered
+/// unicast, e.g. 52:54:00:12:34:56), the one the scheduler assigns by and every part of the agent checks, so a
 /// MAC accepted on arrival is never refused here. Kept as its six bytes; <see cref="ToString"/> is the only
 /// text form and holds only hex digits and ':'.
 /// </summary>
@@ -24,37 +24,15 @@ public readonly record struct MacAddress
     public static bool TryParse(string? text, out MacAddress mac, out string problem)
     {
         mac = default;
-        if (text is null || text.Length != 17)
+        if (!NetworkSyntax.IsValidMac(text, out problem))
         {
-            problem = $"'{IdSyntax.Printable(text ?? "")}' is not six hex pairs separated by ':' (e.g. 52:54:00:12:34:56)";
             return false;
         }
 
         ulong bits = 0;
         for (var i = 0; i < 6; i++)
         {
-            var pair = text.AsSpan(i * 3, 2);
-            var separatorOk = i == 5 || text[(i * 3) + 2] == ':';
-            if (!separatorOk || !IsLowerHex(pair[0]) || !IsLowerHex(pair[1]))
-            {
-                problem = $"'{IdSyntax.Printable(text)}' is not six lower-case hex pairs separated by ':' (e.g. 52:54:00:12:34:56)";
-                return false;
-            }
-
-            bits = (bits << 8) | byte.Parse(pair, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
-        }
-
-        var first = (byte)(bits >> 40);
-        if ((first & 0x01) != 0)
-        {
-            problem = $"{text} is a multicast address; a NIC needs a unicast one (lowest bit of the first byte clear)";
-            return false;
-        }
-
-        if (bits == 0)
-        {
-            problem = "00:00:00:00:00:00 is not an address";
-            return false;
+            bits = (bits << 8) | byte.Parse(text.AsSpan(i * 3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
         }
 
         mac = new MacAddress(bits);

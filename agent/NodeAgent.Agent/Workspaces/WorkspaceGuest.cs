@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using V1 = NodeAgent.Contract.V1;
 
@@ -47,9 +46,9 @@ public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<Works
         var keys = new List<string>();
         foreach (var (text, i) in spec.SshKeys.Take(MaxSshKeys).Select((k, i) => (k, i)))
         {
-            if (Contextualization.SshPublicKeySyntax.TryNormalize(text, MaxSshKeyLength, out var key, out var keyProblem))
+            if (Contract.SshKeySyntax.IsValid(text, out var keyProblem))
             {
-                keys.Add(key);
+                keys.Add(text);
             }
             else
             {
@@ -64,12 +63,12 @@ public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<Works
     {
         var before = problems.Count;
         var where = $"NIC {index}";
-        if (!NetworkNamePattern().IsMatch(wire.Network))
+        if (!Contract.NetworkSyntax.IsValidName(wire.Network, out var nameProblem))
         {
-            problems.Add($"{where}: network name '{Contract.IdSyntax.Printable(wire.Network)}' is not [a-z][a-z0-9-]{{0,14}}");
+            problems.Add($"{where}: network name {nameProblem}");
         }
 
-        if (!Hypervisor.MacAddressSyntax.IsValid(wire.Mac, out var macProblem))
+        if (!Contract.NetworkSyntax.IsValidMac(wire.Mac, out var macProblem))
         {
             problems.Add($"{where}: {macProblem}");
         }
@@ -90,7 +89,6 @@ public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<Works
         return problems.Count == before ? new WorkspaceNic(wire.Network, wire.Mac, address!, (int)wire.PrefixLength, gateway, dns) : null;
     }
 
-    /// <summary>Dotted-quad IPv4 only: IPAddress.Parse alone would also take "1", "0x7f.1" and IPv6.</summary>
     private static IPAddress? Ipv4(string text, string what, List<string> problems, bool required)
     {
         if (text.Length == 0 && !required)
@@ -98,8 +96,7 @@ public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<Works
             return null;
         }
 
-        if (DottedQuadPattern().IsMatch(text) && IPAddress.TryParse(text, out var address) && address.AddressFamily == AddressFamily.InterNetwork &&
-            address.ToString() == text)
+        if (Contract.NetworkSyntax.TryParseIPv4(text, out var address))
         {
             return address;
         }
@@ -110,10 +107,4 @@ public sealed partial record WorkspaceGuest(string Hostname, IReadOnlyList<Works
 
     [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\z")]
     private static partial Regex HostnamePattern();
-
-    [GeneratedRegex("^[a-z][a-z0-9-]{0,14}\\z")]
-    private static partial Regex NetworkNamePattern();
-
-    [GeneratedRegex("^[0-9]{1,3}(\\.[0-9]{1,3}){3}\\z")]
-    private static partial Regex DottedQuadPattern();
 }

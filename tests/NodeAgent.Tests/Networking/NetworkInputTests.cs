@@ -47,13 +47,13 @@ public sealed class NetworkInputTests
     [Theory]
     [InlineData("52:54:00:12:34:5", "six hex pairs")]
     [InlineData("52:54:00:12:34:56 ", "six hex pairs")]
-    [InlineData("52-54-00-12-34-56", "lower-case hex pairs")]
-    [InlineData("52:54:00:12:34:5G", "lower-case hex pairs")]
-    [InlineData("52:54:00:AB:CD:EF", "lower-case hex pairs")]
+    [InlineData("52-54-00-12-34-56", "six hex pairs")]
+    [InlineData("52:54:00:12:34:5G", "six hex pairs")]
+    [InlineData("52:54:00:AB:CD:EF", "six hex pairs")]
     [InlineData("52:54:00:12:34:56\"; drop", "six hex pairs")]
     [InlineData("53:54:00:12:34:56", "multicast")]
     [InlineData("ff:ff:ff:ff:ff:ff", "multicast")]
-    [InlineData("00:00:00:00:00:00", "not an address")]
+    [InlineData("00:00:00:00:00:00", "not locally administered")]
     public void MacAddress_Hostile_RefusedWithTheReason(string text, string reason)
     {
         Assert.False(MacAddress.TryParse(text, out _, out var problem));
@@ -62,7 +62,7 @@ public sealed class NetworkInputTests
 
     [Theory]
     [InlineData("52:54:00:0a:bc:ff")]
-    [InlineData("00:16:3e:12:34:56")]
+    [InlineData("02:16:3e:12:34:56")]
     public void MacAddress_Unicast_RoundTrips(string text) =>
         Assert.Equal(text, MacAddress.Parse(text).ToString());
 
