@@ -15,6 +15,7 @@ internal sealed class RealCluster : IAsyncDisposable
 
     private readonly TempDirectory _dir = new();
     private ChildProcess? _scheduler;
+    private string[] _agentArguments = [];
 
     public string HostId { get; } = "e2e-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -28,9 +29,11 @@ internal sealed class RealCluster : IAsyncDisposable
 
     public string ConsolePath(string id) => Path.Combine(WorkspaceDirectory(id), "console.log");
 
-    public static async Task<RealCluster> StartAsync()
+    /// <param name="schedulerArguments">Added to the scheduler's command line (e.g. its networks).</param>
+    /// <param name="agentArguments">Added to every agent's command line (e.g. its networks).</param>
+    public static async Task<RealCluster> StartAsync(string[]? schedulerArguments = null, string[]? agentArguments = null)
     {
-        var cluster = new RealCluster();
+        var cluster = new RealCluster { _agentArguments = agentArguments ?? [] };
         try
         {
             // Both scripts are idempotent and quick when there is nothing to do; `make test` has run them already.
@@ -41,7 +44,7 @@ internal sealed class RealCluster : IAsyncDisposable
             File.CreateSymbolicLink(Path.Combine(images, Image), guest);
 
             cluster._scheduler = ChildProcess.Start(Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
-                ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(cluster._dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05"]);
+                ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(cluster._dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05", .. schedulerArguments ?? []]);
             cluster.Address = (await cluster._scheduler.WaitForLineAsync("nodeagent-scheduler listening on", TimeSpan.FromSeconds(30))).Split(' ')[^1];
             await cluster.StartAgentAsync();
             return cluster;
@@ -63,7 +66,7 @@ internal sealed class RealCluster : IAsyncDisposable
 
         Agent = ChildProcess.Start(Repository.ProgramPath("agent/NodeAgent.Agent", "nodeagent"),
             ["--scheduler", Address, "--state-directory", AgentState, "--images-directory", Path.Combine(_dir.Path, "images"), "--host-id", HostId,
-             "--libvirt-uri", "qemu:///system", "--reconcile-interval", "01:00:00", .. extraArguments],
+             "--libvirt-uri", "qemu:///system", "--reconcile-interval", "01:00:00", .. _agentArguments, .. extraArguments],
             environment);
         await Agent.WaitForLineAsync($"Registered as host {HostId}", TimeSpan.FromSeconds(30));
     }

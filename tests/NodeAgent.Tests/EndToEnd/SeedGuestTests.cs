@@ -29,7 +29,7 @@ public sealed class SeedGuestTests : IAsyncLifetime
 
     private string Bridge => "ctxtestbr" + _suffix;
 
-    private string Namespace => "ctxtestns" + _suffix;
+    private UserSide? _userSide;
 
     public async Task InitializeAsync()
     {
@@ -46,13 +46,18 @@ public sealed class SeedGuestTests : IAsyncLifetime
             await _cleanups[i]();
         }
 
+        if (_userSide is not null)
+        {
+            await _userSide.DisposeAsync();
+        }
+
         _dir.Dispose();
     }
 
     [Fact(Timeout = 300_000)]
     public async Task Boot_WithSeedAndNic_GuestTakesItsNameKeysAndAddressAndAnswersOnIt()
     {
-        await AddBridgeWithPeerAsync();
+        _userSide = await UserSide.JoinAsync(Bridge, PeerAddress + "/24", createBridge: true);
         var seed = new NoCloudSeed("w-seed" + _suffix, "ctxguest", [Contextualization.NoCloudSeedTests.Alice, Contextualization.NoCloudSeedTests.Bob],
             [new SeedNicInput("52:54:00:c7:00:05", GuestAddress, 24, Gateway, [Gateway])]);
         var iso = await new SeedImage(_runner).BuildAsync(seed, _dir.Path, default);
@@ -64,9 +69,8 @@ public sealed class SeedGuestTests : IAsyncLifetime
         Assert.Contains("NODEAGENT-GUEST: tcp 22 NODEAGENT-SSH-STANDIN\n", console, StringComparison.Ordinal);
         Assert.True(console.IndexOf("NODEAGENT-GUEST: net eth0", StringComparison.Ordinal) < console.IndexOf("NODEAGENT-GUEST-READY", StringComparison.Ordinal));
         Assert.Contains(TapNames.For(seed.InstanceId, 0), await _runner.RunCheckedAsync("ip", ["-o", "link", "show", "master", Bridge], CommandTimeout, default), StringComparison.Ordinal);
-        Assert.True(await PingAsync(GuestAddress), $"{GuestAddress} did not answer ping from namespace {Namespace}");
-        var banner = await _runner.RunAsync("ip", ["netns", "exec", Namespace, "busybox", "nc", "-w", "10", GuestAddress, "22"], CommandTimeout, default);
-        Assert.Equal("NODEAGENT-SSH-STANDIN ctxguest", banner.StandardOutput.Trim());
+        Assert.True(await _userSide.PingAsync(GuestAddress), $"{GuestAddress} did not answer ping from namespace {_userSide.Namespace}");
+        Assert.Equal("NODEAGENT-SSH-STANDIN ctxguest", await _userSide.BannerAsync(GuestAddress));
     }
 
     [Fact(Timeout = 300_000)]
@@ -104,38 +108,5 @@ public sealed class SeedGuestTests : IAsyncLifetime
         // The guest's tty turns each "\n" into "\r\n".
         var console = await RealCluster.WaitForConsoleAsync(consoleLog, "NODEAGENT-GUEST-READY", TimeSpan.FromMinutes(3));
         return console.Replace("\r\n", "\n", StringComparison.Ordinal);
-    }
-
-    /// <summary>The bridge (no address) and, on it, a veth whose other end is in a namespace of the test's own.</summary>
-    private async Task AddBridgeWithPeerAsync()
-    {
-        var veth = "ctxtestv" + _suffix;
-        await IpAsync("link", "add", Bridge, "type", "bridge");
-        _cleanups.Add(() => _runner.RunAsync("ip", ["link", "del", Bridge], CommandTimeout, default));
-        await IpAsync("link", "set", Bridge, "up");
-        await IpAsync("netns", "add", Namespace);
-        _cleanups.Add(() => _runner.RunAsync("ip", ["netns", "del", Namespace], CommandTimeout, default));
-        await IpAsync("link", "add", veth, "type", "veth", "peer", "name", "peer0", "netns", Namespace);
-        _cleanups.Add(() => _runner.RunAsync("ip", ["link", "del", veth], CommandTimeout, default));
-        await IpAsync("link", "set", veth, "master", Bridge, "up");
-        await IpAsync("-n", Namespace, "addr", "add", PeerAddress + "/24", "dev", "peer0");
-        await IpAsync("-n", Namespace, "link", "set", "peer0", "up");
-    }
-
-    private Task<string> IpAsync(params string[] arguments) => _runner.RunCheckedAsync("ip", arguments, CommandTimeout, default);
-
-    /// <summary>A few pings: the first may go while the bridge port is still learning.</summary>
-    private async Task<bool> PingAsync(string address)
-    {
-        for (var attempt = 0; attempt < 10; attempt++)
-        {
-            var ping = await _runner.RunAsync("ip", ["netns", "exec", Namespace, "ping", "-c", "1", "-W", "2", address], CommandTimeout, default);
-            if (ping.ExitCode == 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }
