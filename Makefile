@@ -5,6 +5,7 @@
 #   make bench-rpc  gRPC transport benchmark; writes docs/benchmarks.md
 #   make bench-lease  lease-to-running time on real libvirtd + QEMU; writes docs/benchmarks.md
 #   make bench-footprint  sizes and resident memory of the native-AOT programs; writes docs/benchmarks.md
+#   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
 
 SHELL := /bin/bash
 DOTNET ?= dotnet
@@ -15,7 +16,7 @@ export DOTNET_NOLOGO := 1
 
 PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
 
-.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint clean
+.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load clean
 
 all: build
 
@@ -56,6 +57,9 @@ bench-lease: deps
 
 bench-footprint: publish
 	@tests/setup/bench-footprint.sh
+
+bench-agent-load: deps publish
+	@tests/setup/bench-agent-load.sh
 
 clean:
 	rm -rf $(OUT)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -26,7 +27,11 @@ public static class AgentApp
         var id = HostIdentity.LoadOrCreate(options.StateDirectory, options.HostId, Environment.MachineName);
         var probe = new HostProbe(new ProcFileSystem(options.ProcRoot));
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = false });
+        // The agent has no appsettings.json. Without this the host would watch its working directory, recursively, for
+        // one to appear: an inotify watch per directory (under systemd that directory is /) and two threads.
+        var configuration = new ConfigurationManager();
+        configuration.AddInMemoryCollection([new("hostBuilder:reloadConfigOnChange", "false")]);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = false, Configuration = configuration });
         configureLogging?.Invoke(builder.Logging);
         var services = builder.Services;
         services.AddSingleton(options);

@@ -45,7 +45,23 @@ public sealed record AgentOptions
     /// <summary>The networks this host offers workspaces (--network), one bridge each; empty offers none.</summary>
     public IReadOnlyList<Networking.NetworkDefinition> Networks { get; init; } = [];
 
-    public IReadOnlyList<string> Validate()
+    /// <summary>Host CPUs kept for the host itself and not offered to workspaces.</summary>
+    public int ReservedVcpus { get; init; }
+
+    /// <summary>Memory kept for the host itself; null for the default of <see cref="HostFacts.CapacityPolicy.DefaultReservedMemory"/>.</summary>
+    public long? ReservedMemoryBytes { get; init; }
+
+    /// <summary>vCPUs offered per host CPU left after the reservation.</summary>
+    public double CpuOvercommit { get; init; } = HostFacts.CapacityPolicy.DefaultCpuOvercommit;
+
+    /// <summary>Bytes of memory offered per byte left after the reservation.</summary>
+    public double MemoryOvercommit { get; init; } = HostFacts.CapacityPolicy.DefaultMemoryOvercommit;
+
+    /// <summary>What of the host is offered to workspaces, from the four settings above.</summary>
+    public HostFacts.CapacityPolicy Capacity => new(ReservedVcpus, ReservedMemoryBytes, CpuOvercommit, MemoryOvercommit);
+
+    /// <param name="host">The host's raw size, to check that the reservation leaves something; null skips those checks.</param>
+    public IReadOnlyList<string> Validate(HostFacts.HostSize? host = null)
     {
         var problems = new List<string>();
         if (Scheduler.Scheme is not ("http" or "https"))
@@ -89,6 +105,7 @@ public sealed record AgentOptions
         }
 
         problems.AddRange(Networking.NetworkDefinition.Validate(Networks));
+        problems.AddRange(Capacity.Problems(host));
         return problems;
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using NodeAgent.Agent;
+using NodeAgent.Agent.HostFacts;
 using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Networking;
 using NodeAgent.Rpc.Client;
@@ -55,9 +56,34 @@ var networks = new Option<string[]>("--network")
     AllowMultipleArgumentsPerToken = false,
 };
 
+// What the host offers to workspaces: (host's amount − reserved) × overcommit, rounded down.
+var reservedVcpus = new Option<int>("--reserved-vcpus")
+{
+    Description = "Host CPUs kept for the host itself (OS, libvirtd, QEMU's I/O, this agent) and not offered to workspaces.",
+    DefaultValueFactory = _ => 0,
+};
+var reservedMemory = new Option<string?>("--reserved-memory")
+{
+    Description = "Memory kept for the host itself and not offered to workspaces, e.g. 512M or 2G. "
+        + "Default: 512M, or a quarter of the host's memory when that is less.",
+};
+var cpuOvercommit = new Option<double>("--cpu-overcommit")
+{
+    Description = "vCPUs offered per host CPU left after --reserved-vcpus, above 0 and at most 64; 1 offers no more than the host has. "
+        + "The default is OpenStack Nova's: workspaces are mostly idle and placement follows measured CPU load. Use 1 for CPU-bound batch work.",
+    DefaultValueFactory = _ => CapacityPolicy.DefaultCpuOvercommit,
+};
+var memoryOvercommit = new Option<double>("--memory-overcommit")
+{
+    Description = "Memory offered per byte left after --reserved-memory, above 0 and at most 64. "
+        + "The default offers none beyond the host's: guest memory is not ballooned, so memory promised twice ends with the OOM killer stopping a guest.",
+    DefaultValueFactory = _ => CapacityPolicy.DefaultMemoryOvercommit,
+};
+
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
     scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, reconcileInterval, stopTimeout, parallelOperations, hostId, networks,
+    reservedVcpus, reservedMemory, cpuOvercommit, memoryOvercommit,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -90,6 +116,10 @@ root.SetAction(async (result, cancellationToken) =>
             ParallelOperations = result.GetValue(parallelOperations),
             HostId = result.GetValue(hostId),
             Networks = networkDefinitions,
+            ReservedVcpus = result.GetValue(reservedVcpus),
+            ReservedMemoryBytes = result.GetValue(reservedMemory) is { } memory ? CapacityPolicy.ParseSize(memory, "--reserved-memory") : null,
+            CpuOvercommit = result.GetValue(cpuOvercommit),
+            MemoryOvercommit = result.GetValue(memoryOvercommit),
         };
     }
     catch (FormatException e)
@@ -98,12 +128,15 @@ root.SetAction(async (result, cancellationToken) =>
         return 2;
     }
 
-    var problems = networkProblems.Concat(options.Validate()).ToList();
+    var host = new HostProbe(new ProcFileSystem(options.ProcRoot)).Size();
+    var problems = networkProblems.Concat(options.Validate(host)).ToList();
     if (problems.Count > 0)
     {
         await Console.Error.WriteLineAsync("nodeagent: invalid configuration:\n  " + string.Join("\n  ", problems));
         return 2;
     }
+
+    await Console.Out.WriteLineAsync("nodeagent: " + options.Capacity.Describe(host));
 
     // The first connection is made here, so a libvirtd that is not there stops the start with a clear message;
     // later connections are made by the agent itself when libvirtd comes back after an outage.

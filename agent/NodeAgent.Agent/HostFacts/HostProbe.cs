@@ -3,7 +3,7 @@ using NodeAgent.Contract;
 
 namespace NodeAgent.Agent.HostFacts;
 
-/// <summary>What the host is and what it can offer: the facts the agent registers with.</summary>
+/// <summary>What the host is and has, as measured; what it offers to workspaces is <see cref="CapacityPolicy.Offer"/> of this.</summary>
 public sealed record HostDescription(HostId Id, string Hostname, string Architecture, string DomainType, int Vcpus, long MemoryBytes, long DiskBytes);
 
 /// <summary>
@@ -16,14 +16,14 @@ public sealed class HostProbe(ProcFileSystem proc)
     private (ulong Busy, ulong Total)? _lastCpu;
 
     /// <summary>The host's facts; the domain type comes from the hypervisor's capabilities, not from guessing.</summary>
-    public HostDescription Describe(HostId id, string stateDirectory, string domainType) => new(
-        id,
-        Environment.MachineName,
-        Architecture(),
-        domainType,
-        Environment.ProcessorCount,
-        proc.MemInfoBytes("MemTotal"),
-        DiskBytes(stateDirectory));
+    public HostDescription Describe(HostId id, string stateDirectory, string domainType)
+    {
+        var size = Size();
+        return new(id, Environment.MachineName, Architecture(), domainType, size.Vcpus, size.MemoryBytes, DiskBytes(stateDirectory));
+    }
+
+    /// <summary>The host's raw CPUs and memory, before any reservation or overcommit.</summary>
+    public HostSize Size() => new(Environment.ProcessorCount, proc.MemInfoBytes("MemTotal"));
 
     public (double CpuUtilization, long MemoryAvailableBytes, double LoadAverage1m) SampleLoad()
     {

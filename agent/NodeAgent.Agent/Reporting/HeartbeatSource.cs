@@ -56,6 +56,10 @@ public sealed class HeartbeatSource(HostDescription host, HostProbe probe, Desir
         return request;
     }
 
-    private Resources Capacity() =>
-        new() { Vcpus = (uint)host.Vcpus, MemoryBytes = (ulong)host.MemoryBytes, DiskBytes = (ulong)host.DiskBytes };
+    // What the host offers, after the reservation for the host itself and the overcommit ratios; disk is offered as it is.
+    private Resources Capacity()
+    {
+        var offer = options.Capacity.Offer(new HostSize(host.Vcpus, host.MemoryBytes));
+        return new() { Vcpus = (uint)offer.Vcpus, MemoryBytes = (ulong)offer.MemoryBytes, DiskBytes = (ulong)host.DiskBytes };
+    }
 }

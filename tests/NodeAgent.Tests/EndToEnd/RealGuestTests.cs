@@ -46,7 +46,7 @@ public sealed class RealGuestTests : IAsyncLifetime
 
         var list = await WsAsync("list");
         Assert.Equal(0, list.ExitCode);
-        Assert.Matches($@"{id}\s+running\s+{_hostId}\s+{Image}", list.Stdout);
+        Assert.Matches($@"{id}\s+running\s+running\s+{_hostId}\s+-\s+{Image}", list.Stdout);
         var show = await WsAsync("show", id);
         Assert.Contains("State:     running", show.Stdout, StringComparison.Ordinal);
 

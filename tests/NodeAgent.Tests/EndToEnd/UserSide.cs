@@ -22,7 +22,8 @@ internal sealed class UserSide : IAsyncDisposable
     {
         var suffix = Guid.NewGuid().ToString("N")[..6];
         var side = new UserSide("natestns" + suffix);
-        var veth = "natestv" + suffix;
+        // Not "na…" or "nh…": on a NodeAgent bridge those names are workspace taps, and a tap without rules is cut off.
+        var veth = "usrv" + suffix;
         try
         {
             if (createBridge)
