@@ -152,6 +152,11 @@ public sealed partial class Reconciler(
         {
             Failed(id, version, e);
         }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A fault of the agent's own, not of the workspace: logged with its stack, retried at the next pass.
+            LogDriveCrashed(logger, e, id);
+        }
         finally
         {
             _drives.TryRemove(id, out _);
@@ -206,6 +211,9 @@ public sealed partial class Reconciler(
 
     [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "Reconciling workspaces failed; retrying at the next change or the next periodic reconcile")]
     private static partial void LogReconcileFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 415, Level = LogLevel.Error, Message = "Driving workspace {WorkspaceId} failed unexpectedly; retrying at the next change or periodic reconcile")]
+    private static partial void LogDriveCrashed(ILogger logger, Exception exception, string workspaceId);
 
     [LoggerMessage(EventId = 414, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId}: libvirt is unavailable ({Reason}); retrying when it is back")]
     private static partial void LogDeferred(ILogger logger, string workspaceId, string reason);

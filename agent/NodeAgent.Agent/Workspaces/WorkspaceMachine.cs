@@ -127,9 +127,15 @@ public sealed partial class WorkspaceMachine(
         {
             hypervisor.Shutdown(name);
             failpoints.Reached(workspaceId, "acpi-shutdown");
-            while (time.GetUtcNow() < deadline && hypervisor.FindDomain(name) is { State: not (DomainState.Shutoff or DomainState.Crashed) })
+            while (hypervisor.FindDomain(name) is { State: not (DomainState.Shutoff or DomainState.Crashed) })
             {
+                // Read once: the deadline may pass between two readings, and a negative delay is an error.
                 var left = deadline - time.GetUtcNow();
+                if (left <= TimeSpan.Zero)
+                {
+                    break;
+                }
+
                 await Task.Delay(left < ShutdownPoll ? left : ShutdownPoll, time, cancellationToken);
             }
         }

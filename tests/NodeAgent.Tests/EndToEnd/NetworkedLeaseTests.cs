@@ -33,6 +33,10 @@ public sealed class NetworkedLeaseTests : IAsyncLifetime
         await _cluster.DisposeAsync();
         await _user.DisposeAsync();
         await _user.RunAsync("ip", "link", "del", _bridge);
+
+        // The agent leaves its rule table in place when it stops (running guests keep their rules); this
+        // test's agent is gone for good, and its guard would cut off other tests' taps named like NodeAgent's.
+        await _user.RunAsync("nft", "delete", "table", "bridge", "nodeagent");
     }
 
     [Fact(Timeout = 300_000)]
