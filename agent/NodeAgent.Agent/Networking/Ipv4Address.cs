@@ -6,8 +6,7 @@ namespace NodeAgent.Agent.Networking;
 /// <summary>
 /// An IPv4 unicast address a guest may hold: a strict dotted quad (four decimal numbers 0–255, no
 /// leading zeros, which some parsers read as octal), not in 0/8, 127/8, 224/4 or 240/4.
-/// <see cref="System.Net.IPAddress.TryParse(string, out System.Net.IPAddress)"/> is not used because it
-/// also accepts "10.1", "0x0a.0.0.1" and IPv6, none of which belong in a rule or a guest's configuration.
+/// The dotted quad is <see cref="NetworkSyntax.TryParseIPv4"/>'s, the one the scheduler checks by.
 /// </summary>
 public readonly record struct Ipv4Address
 {
@@ -68,34 +67,12 @@ public readonly record struct Ipv4Address
     private static bool TryParseQuad(string? text, out uint bits)
     {
         bits = 0;
-        if (text is null || text.Length is < 7 or > 15)
+        if (!NetworkSyntax.TryParseIPv4(text, out var address))
         {
             return false;
         }
 
-        var parts = text.Split('.');
-        if (parts.Length != 4)
-        {
-            return false;
-        }
-
-        foreach (var part in parts)
-        {
-            var digitsOnly = part.Length is >= 1 and <= 3 && part.All(char.IsAsciiDigit) && (part.Length == 1 || part[0] != '0');
-            if (!digitsOnly)
-            {
-                return false;
-            }
-
-            var value = int.Parse(part, NumberStyles.None, CultureInfo.InvariantCulture);
-            if (value > 255)
-            {
-                return false;
-            }
-
-            bits = (bits << 8) | (uint)value;
-        }
-
+        bits = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
         return true;
     }
 }
