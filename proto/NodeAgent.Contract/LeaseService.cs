@@ -29,6 +29,9 @@ public static class LeaseServiceMethods
 
     public static readonly Method<SetLeasePowerRequest, Lease> SetLeasePower =
         Method.Unary(ServiceName, nameof(SetLeasePower), SetLeasePowerRequest.Parser, Lease.Parser);
+
+    public static readonly Method<SaveLeaseRequest, Lease> SaveLease =
+        Method.Unary(ServiceName, nameof(SaveLease), SaveLeaseRequest.Parser, Lease.Parser);
 }
 
 /// <summary>Server side of <c>nodeagent.v1.LeaseService</c>; methods not overridden answer UNIMPLEMENTED.</summary>
@@ -55,6 +58,9 @@ public abstract class LeaseServiceBase : IRpcService
     public virtual Task<Lease> SetLeasePower(SetLeasePowerRequest request, ServerCallContext context) =>
         throw NotImplemented.For(LeaseServiceMethods.SetLeasePower.Path);
 
+    public virtual Task<Lease> SaveLease(SaveLeaseRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.SaveLease.Path);
+
     public void Bind(RpcServiceRegistry registry) => registry
         .AddUnary(LeaseServiceMethods.CreateLease, CreateLease)
         .AddUnary(LeaseServiceMethods.GetLease, GetLease)
@@ -62,7 +68,8 @@ public abstract class LeaseServiceBase : IRpcService
         .AddUnary(LeaseServiceMethods.ExtendLease, ExtendLease)
         .AddUnary(LeaseServiceMethods.ReleaseLease, ReleaseLease)
         .AddServerStreaming(LeaseServiceMethods.WatchLease, WatchLease)
-        .AddUnary(LeaseServiceMethods.SetLeasePower, SetLeasePower);
+        .AddUnary(LeaseServiceMethods.SetLeasePower, SetLeasePower)
+        .AddUnary(LeaseServiceMethods.SaveLease, SaveLease);
 }
 
 /// <summary>Client of <c>nodeagent.v1.LeaseService</c>.</summary>
@@ -88,4 +95,7 @@ public sealed class LeaseServiceClient(RpcChannel channel)
 
     public Task<Lease> SetLeasePowerAsync(SetLeasePowerRequest request, CallOptions options = default) =>
         channel.UnaryAsync(LeaseServiceMethods.SetLeasePower, request, options);
+
+    public Task<Lease> SaveLeaseAsync(SaveLeaseRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(LeaseServiceMethods.SaveLease, request, options);
 }

@@ -1,3 +1,4 @@
+using NodeAgent.Agent.Images;
 using NodeAgent.Contract;
 using V1 = NodeAgent.Contract.V1;
 
@@ -19,6 +20,15 @@ public enum DesiredPower
 public sealed record Workspace(string Id, string Owner, string Image, int Vcpus, long MemoryBytes, long DiskBytes, DateTimeOffset ExpiresAt,
     DesiredPower Power = DesiredPower.Running, ulong RebootCount = 0, WorkspaceGuest? Guest = null)
 {
+    /// <summary>The catalogue images it boots from; null only for workspaces made in tests without an image source.</summary>
+    public WorkspaceImage? ImageSource { get; init; }
+
+    /// <summary>Data disks and I/O limits.</summary>
+    public WorkspaceStorage Storage { get; init; } = WorkspaceStorage.None;
+
+    /// <summary>The latest save of the root disk asked for; null when none was.</summary>
+    public WorkspaceSave? Save { get; init; }
+
     /// <summary>The libvirt domain name of the workspace.</summary>
     public string DomainName => DomainNames.For(Id);
 
@@ -27,7 +37,7 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
         var problems = new List<string>();
         Check(problems, "id", spec.Id);
         Check(problems, "owner", spec.Owner);
-        Check(problems, "image", spec.Image?.Name ?? string.Empty);
+        var image = WorkspaceImage.FromWire(spec.Image, problems);
         var resources = spec.Resources ?? new V1.Resources();
         if (resources.Vcpus is < 1 or > 1024)
         {
@@ -52,6 +62,8 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
             var other => (DesiredPower?)null,
         };
         var guest = WorkspaceGuest.FromWire(spec, problems);
+        var storage = WorkspaceStorage.FromWire(spec, problems);
+        var save = WorkspaceSave.FromWire(spec.Save, problems);
         if (power is null)
         {
             problems.Add($"power state {(int)spec.Power} is not one this agent knows (running, stopped, paused)");
@@ -63,7 +75,12 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
         }
 
         return new Workspace(spec.Id, spec.Owner, spec.Image!.Name, (int)resources.Vcpus, (long)resources.MemoryBytes, (long)resources.DiskBytes,
-            spec.ExpiresAt?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue, power!.Value, spec.RebootCount, guest);
+            spec.ExpiresAt?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue, power!.Value, spec.RebootCount, guest)
+        {
+            ImageSource = image,
+            Storage = storage,
+            Save = save,
+        };
     }
 
     private static void Check(List<string> problems, string field, string value)
