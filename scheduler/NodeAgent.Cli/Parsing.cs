@@ -28,6 +28,26 @@ public static partial class Parsing
         return bytes is < 0 or > 1e18 ? throw new UsageException($"{option} '{text}' is out of range") : (ulong)bytes;
     }
 
+    /// <summary>"NAME" (version 0: the newest active one) or "NAME:VERSION", as image names are written on the command line.</summary>
+    public static (string Name, uint Version) ImageName(string text, string option)
+    {
+        var parts = text.Split(':');
+        if (parts.Length > 2 || !NodeAgent.Contract.IdSyntax.IsValid(parts[0], out var problem))
+        {
+            throw new UsageException($"{option} '{NodeAgent.Contract.IdSyntax.Printable(text)}' is not NAME or NAME:VERSION" +
+                (parts.Length <= 2 && !NodeAgent.Contract.IdSyntax.IsValid(parts[0], out var p) ? $": the name {p}" : string.Empty));
+        }
+
+        if (parts.Length == 1)
+        {
+            return (parts[0], 0);
+        }
+
+        return uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0
+            ? (parts[0], version)
+            : throw new UsageException($"{option} '{NodeAgent.Contract.IdSyntax.Printable(text)}': the version must be a number from 1, as `ws image list` shows");
+    }
+
     /// <summary>Sums parts such as 1d, 2h, 30m, 45s: "1h30m" is ninety minutes.</summary>
     public static TimeSpan Duration(string text, string option)
     {

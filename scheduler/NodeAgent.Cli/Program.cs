@@ -21,6 +21,7 @@ foreach (var command in PowerCommands.Create(options))
     root.Subcommands.Add(command);
 }
 
+root.Subcommands.Add(SaveCommand.Create(options));
 root.Subcommands.Add(HostCommands.Create(options));
 ManualHelp.Install(root);
 

@@ -49,7 +49,7 @@ public static class SchedulerApp
             var hosts = provider.GetRequiredService<HostRegistry>();
             var leases = provider.GetRequiredService<LeaseManager>();
             var registry = new RpcServiceRegistry()
-                .Add(new AgentApi(hosts, leases))
+                .Add(new AgentApi(hosts, leases, () => string.Empty))
                 .Add(new HostApi(hosts))
                 .Add(new LeaseApi(leases));
             var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus };

@@ -31,7 +31,8 @@ public enum WorkspacePhase
 /// alone says whose it is and which step of its life it is in. <see cref="Reboots"/> counts the reboot
 /// requests carried out; <see cref="RebootTarget"/> is the count a reboot in progress will reach.
 /// <see cref="Host"/> is the id of the host whose agent made the domain: another agent on the same libvirt
-/// (a second agent by mistake, a test) leaves it alone.
+/// (a second agent by mistake, a test) leaves it alone. <see cref="Save"/> is how the latest save of the root
+/// disk went, kept until a newer one is asked for, so an agent restarted after a save still reports it.
 /// </summary>
 public sealed record WorkspaceMetadata(
     string WorkspaceId,
@@ -42,7 +43,8 @@ public sealed record WorkspaceMetadata(
     DateTimeOffset Since = default,
     ulong Reboots = 0,
     ulong RebootTarget = 0,
-    string Host = "")
+    string Host = "",
+    SaveOutcome? Save = null)
 {
     public const string Namespace = "https://nodeagent.dev/xmlns/workspace/1";
 
@@ -73,6 +75,16 @@ public sealed record WorkspaceMetadata(
         xml.WriteElementString("reboots", ns, Reboots.ToString(CultureInfo.InvariantCulture));
         xml.WriteElementString("reboot-target", ns, RebootTarget.ToString(CultureInfo.InvariantCulture));
         xml.WriteElementString("host", ns, Host);
+        if (Save is { } save)
+        {
+            xml.WriteStartElement(ns is null ? null : Prefix, "save", ns);
+            xml.WriteAttributeString("generation", save.Generation.ToString(CultureInfo.InvariantCulture));
+            xml.WriteAttributeString("sha256", save.Sha256);
+            xml.WriteAttributeString("size", save.SizeBytes.ToString(CultureInfo.InvariantCulture));
+            xml.WriteAttributeString("error", save.Error);
+            xml.WriteEndElement();
+        }
+
         xml.WriteEndElement();
     }
 
@@ -121,7 +133,19 @@ public sealed record WorkspaceMetadata(
         static ulong Count(string text) => ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
 
         var phase = Enum.TryParse<WorkspacePhase>(Value("phase"), ignoreCase: false, out var p) && Enum.IsDefined(p) ? p : WorkspacePhase.Running;
+        var saved = root.Elements().FirstOrDefault(e => e.Name.LocalName == "save");
+        var save = saved is null ? null : new SaveOutcome(
+            Count(saved.Attribute("generation")?.Value ?? string.Empty),
+            saved.Attribute("sha256")?.Value ?? string.Empty,
+            (long)Math.Min(Count(saved.Attribute("size")?.Value ?? string.Empty), long.MaxValue),
+            saved.Attribute("error")?.Value ?? string.Empty);
         return new WorkspaceMetadata(Value("id"), Value("owner"), Value("image"), Time(Value("expires")), phase, Time(Value("since")),
-            Count(Value("reboots")), Count(Value("reboot-target")), Value("host"));
+            Count(Value("reboots")), Count(Value("reboot-target")), Value("host"), save);
     }
+}
+
+/// <summary>How save <see cref="Generation"/> of a workspace's root disk went: its digest and size, or why it failed.</summary>
+public sealed record SaveOutcome(ulong Generation, string Sha256, long SizeBytes, string Error)
+{
+    public bool Succeeded => Error.Length == 0;
 }

@@ -66,6 +66,12 @@ public sealed record Cleanup() : WorkspaceStep("cleanup")
     public override WorkspaceState? Progress => WorkspaceState.Stopping;
 }
 
+/// <summary>
+/// Saves the shut-off workspace's root disk as <paramref name="Save"/> asks (flatten, digest, upload) and records
+/// the outcome in the domain, failed or not; a save cut short by a crash is done again from the start.
+/// </summary>
+public sealed record SaveDisk(WorkspaceSave Save) : WorkspaceStep("save");
+
 /// <summary>Nothing left to do: the workspace is where it should be, or can go no further; report this.</summary>
 public sealed record Settled(WorkspaceState State, string Message = "") : WorkspaceStep("settled");
 
@@ -156,6 +162,7 @@ public static class WorkspaceSteps
         // A start also stands for any reboot asked for while it was stopped.
         DesiredPower.Running => new RecordPhase(current with { Phase = WorkspacePhase.Starting, Since = now, Reboots = Math.Max(current.Reboots, wanted.RebootCount) }),
         _ when active => new RecordPhase(current with { Phase = WorkspacePhase.Stopping, Since = now }),
+        _ when wanted.Save is { } save && save.Generation > (current.Save?.Generation ?? 0) => new SaveDisk(save),
         _ => new Settled(WorkspaceState.Stopped, "stopped by its owner"),
     };
 

@@ -20,7 +20,7 @@ public static class LeaseCommands
 
     private static ManualCommand LeaseCommand(GlobalOptions options)
     {
-        var image = new Option<string>("--image") { Description = "The image to boot, by name.", Required = true };
+        var image = new Option<string>("--image") { Description = "The image to boot: NAME for its newest version, or NAME:VERSION (see `ws image list`).", Required = true };
         var cpus = new Option<uint>("--cpus") { Description = "Virtual CPUs.", DefaultValueFactory = _ => 1 };
         var memory = new Option<string>("--memory") { Description = "Memory, e.g. 512M or 2G.", DefaultValueFactory = _ => "1G" };
         var disk = new Option<string>("--disk") { Description = "Root disk size, e.g. 10G. 0 keeps the image's size.", DefaultValueFactory = _ => "0" };
@@ -37,6 +37,13 @@ public static class LeaseCommands
             Description = "A public key file (e.g. ~/.ssh/id_ed25519.pub) whose keys the workspace authorizes. Repeatable. Default: every ~/.ssh/id_*.pub.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var dataDisks = new Option<string[]>("--data-disk")
+        {
+            Description = "Attach a blank data disk of this size, e.g. 20G (vdb, then vdc, ...). Repeatable, at most 8.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var iops = new Option<ulong>("--iops") { Description = "Limit each disk to this many I/O operations per second. Default: unlimited." };
+        var diskBandwidth = new Option<string?>("--disk-bandwidth") { Description = "Limit each disk to this many bytes per second, e.g. 100M. Default: unlimited." };
         var sshUser = SshUserOption();
         var command = new ManualCommand("lease", "Lease a workspace: placed on a host, given an address, booted; prints how to reach it.", """
             The scheduler places the workspace on the least loaded host that fits and has a bridge for its
@@ -56,10 +63,17 @@ public static class LeaseCommands
             private key, is refused before the scheduler is asked. With no key found, ws says so and the
             lease goes ahead without keys.
 
-            Example:
+            Disks: the root disk is a copy-on-write overlay on the image, so it is made in the same short
+            time whatever the image's size; --disk grows it (the guest sees the new size; growing its file
+            system is the guest's business). Each --data-disk adds a blank disk. The host fetches the image
+            on first use and checks its sha256 against the catalogue before booting it; `ws show` reports
+            what the disks take on the host. --iops and --disk-bandwidth cap every disk of the workspace.
+
+            Examples:
               ws lease --image debian-12 --memory 2G --duration 4h --ssh-key ~/.ssh/id_ed25519.pub --ssh-user debian
+              ws lease --image debian-12:3 --disk 40G --data-disk 100G --iops 2000 --duration 1d
             """)
-        { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, network, sshKeys, sshUser };
+        { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, network, sshKeys, dataDisks, iops, diskBandwidth, sshUser };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
             var user = SshUser(parse.GetValue(sshUser));
@@ -70,9 +84,11 @@ public static class LeaseCommands
             }
 
             var keys = SshKeyFiles.Read(parse.GetValue(sshKeys) ?? [], Environment.GetEnvironmentVariable, Console.Error);
+            var (imageName, imageVersion) = Parsing.ImageName(parse.GetValue(image)!, "--image");
             var request = new CreateLeaseRequest
             {
-                Image = parse.GetValue(image)!,
+                Image = imageName,
+                ImageVersion = imageVersion,
                 Resources = new Resources
                 {
                     Vcpus = parse.GetValue(cpus),
@@ -83,6 +99,12 @@ public static class LeaseCommands
                 RequestId = parse.GetValue(requestId) ?? string.Empty,
                 Network = networkName ?? string.Empty,
                 SshKeys = { keys },
+                DataDiskBytes = { (parse.GetValue(dataDisks) ?? []).Select(d => Parsing.Size(d, "--data-disk")) },
+                DiskLimits = parse.GetValue(iops) == 0 && parse.GetValue(diskBandwidth) is null ? null : new DiskLimits
+                {
+                    TotalIops = parse.GetValue(iops),
+                    TotalBytesPerSecond = parse.GetValue(diskBandwidth) is { } bandwidth ? Parsing.Size(bandwidth, "--disk-bandwidth") : 0,
+                },
             };
             var limit = Parsing.Duration(parse.GetValue(waitLimit)!, "--wait-limit");
             var lease = await new LeaseServiceClient(context.Channel).CreateLeaseAsync(request, context.Call);

@@ -55,8 +55,10 @@ public static class LeaseView
         Reboots:   {l.RebootsRequested} asked for, {l.RebootsDone} carried out
         Host:      {(l.HostId.Length == 0 ? "-" : l.HostId)}
         Owner:     {l.Owner}
-        Image:     {l.Image}
+        Image:     {ImageName(l)}
         Resources: {l.Resources.Vcpus} vCPUs, {Units.Bytes(l.Resources.MemoryBytes)} memory, {(l.Resources.DiskBytes == 0 ? "image-sized" : Units.Bytes(l.Resources.DiskBytes))} disk
+        Disks:     {Disks(l)}
+        Save:      {Save(l)}
         Created:   {l.CreatedAt.ToDateTimeOffset():u}
         Expires:   {l.ExpiresAt.ToDateTimeOffset():u}{(l.State is LeaseState.Ended or LeaseState.Failed ? string.Empty : $" ({Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})")}
         {Networks(l)}
@@ -64,6 +66,44 @@ public static class LeaseView
         {Ssh(l, sshUser)}
 
         """;
+
+    /// <summary>"debian-12:3 (sha256 0123456789ab…)", or the bare name for a lease made before the catalogue.</summary>
+    public static string ImageName(Lease l) => l.ImageRef is { } image
+        ? $"{image.Name}:{image.Version} (sha256 {(image.Sha256.Length > 12 ? image.Sha256[..12] + "…" : image.Sha256)})"
+        : l.Image;
+
+    /// <summary>"root + 2 data disks (20 GiB, 5 GiB); limited to 500 IOPS; 3.2 GiB allocated, 120 MiB used on the host".</summary>
+    private static string Disks(Lease l)
+    {
+        var parts = new List<string>
+        {
+            l.DataDiskBytes.Count == 0 ? "root only" : $"root + {l.DataDiskBytes.Count} data disk{(l.DataDiskBytes.Count == 1 ? string.Empty : "s")} ({string.Join(", ", l.DataDiskBytes.Select(Units.Bytes))})",
+        };
+        if (l.DiskLimits is { } limits && (limits.TotalIops > 0 || limits.TotalBytesPerSecond > 0))
+        {
+            parts.Add("each limited to " + string.Join(" and ", new[]
+            {
+                limits.TotalIops > 0 ? $"{limits.TotalIops} IOPS" : null,
+                limits.TotalBytesPerSecond > 0 ? $"{Units.Bytes(limits.TotalBytesPerSecond)}/s" : null,
+            }.OfType<string>()));
+        }
+
+        if (l.DiskAllocatedBytes > 0)
+        {
+            parts.Add($"{Units.Bytes(l.DiskAllocatedBytes)} allocated, {Units.Bytes(l.DiskUsedBytes)} used on the host");
+        }
+
+        return string.Join("; ", parts);
+    }
+
+    /// <summary>The latest save and how it went.</summary>
+    private static string Save(Lease l) => l.Save switch
+    {
+        null => "-",
+        { State: SaveState.Saving } s => $"saving as {s.ImageName} (asked {s.RequestedAt.ToDateTimeOffset():u})",
+        { State: SaveState.Saved } s => $"saved as {s.ImageName}:{s.ImageVersion}",
+        var s => $"saving as {s.ImageName} failed: {s.Reason}",
+    };
 
     /// <summary>One line per NIC: "default 10.77.0.10/24, MAC 52:54:00:…, gateway 10.77.0.1, DNS 10.77.0.1".</summary>
     private static string Networks(Lease l)

@@ -7,7 +7,8 @@ using NodeAgent.Scheduler.Leases;
 namespace NodeAgent.Scheduler.Api;
 
 /// <summary>nodeagent.v1.AgentService: translates agents' calls into <see cref="HostRegistry"/> commands.</summary>
-internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases) : AgentServiceBase
+/// <param name="uploadUrl">Where hosts upload saved disks: the image repository's URL, or empty when there is none.</param>
+internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<string> uploadUrl) : AgentServiceBase
 {
     public override async Task<RegisterHostResponse> RegisterHost(RegisterHostRequest request, ServerCallContext context)
     {
@@ -29,9 +30,16 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases) : AgentS
         var capacity = WireMapping.ToCapacity("capacity", request.Capacity, v);
         var load = WireMapping.ToLoad(request.Load, v);
         v.Count("workspace_ids", request.WorkspaceIds.Count, 100_000);
+        v.Count("cached_images", request.CachedImages.Count, 100_000);
+        foreach (var digest in request.CachedImages.Take(100_000))
+        {
+            v.Require(Contract.ImageSyntax.IsValidSha256(digest, out var problem), "cached_images: " + problem);
+        }
+
         var degraded = v.Text("degraded_reason", request.DegradedReason.Length > 500 ? request.DegradedReason[..500] : request.DegradedReason, required: false);
         v.ThrowIfInvalid();
         var version = await hosts.HeartbeatAsync(id, capacity, load, degraded, context.CancellationToken);
+        hosts.RecordCachedImages(id, request.CachedImages);
         await leases.ObserveHeldAsync(id, request.WorkspaceIds.ToHashSet(StringComparer.Ordinal), context.CancellationToken);
         return new HeartbeatResponse { DesiredVersion = (ulong)version };
     }
@@ -41,11 +49,19 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases) : AgentS
         var v = new RequestValidator("ReportWorkspaceStatus");
         var host = v.HostId("host_id", request.HostId);
         v.Count("statuses", request.Statuses.Count, 10_000);
-        var observations = request.Statuses.Take(10_000).Select(s => new WorkspaceObservation(
-            v.LeaseId("statuses.id", s.Id),
-            s.State,
-            v.Text("statuses.message", s.Message.Length > 1000 ? s.Message[..1000] : s.Message, required: false),
-            (long)Math.Min(s.RebootCount, long.MaxValue))).ToList();
+        var observations = request.Statuses.Take(10_000).Select(s =>
+        {
+            var (disk, save) = WireMapping.ToDiskReport(s, v);
+            return new WorkspaceObservation(
+                v.LeaseId("statuses.id", s.Id),
+                s.State,
+                v.Text("statuses.message", s.Message.Length > 1000 ? s.Message[..1000] : s.Message, required: false),
+                (long)Math.Min(s.RebootCount, long.MaxValue))
+            {
+                Disk = disk,
+                Save = save,
+            };
+        }).ToList();
         v.ThrowIfInvalid();
         _ = hosts.Get(host);
         await leases.ApplyAsync(host, observations, context.CancellationToken);
@@ -66,7 +82,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases) : AgentS
             var desired = leases.DesiredFor(id);
             if (sent != desired.Version)
             {
-                await responses.WriteAsync(WireMapping.ToWire(desired), token);
+                await responses.WriteAsync(WireMapping.ToWire(desired, uploadUrl()), token);
                 sent = desired.Version;
             }
 

@@ -51,6 +51,16 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
         return WireMapping.ToWire(await leases.SetPowerAsync(id, action, context.CancellationToken));
     }
 
+    public override async Task<Lease> SaveLease(SaveLeaseRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("SaveLease");
+        var id = v.LeaseId("id", request.Id);
+        var name = v.Name("image_name", request.ImageName);
+        v.Require(ImageSyntax.IsValidDescription(request.Description, out var problem), "description " + problem);
+        v.ThrowIfInvalid();
+        return WireMapping.ToWire(await leases.SaveAsync(id, name, request.Description, context.CancellationToken));
+    }
+
     public override async Task WatchLease(GetLeaseRequest request, IServerStreamWriter<Lease> responses, ServerCallContext context)
     {
         var id = LeaseIdOf("WatchLease", request.Id);

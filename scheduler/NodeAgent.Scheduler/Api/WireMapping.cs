@@ -10,7 +10,7 @@ namespace NodeAgent.Scheduler.Api;
 /// Turns wire messages into the scheduler's own types and back. Requests pass through a
 /// <see cref="RequestValidator"/> on the way in; nothing else in the scheduler sees generated classes.
 /// </summary>
-internal static class WireMapping
+internal static partial class WireMapping
 {
     private const ulong MaxVcpus = 4096;
     private const ulong MaxMemoryBytes = 64UL << 40; // 64 TiB
@@ -113,28 +113,13 @@ internal static class WireMapping
         };
     }
 
-    public static V1.DesiredWorkspaces ToWire(DesiredSet set)
+    /// <param name="uploadUrl">Where the host uploads saved disks; empty when the scheduler has no image repository.</param>
+    public static V1.DesiredWorkspaces ToWire(DesiredSet set, string uploadUrl) => new()
     {
-        var message = new V1.DesiredWorkspaces { HostId = set.HostId.Value, Version = (ulong)set.Version };
-        foreach (var w in set.Workspaces)
-        {
-            message.Workspaces.Add(new V1.WorkspaceSpec
-            {
-                Id = w.LeaseId,
-                Owner = w.Owner,
-                Image = new V1.ImageRef { Name = w.Image },
-                Resources = ToWire(w.Resources),
-                ExpiresAt = Timestamp.FromDateTimeOffset(w.ExpiresAt),
-                Power = ToWire(w.Power),
-                RebootCount = (ulong)w.RebootCount,
-                Networks = { w.Networks.Select(ToWire) },
-                SshKeys = { w.SshKeys },
-                Hostname = w.Hostname,
-            });
-        }
-
-        return message;
-    }
+        HostId = set.HostId.Value,
+        Version = (ulong)set.Version,
+        Workspaces = { set.Workspaces.Select(lease => ToSpec(lease, uploadUrl)) },
+    };
 
     public static LeaseRequest ToLeaseRequest(V1.CreateLeaseRequest request, string owner, RequestValidator v)
     {
@@ -151,12 +136,22 @@ internal static class WireMapping
         {
             Network = request.Network.Length == 0 ? null : v.NetworkName("network", request.Network),
             SshKeys = new ValueList<string>(v.SshKeys("ssh_keys", request.SshKeys)),
+            ImageVersion = request.ImageVersion,
+            DataDiskBytes = ToDataDisks("data_disk_bytes", request.DataDiskBytes, v),
+            DiskLimits = ToDiskLimits(request.DiskLimits, v),
         };
         v.ThrowIfInvalid();
         return result;
     }
 
-    public static V1.Lease ToWire(Lease lease) => new()
+    public static V1.Lease ToWire(Lease lease)
+    {
+        var wire = ToWireWithoutDisks(lease);
+        AddDisks(wire, lease);
+        return wire;
+    }
+
+    private static V1.Lease ToWireWithoutDisks(Lease lease) => new()
     {
         Id = lease.Id.Value,
         Owner = lease.Owner,

@@ -88,6 +88,14 @@ public sealed record LeaseRequest(string Owner, string Image, Resources Resource
     public string? Network { get; init; }
 
     public ValueList<string> SshKeys { get; init; } = [];
+
+    /// <summary>The catalogue version of <see cref="Image"/>; 0 for the newest active one.</summary>
+    public uint ImageVersion { get; init; }
+
+    /// <summary>Blank data disks, by size.</summary>
+    public ValueList<long> DataDiskBytes { get; init; } = [];
+
+    public DiskLimits DiskLimits { get; init; } = DiskLimits.None;
 }
 
 /// <summary>
@@ -116,6 +124,26 @@ public sealed record Lease(
 
     /// <summary>The OpenSSH public keys the guest authorizes.</summary>
     public ValueList<string> SshKeys { get; init; } = [];
+
+    /// <summary>
+    /// The image version the lease was made with, as the catalogue resolved it (digest, source, outside kernel);
+    /// null for a lease stored before the catalogue existed. Never changed after creation.
+    /// </summary>
+    public Contract.V1.ImageRef? ImageRef { get; init; }
+
+    /// <summary>Blank data disks, by size.</summary>
+    public ValueList<long> DataDiskBytes { get; init; } = [];
+
+    public DiskLimits DiskLimits { get; init; } = DiskLimits.None;
+
+    /// <summary>As its host last reported.</summary>
+    public DiskUsage Disk { get; init; } = DiskUsage.Unknown;
+
+    /// <summary>The latest save asked for; null when none was.</summary>
+    public LeaseSave? Save { get; init; }
+
+    /// <summary>What the lease's disks claim of its host: the root disk and every data disk.</summary>
+    public long ClaimedDiskBytes => Resources.DiskBytes + DataDiskBytes.Sum();
 
     /// <summary>
     /// The guest's hostname: the lease id, which <see cref="LeaseId.New"/> makes a DNS label ("w-" and letters and

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using Microsoft.Extensions.Logging;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
@@ -12,27 +14,16 @@ public sealed class HostNotFoundException(HostId id)
     public HostId HostId { get; } = id;
 }
 
-/// <summary>The set of workspaces a host should run, at a version.</summary>
-public sealed record DesiredSet(HostId HostId, long Version, IReadOnlyList<WorkspaceAssignment> Workspaces);
-
-/// <summary>
-/// One workspace a host should hold, the power state its owner wants, the reboots asked for so far, and how it is
-/// reached: its NICs, the SSH keys it authorizes and its hostname.
-/// </summary>
-public sealed record WorkspaceAssignment(string LeaseId, string Owner, string Image, Resources Resources, DateTimeOffset ExpiresAt, PowerState Power, long RebootCount)
-{
-    public ValueList<NetworkAttachment> Networks { get; init; } = [];
-
-    public ValueList<string> SshKeys { get; init; } = [];
-
-    public string Hostname { get; init; } = string.Empty;
-}
+/// <summary>The leases whose workspaces a host should hold, at a version (see <see cref="Lease.WantsWorkspace"/>).</summary>
+public sealed record DesiredSet(HostId HostId, long Version, IReadOnlyList<Lease> Workspaces);
 
 /// <summary>
 /// Hosts: registration, heartbeats, health from the heartbeat TTL, and the desired set each host watches.
 /// </summary>
 public sealed partial class HostRegistry(IHostStore store, SchedulerOptions options, TimeProvider time, ILogger<HostRegistry> logger)
 {
+    private readonly ConcurrentDictionary<HostId, FrozenSet<string>> _cachedImages = new();
+
     public ChangeSignal<HostId> DesiredChanges { get; } = new();
 
     public TimeSpan HeartbeatInterval => options.HeartbeatInterval;
@@ -57,6 +48,14 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
         return Get(id).DesiredVersion;
     }
+
+    /// <summary>
+    /// Remembers the digests of the images cached on the host, as its latest heartbeat listed them. Kept in memory
+    /// only: it is a placement preference, and every heartbeat brings it again.
+    /// </summary>
+    public void RecordCachedImages(HostId id, IEnumerable<string> digests) => _cachedImages[id] = digests.ToFrozenSet(StringComparer.Ordinal);
+
+    public IReadOnlySet<string> CachedImagesOn(HostId id) => _cachedImages.TryGetValue(id, out var digests) ? digests : FrozenSet<string>.Empty;
 
     public IReadOnlyList<HostRecord> List() => store.List();
 

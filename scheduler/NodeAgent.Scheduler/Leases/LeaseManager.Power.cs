@@ -19,6 +19,7 @@ public sealed partial class LeaseManager
         var (before, after) = await store.WriteAsync(session =>
         {
             var lease = session.FindLease(id) ?? throw new LeaseNotFoundException(id);
+            LeaseSaving.CheckPower(lease, action);
             var next = LeasePower.Apply(lease, action, now);
             if (ReferenceEquals(next, lease))
             {

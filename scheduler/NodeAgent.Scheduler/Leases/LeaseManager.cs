@@ -13,7 +13,14 @@ public sealed class LeaseNotFoundException(LeaseId id)
     : Exception($"lease {id} does not exist; `ws list --all` shows your leases");
 
 /// <summary>What an agent observed of one workspace, and how many of the reboots asked for it has carried out.</summary>
-public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState State, string Message, long RebootCount = 0);
+public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState State, string Message, long RebootCount = 0)
+{
+    /// <summary>The workspace's disks as measured on the host; null when the report carries no measurement.</summary>
+    public DiskUsage? Disk { get; init; }
+
+    /// <summary>How the latest save went; null when the report carries none.</summary>
+    public SaveReport? Save { get; init; }
+}
 
 /// <summary>
 /// Leases: creating and placing them (with their addresses), extending, releasing, expiring, power actions
@@ -22,7 +29,7 @@ public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState
 /// desired set. A lease that ends or fails puts its addresses into quarantine in the same transaction.
 /// </summary>
 public sealed partial class LeaseManager(
-    ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, AddressAllocator addresses, TimeProvider time, ILogger<LeaseManager> logger)
+    ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, AddressAllocator addresses, ILeaseImages images, TimeProvider time, ILogger<LeaseManager> logger)
 {
     /// <summary>The longest a lease may run, counted from its creation.</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(366);
@@ -30,10 +37,13 @@ public sealed partial class LeaseManager(
     public ChangeSignal<LeaseId> LeaseChanges { get; } = new();
 
     /// <exception cref="UnknownNetworkException">The request names a network this scheduler does not have; nothing is stored.</exception>
+    /// <remarks>The image is resolved in the catalogue first; an unknown or retired image stores nothing either.</remarks>
     public async Task<Lease> CreateAsync(LeaseRequest request, CancellationToken cancellationToken)
     {
         var now = Now();
         var network = addresses.Resolve(request.Network);
+        var image = images.ResolveForLease(request.Image, request.ImageVersion);
+        var claim = request.Resources with { DiskBytes = request.Resources.DiskBytes + request.DataDiskBytes.Sum() };
         var lease = await store.WriteAsync(session =>
         {
             if (request.RequestId is { } requestId && session.FindByRequestId(request.Owner, requestId) is { } existing)
@@ -42,9 +52,15 @@ public sealed partial class LeaseManager(
             }
 
             var pending = new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, "accepted",
-                null, now, now + request.Duration, now, request.RequestId) { SshKeys = request.SshKeys };
+                null, now, now + request.Duration, now, request.RequestId)
+            {
+                SshKeys = request.SshKeys,
+                ImageRef = image,
+                DataDiskBytes = request.DataDiskBytes,
+                DiskLimits = request.DiskLimits,
+            };
             var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
-            var decision = placement.Decide(Candidates(session, now), new PlacementRequest(request.Resources, network?.Name));
+            var decision = placement.Decide(Candidates(session, now), new PlacementRequest(claim, network?.Name) { ImageSha256 = image.Sha256 });
             if (decision.Host is not { } host)
             {
                 var failed = LeaseStateMachine.Move(placing, LeaseState.Failed, decision.Explain(), now);
@@ -130,6 +146,7 @@ public sealed partial class LeaseManager(
     /// <summary>Applies an agent's reports about workspaces on its host.</summary>
     public async Task ApplyAsync(HostId host, IReadOnlyList<WorkspaceObservation> observations, CancellationToken cancellationToken)
     {
+        await FinishSavesAsync(host, observations, cancellationToken);
         var now = Now();
         var changed = await store.WriteAsync(session =>
         {
@@ -143,18 +160,23 @@ public sealed partial class LeaseManager(
                 }
 
                 var next = LeaseFollowsAgent.Next(lease, observation, now);
-                if (next is null)
+                var written = observation.Disk is { } disk && disk != (next ?? lease).Disk ? (next ?? lease) with { Disk = disk } : next;
+                if (written is null)
                 {
                     continue;
                 }
 
-                Save(session, next, now);
-                if (lease.WantsWorkspace != next.WantsWorkspace)
+                Save(session, written, now);
+                if (lease.WantsWorkspace != written.WantsWorkspace)
                 {
                     session.BumpDesiredVersion(host);
                 }
 
-                changed.Add(next);
+                // A new disk measurement alone is stored but wakes no watcher: it changes every report.
+                if (next is not null)
+                {
+                    changed.Add(written);
+                }
             }
 
             return changed;
@@ -183,14 +205,7 @@ public sealed partial class LeaseManager(
     public DesiredSet DesiredFor(HostId host) => store.Read(session =>
     {
         var record = session.FindHost(host) ?? throw new HostNotFoundException(host);
-        var workspaces = session.LiveLeasesOn(host).Where(l => l.WantsWorkspace)
-            .Select(l => new WorkspaceAssignment(l.Id.Value, l.Owner, l.Image, l.Resources, l.ExpiresAt, l.Power, l.RebootsRequested)
-            {
-                Networks = l.Networks,
-                SshKeys = l.SshKeys,
-                Hostname = l.Hostname,
-            }).ToList();
-        return new DesiredSet(host, record.DesiredVersion, workspaces);
+        return new DesiredSet(host, record.DesiredVersion, session.LiveLeasesOn(host).Where(l => l.WantsWorkspace).ToList());
     });
 
     private async Task<Lease> StopAsync(LeaseId id, string why, CancellationToken cancellationToken)
@@ -206,7 +221,7 @@ public sealed partial class LeaseManager(
                     next = LeaseStateMachine.Move(lease, LeaseState.Ended, $"{why} before it was placed", now);
                     break;
                 case LeaseState.Starting or LeaseState.Running or LeaseState.Stopped or LeaseState.Paused:
-                    next = LeaseStateMachine.Move(lease, LeaseState.Stopping, $"{why}; {lease.Host} is removing the workspace", now);
+                    next = LeaseStateMachine.Move(LeaseSaving.Abandon(lease, why, now), LeaseState.Stopping, $"{why}; {lease.Host} is removing the workspace", now);
                     session.BumpDesiredVersion(lease.Host!.Value);
                     break;
                 default:
@@ -248,7 +263,7 @@ public sealed partial class LeaseManager(
     }
 
     private List<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now) =>
-        session.Hosts().Select(h => new PlacementCandidate(h, h.HealthAt(now, hosts.HeartbeatTtl), h.Free)).ToList();
+        session.Hosts().Select(h => new PlacementCandidate(h, h.HealthAt(now, hosts.HeartbeatTtl), h.Free) { CachedImages = hosts.CachedImagesOn(h.Id) }).ToList();
 
     private void Changed(Lease lease)
     {

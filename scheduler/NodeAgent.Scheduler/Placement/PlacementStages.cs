@@ -3,10 +3,18 @@ using NodeAgent.Scheduler.Domain;
 namespace NodeAgent.Scheduler.Placement;
 
 /// <summary>A host as placement sees it: its record, health now, and what is still free on it.</summary>
-public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Resources Free);
+public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Resources Free)
+{
+    /// <summary>The sha256 digests of the images in the host's cache, as its agent last reported.</summary>
+    public IReadOnlySet<string> CachedImages { get; init; } = new HashSet<string>();
+}
 
 /// <summary>What is being placed: the workspace's resources, and the network it needs a bridge for (null: none).</summary>
-public sealed record PlacementRequest(Resources Resources, string? Network = null);
+public sealed record PlacementRequest(Resources Resources, string? Network = null)
+{
+    /// <summary>The digest of the workspace's disk image; null when unknown.</summary>
+    public string? ImageSha256 { get; init; }
+}
 
 /// <summary>Answers "can this host take the workspace?"; when not, names why with one of <see cref="RejectReasons"/>.</summary>
 public interface IHostFilter
@@ -83,4 +91,13 @@ public sealed class MemoryHeadroomRanker : IHostRanker
         var capacity = candidate.Host.Registration.Capacity.MemoryBytes;
         return capacity <= 0 ? 0 : Math.Clamp((double)(candidate.Free.MemoryBytes - request.Resources.MemoryBytes) / capacity, 0, 1);
     }
+}
+
+/// <summary>Prefers hosts that have the workspace's image cached already: the workspace starts without a download.</summary>
+public sealed class ImageCachedRanker : IHostRanker
+{
+    public string Name => "image-cached";
+
+    public double Score(PlacementCandidate candidate, PlacementRequest request) =>
+        request.ImageSha256 is { } digest && candidate.CachedImages.Contains(digest) ? 1 : 0;
 }

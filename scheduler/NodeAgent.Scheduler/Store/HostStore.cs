@@ -111,7 +111,7 @@ internal static class HostRows
                COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0), h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason,
                h.networks
         FROM hosts h
-        LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(memory_bytes) AS memory_bytes, SUM(disk_bytes) AS disk_bytes
+        LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(memory_bytes) AS memory_bytes, SUM(disk_bytes + data_disk_total_bytes) AS disk_bytes
                    FROM leases WHERE state IN ({Holding}) GROUP BY host_id) a ON a.host_id = h.host_id
         """;
 
@@ -150,4 +150,5 @@ internal static class HostRows
 
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(List<long>))]
 internal sealed partial class StoreJson : JsonSerializerContext;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Google.Protobuf;
 using Microsoft.Data.Sqlite;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
@@ -70,7 +71,9 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
     {
         private const string Columns =
             "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +
-            "power, reboots_requested, reboots_done, ssh_keys";
+            "power, reboots_requested, reboots_done, ssh_keys, " +
+            "image_version, image_ref, data_disk_bytes, data_disk_total_bytes, disk_total_iops, disk_total_bytes_per_second, disk_allocated_bytes, disk_used_bytes, " +
+            "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description";
 
         public Lease? FindLease(LeaseId id) =>
             Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
@@ -105,7 +108,9 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
         {
             Execute(
                 $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid, " +
-                "$power, $reboots_requested, $reboots_done, $ssh_keys)",
+                "$power, $reboots_requested, $reboots_done, $ssh_keys, " +
+                "$image_version, $image_ref, $data_disks, $data_disk_total, $iops, $bps, $disk_allocated, $disk_used, " +
+                "$save_generation, $save_image, $save_state, $save_reason, $save_version, $save_requested, $save_description)",
                 Parameters(lease));
             InsertNetworks(lease);
         }
@@ -115,7 +120,10 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             var changed = Execute(
                 """
                 UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated,
-                    power = $power, reboots_requested = $reboots_requested, reboots_done = $reboots_done
+                    power = $power, reboots_requested = $reboots_requested, reboots_done = $reboots_done,
+                    disk_allocated_bytes = $disk_allocated, disk_used_bytes = $disk_used,
+                    save_generation = $save_generation, save_image_name = $save_image, save_state = $save_state, save_reason = $save_reason,
+                    save_image_version = $save_version, save_requested_at = $save_requested, save_description = $save_description
                 WHERE lease_id = $id
                 """,
                 Parameters(lease));
@@ -140,6 +148,15 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             ("$updated", lease.UpdatedAt.ToUnixTimeMilliseconds()), ("$rid", lease.RequestId),
             ("$power", PowerName(lease.Power)), ("$reboots_requested", lease.RebootsRequested), ("$reboots_done", lease.RebootsDone),
             ("$ssh_keys", JsonSerializer.Serialize(lease.SshKeys.ToList(), StoreJson.Default.ListString)),
+            ("$image_version", lease.ImageRef?.Version ?? 0), ("$image_ref", lease.ImageRef?.ToByteArray()),
+            ("$data_disks", JsonSerializer.Serialize(lease.DataDiskBytes.ToList(), StoreJson.Default.ListInt64)),
+            ("$data_disk_total", lease.DataDiskBytes.Sum()),
+            ("$iops", lease.DiskLimits.TotalIops), ("$bps", lease.DiskLimits.TotalBytesPerSecond),
+            ("$disk_allocated", lease.Disk.AllocatedBytes), ("$disk_used", lease.Disk.UsedBytes),
+            ("$save_generation", lease.Save?.Generation ?? 0), ("$save_image", lease.Save?.ImageName ?? string.Empty),
+            ("$save_state", lease.Save is { } save ? save.State.ToString().ToLowerInvariant() : string.Empty),
+            ("$save_reason", lease.Save?.Reason ?? string.Empty), ("$save_version", lease.Save?.ImageVersion ?? 0),
+            ("$save_requested", lease.Save?.RequestedAt.ToUnixTimeMilliseconds() ?? 0), ("$save_description", lease.Save?.Description ?? string.Empty),
         ];
 
         private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
@@ -166,6 +183,13 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                     r.GetInt64(15))
                 {
                     SshKeys = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(16), StoreJson.Default.ListString) ?? []),
+                    ImageRef = r.IsDBNull(18) ? null : Contract.V1.ImageRef.Parser.ParseFrom((byte[])r.GetValue(18)),
+                    DataDiskBytes = new ValueList<long>(JsonSerializer.Deserialize(r.GetString(19), StoreJson.Default.ListInt64) ?? []),
+                    DiskLimits = new DiskLimits(r.GetInt64(21), r.GetInt64(22)),
+                    Disk = new DiskUsage(r.GetInt64(23), r.GetInt64(24)),
+                    Save = r.GetInt64(25) == 0 ? null : new LeaseSave(
+                        r.GetString(26), r.GetInt64(25), ParseSaveState(r.GetString(27)), r.GetString(28), r.GetInt32(29),
+                        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(30)), r.GetString(31)),
                 });
             }
 
@@ -197,6 +221,9 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
 
         private static PowerState ParsePower(string text) =>
             Enum.TryParse<PowerState>(text, ignoreCase: true, out var power) ? power : throw new StoreException($"unknown power state '{text}' in the database");
+
+        private static SaveState ParseSaveState(string text) =>
+            Enum.TryParse<SaveState>(text, ignoreCase: true, out var state) ? state : throw new StoreException($"unknown save state '{text}' in the database");
 
         private static LeaseState ParseState(string text) =>
             Enum.TryParse<LeaseState>(text, ignoreCase: true, out var state) ? state : throw new StoreException($"unknown lease state '{text}' in the database");

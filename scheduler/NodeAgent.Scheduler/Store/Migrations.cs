@@ -106,6 +106,29 @@ internal static class Migrations
         ) STRICT;
         CREATE INDEX addresses_by_lease ON addresses (lease_id);
         """,
+
+        // 8: a lease's disks and saves. image_ref is the catalogue version the lease was made with, as the
+        // protobuf-encoded nodeagent.v1.ImageRef (NULL for leases from before the catalogue); data disks are a
+        // JSON list of sizes, and their total is kept beside it so a host's allocation stays one SUM. The
+        // latest save asked for is the save_* columns (save_generation 0: none). Existing leases have no data
+        // disks, no limits, no usage reported yet, and no save.
+        """
+        ALTER TABLE leases ADD COLUMN image_version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN image_ref BLOB;
+        ALTER TABLE leases ADD COLUMN data_disk_bytes TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE leases ADD COLUMN data_disk_total_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN disk_total_iops INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN disk_total_bytes_per_second INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN disk_allocated_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN disk_used_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN save_generation INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN save_image_name TEXT NOT NULL DEFAULT '';
+        ALTER TABLE leases ADD COLUMN save_state TEXT NOT NULL DEFAULT '';
+        ALTER TABLE leases ADD COLUMN save_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE leases ADD COLUMN save_image_version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN save_requested_at INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN save_description TEXT NOT NULL DEFAULT '';
+        """,
     ];
 
     public static int Latest => Steps.Length;
