@@ -6,6 +6,7 @@
 #   make bench-lease  lease-to-running time on real libvirtd + QEMU; writes docs/benchmarks.md
 #   make bench-footprint  sizes and resident memory of the native-AOT programs; writes docs/benchmarks.md
 #   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
+#   make bench-overlay  root-disk overlay creation on 10 GiB and 64 MiB raw and qcow2 bases; writes docs/benchmarks.md
 
 SHELL := /bin/bash
 DOTNET ?= dotnet
@@ -16,7 +17,7 @@ export DOTNET_NOLOGO := 1
 
 PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
 
-.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load clean
+.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay clean
 
 all: build
 
@@ -60,6 +61,10 @@ bench-footprint: publish
 
 bench-agent-load: deps publish
 	@tests/setup/bench-agent-load.sh
+
+bench-overlay:
+	@tests/setup/ensure-packages.sh bench-overlay qemu-utils
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- overlay --runs 30 --write docs/benchmarks.md
 
 clean:
 	rm -rf $(OUT)

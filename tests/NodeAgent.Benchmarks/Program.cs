@@ -2,6 +2,7 @@ using NodeAgent.Benchmarks;
 
 // nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench lease [--runs R] [--write docs/benchmarks.md]
+// nodeagent-bench overlay [--runs R] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
@@ -30,7 +31,16 @@ switch (command)
         }
 
         return 0;
+    case "overlay":
+        var overlayRuns = int.Parse(Option("--runs") ?? "30", System.Globalization.CultureInfo.InvariantCulture);
+        var overlayBody = await OverlayBenchmark.RunAsync(overlayRuns);
+        if (Option("--write") is { } overlayPath)
+        {
+            BenchmarkReport.Write(overlayPath, "overlay", "Root disk overlay creation on raw and qcow2 bases", "make bench-overlay", overlayBody);
+        }
+
+        return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]");
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]");
         return 2;
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Xml;
+using NodeAgent.Agent.Workspaces;
 
 namespace NodeAgent.Agent.Hypervisor;
 
@@ -13,7 +14,9 @@ public sealed record DomainNic(string Mac, string Bridge);
 /// <summary>
 /// Everything a workspace's libvirt domain is made from. Built from validated values only.
 /// <paramref name="SeedImagePath"/> is the NoCloud seed ISO, attached as a read-only CD-ROM;
-/// <paramref name="Nics"/> are the guest's NICs in order (the first is its eth0).
+/// <paramref name="Nics"/> are the guest's NICs in order (the first is its eth0);
+/// <paramref name="DataDiskPaths"/> are blank qcow2 disks the guest sees as vdb, vdc, … in order;
+/// <paramref name="DiskLimits"/> throttle each disk, root and data alike (null or zero: unlimited).
 /// </summary>
 public sealed record DomainSpec(
     string Name,
@@ -28,7 +31,9 @@ public sealed record DomainSpec(
     string ConsoleLogPath,
     WorkspaceMetadata Metadata,
     string? SeedImagePath = null,
-    IReadOnlyList<DomainNic>? Nics = null);
+    IReadOnlyList<DomainNic>? Nics = null,
+    IReadOnlyList<string>? DataDiskPaths = null,
+    DiskLimits? DiskLimits = null);
 
 /// <summary>
 /// The one serializer of libvirt domain XML. Every value goes through <see cref="XmlWriter"/>, which escapes
@@ -93,7 +98,14 @@ public static class DomainXml
             xml.WriteElementString("on_crash", "destroy");
 
             xml.WriteStartElement("devices");
-            WriteRootDisk(xml, spec.RootDiskPath);
+            var limits = spec.DiskLimits ?? DiskLimits.None;
+            WriteDisk(xml, spec.RootDiskPath, "vda", limits);
+            var dataDisks = spec.DataDiskPaths ?? [];
+            for (var i = 0; i < dataDisks.Count; i++)
+            {
+                WriteDisk(xml, dataDisks[i], DataDiskTarget(i), limits);
+            }
+
             if (spec.SeedImagePath is not null)
             {
                 WriteSeedCdrom(xml, spec.SeedImagePath);
@@ -117,7 +129,14 @@ public static class DomainXml
         return output.ToString();
     }
 
-    private static void WriteRootDisk(XmlWriter xml, string path)
+    /// <summary>The guest device of data disk <paramref name="index"/>: vdb, vdc, … (vda is the root disk).</summary>
+    public static string DataDiskTarget(int index) => "vd" + (char)('b' + index);
+
+    /// <summary>
+    /// A qcow2 disk on virtio. Cache mode is libvirt's default for root and data disks alike: cache='none' would need
+    /// O_DIRECT, which a workspace directory on tmpfs does not support.
+    /// </summary>
+    private static void WriteDisk(XmlWriter xml, string path, string target, DiskLimits limits)
     {
         xml.WriteStartElement("disk");
         xml.WriteAttributeString("type", "file");
@@ -130,9 +149,32 @@ public static class DomainXml
         xml.WriteAttributeString("file", path);
         xml.WriteEndElement();
         xml.WriteStartElement("target");
-        xml.WriteAttributeString("dev", "vda");
+        xml.WriteAttributeString("dev", target);
         xml.WriteAttributeString("bus", "virtio");
         xml.WriteEndElement();
+        WriteIoTune(xml, limits);
+        xml.WriteEndElement();
+    }
+
+    /// <summary>QEMU's throttling of one disk, only the limits that are set; no element at all when none is.</summary>
+    private static void WriteIoTune(XmlWriter xml, DiskLimits limits)
+    {
+        if (limits.IsNone)
+        {
+            return;
+        }
+
+        xml.WriteStartElement("iotune");
+        if (limits.TotalIops != 0)
+        {
+            xml.WriteElementString("total_iops_sec", limits.TotalIops.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (limits.TotalBytesPerSecond != 0)
+        {
+            xml.WriteElementString("total_bytes_sec", limits.TotalBytesPerSecond.ToString(CultureInfo.InvariantCulture));
+        }
+
         xml.WriteEndElement();
     }
 
@@ -220,10 +262,7 @@ public static class DomainXml
 
         foreach (var (what, path) in new[] { ("root disk", spec.RootDiskPath), ("console log", spec.ConsoleLogPath), ("kernel", spec.KernelPath), ("initrd", spec.InitrdPath), ("seed image", spec.SeedImagePath) })
         {
-            if (path is not null && (!Path.IsPathRooted(path) || path.Any(char.IsControl) || path.Contains("/../", StringComparison.Ordinal)))
-            {
-                problems.Add($"{what} path '{Contract.IdSyntax.Printable(path)}' is not a plain absolute path");
-            }
+            ValidatePath(what, path, problems);
         }
 
         if (spec.KernelCommandLine?.Any(char.IsControl) == true)
@@ -232,9 +271,50 @@ public static class DomainXml
         }
 
         ValidateNics(spec, problems);
+        ValidateDataDisks(spec, problems);
         if (problems.Count > 0)
         {
             throw new ArgumentException($"cannot build the domain of workspace {spec.Metadata.WorkspaceId}: " + string.Join("; ", problems), nameof(spec));
+        }
+    }
+
+    private static void ValidatePath(string what, string? path, List<string> problems)
+    {
+        if (path is not null && (!Path.IsPathRooted(path) || path.Any(char.IsControl) || path.Contains("/../", StringComparison.Ordinal)))
+        {
+            problems.Add($"{what} path '{Contract.IdSyntax.Printable(path)}' is not a plain absolute path");
+        }
+    }
+
+    private static void ValidateDataDisks(DomainSpec spec, List<string> problems)
+    {
+        var disks = spec.DataDiskPaths ?? [];
+        if (disks.Count > WorkspaceStorage.MaxDataDisks)
+        {
+            problems.Add($"{disks.Count} data disks is more than {WorkspaceStorage.MaxDataDisks}");
+        }
+
+        for (var i = 0; i < disks.Count; i++)
+        {
+            if (disks[i] is null)
+            {
+                problems.Add($"data disk {i} is missing");
+            }
+            else
+            {
+                ValidatePath($"data disk {i}", disks[i], problems);
+            }
+        }
+
+        if (spec.DiskLimits is { } limits)
+        {
+            foreach (var (what, value) in new[] { ("IOPS", limits.TotalIops), ("bytes per second", limits.TotalBytesPerSecond) })
+            {
+                if (value is < 0 or > WorkspaceStorage.MaxLimit)
+                {
+                    problems.Add($"disk limit of {value} {what} is outside 0–{WorkspaceStorage.MaxLimit} (0 is unlimited)");
+                }
+            }
         }
     }
 

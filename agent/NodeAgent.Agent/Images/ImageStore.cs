@@ -1,10 +1,11 @@
 namespace NodeAgent.Agent.Images;
 
 /// <summary>
-/// A base image on this host: a qcow2 root disk, and for images that boot a kernel directly (such as the
-/// test guest) the kernel, initrd and kernel command line beside it.
+/// A base image on this host: its disk (qcow2 or raw, as <paramref name="Format"/> says — the overlay on it names
+/// that format, so nothing ever guesses it from the bytes), and for images that boot a kernel directly (such as
+/// the test guest) the kernel, initrd and kernel command line beside it.
 /// </summary>
-public sealed record BaseImage(string Name, string DiskPath, string? KernelPath, string? InitrdPath, string? KernelCommandLine);
+public sealed record BaseImage(string Name, string DiskPath, string? KernelPath, string? InitrdPath, string? KernelCommandLine, ImageFormat Format = ImageFormat.Qcow2);
 
 /// <summary>
 /// The images cached on this host, one directory each under the images directory:

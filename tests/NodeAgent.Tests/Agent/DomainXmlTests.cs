@@ -1,5 +1,6 @@
 using System.Xml.Linq;
 using NodeAgent.Agent.Hypervisor;
+using NodeAgent.Agent.Workspaces;
 
 namespace NodeAgent.Tests.Agent;
 
@@ -169,6 +170,95 @@ public sealed class DomainXmlTests
 
         Assert.Contains("seed image path", error.Message, StringComparison.Ordinal);
     }
+
+    private static DomainSpec WithDisks(DiskLimits? limits) => Spec() with
+    {
+        DataDiskPaths = ["/var/lib/nodeagent/workspaces/w-abc/data-0.qcow2", "/var/lib/nodeagent/workspaces/w-abc/data-1.qcow2"],
+        DiskLimits = limits,
+    };
+
+    private static List<XElement> Disks(DomainSpec spec) =>
+        XDocument.Parse(DomainXml.Write(spec)).Root!.Element("devices")!.Elements("disk").Where(d => d.Attribute("device")!.Value == "disk").ToList();
+
+    [Fact]
+    public void Write_DataDisks_VirtioQcow2AfterTheRootDiskAsVdbVdc()
+    {
+        var disks = Disks(WithDisks(null));
+
+        Assert.Equal(["vda", "vdb", "vdc"], disks.Select(d => d.Element("target")!.Attribute("dev")!.Value));
+        Assert.Equal(
+            ["/var/lib/nodeagent/workspaces/w-abc/root.qcow2", "/var/lib/nodeagent/workspaces/w-abc/data-0.qcow2", "/var/lib/nodeagent/workspaces/w-abc/data-1.qcow2"],
+            disks.Select(d => d.Element("source")!.Attribute("file")!.Value));
+        Assert.All(disks, d => Assert.Equal("virtio", d.Element("target")!.Attribute("bus")!.Value));
+        Assert.All(disks, d => Assert.Equal("qcow2", d.Element("driver")!.Attribute("type")!.Value));
+        Assert.All(disks, d => Assert.Equal(disks[0].Element("driver")!.Attribute("cache")?.Value, d.Element("driver")!.Attribute("cache")?.Value));
+        Assert.All(disks, d => Assert.Null(d.Element("iotune")));
+    }
+
+    [Fact]
+    public void Write_BothLimits_EveryDiskHasIotuneWithBoth()
+    {
+        var disks = Disks(WithDisks(new DiskLimits(500, 10_485_760)));
+
+        Assert.Equal(3, disks.Count);
+        Assert.All(disks, d => Assert.Equal("500", d.Element("iotune")!.Element("total_iops_sec")!.Value));
+        Assert.All(disks, d => Assert.Equal("10485760", d.Element("iotune")!.Element("total_bytes_sec")!.Value));
+        Assert.All(disks, d => Assert.Equal(2, d.Element("iotune")!.Elements().Count()));
+    }
+
+    [Theory]
+    [InlineData(500, 0, "total_iops_sec", "500")]
+    [InlineData(0, 1_000_000_000_000_000, "total_bytes_sec", "1000000000000000")]
+    public void Write_OneLimit_IotuneHasOnlyThatOne(long iops, long bytesPerSecond, string element, string value)
+    {
+        var disks = Disks(WithDisks(new DiskLimits(iops, bytesPerSecond)));
+
+        Assert.All(disks, d => Assert.Equal((element, value), (Assert.Single(d.Element("iotune")!.Elements()).Name.LocalName, d.Element("iotune")!.Value)));
+    }
+
+    [Fact]
+    public void Write_ZeroLimits_NoIotune() =>
+        Assert.All(Disks(WithDisks(DiskLimits.None)), d => Assert.Null(d.Element("iotune")));
+
+    [Fact]
+    public void Write_NegativeOrHugeLimits_RefusedNamingBoth()
+    {
+        var error = Assert.Throws<ArgumentException>(() => DomainXml.Write(WithDisks(new DiskLimits(-1, WorkspaceStorage.MaxLimit + 1))));
+
+        Assert.Contains("disk limit of -1 IOPS", error.Message, StringComparison.Ordinal);
+        Assert.Contains("disk limit of 1000000000000001 bytes per second", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("data-0.qcow2")]
+    [InlineData("/var/lib/nodeagent/../../etc/shadow")]
+    [InlineData("/var/lib/nodeagent/data'/><disk\n")]
+    public void Write_BadDataDiskPath_Refused(string path)
+    {
+        var error = Assert.Throws<ArgumentException>(() => DomainXml.Write(Spec() with { DataDiskPaths = ["/var/lib/nodeagent/workspaces/w-abc/data-0.qcow2", path] }));
+
+        Assert.Contains("data disk 1 path", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Write_MoreDataDisksThanAllowed_Refused()
+    {
+        var paths = Enumerable.Range(0, WorkspaceStorage.MaxDataDisks + 1).Select(i => $"/var/lib/nodeagent/workspaces/w-abc/data-{i}.qcow2").ToList();
+
+        var error = Assert.Throws<ArgumentException>(() => DomainXml.Write(Spec() with { DataDiskPaths = paths }));
+
+        Assert.Contains("9 data disks is more than 8", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DataDiskTarget_EveryAllowedDisk_DistinctAfterVda()
+    {
+        var targets = Enumerable.Range(0, WorkspaceStorage.MaxDataDisks).Select(DomainXml.DataDiskTarget).ToList();
+
+        Assert.Equal("vdb", targets[0]);
+        Assert.Equal("vdi", targets[^1]);
+        Assert.Equal(targets.Count, targets.Distinct().Count());
+    }
 }
 
 /// <summary>The domain XML with a seed and NICs as libvirt itself parses it: defined on the test driver, read back.</summary>
@@ -200,6 +290,43 @@ public sealed class DomainXmlOnTestDriverTests
             Assert.Equal("52:54:00:12:34:56", nic.Element("mac")!.Attribute("address")!.Value);
             Assert.Equal("nabr0", nic.Element("source")!.Attribute("bridge")!.Value);
             Assert.Equal(TapNames.For(id, 0), nic.Element("target")!.Attribute("dev")!.Value);
+        }
+        finally
+        {
+            libvirt.Undefine(name);
+        }
+    }
+
+    [Theory]
+    [InlineData(500, 10_485_760)]
+    [InlineData(0, 10_485_760)]
+    [InlineData(0, 0)]
+    public void Define_DataDisksAndLimits_LibvirtKeepsEveryDiskWithItsIotune(long iops, long bytesPerSecond)
+    {
+        using var libvirt = LibvirtHypervisor.Open("test:///default");
+        var name = "nodeagent-w-disk" + Guid.NewGuid().ToString("N")[..8];
+        var id = name["nodeagent-".Length..];
+        var directory = $"/var/lib/nodeagent/workspaces/{id}";
+        var spec = new DomainSpec(
+            name, libvirt.DomainType, libvirt.Architecture, 1, 256L << 20, $"{directory}/root.qcow2", null, null, null, $"{directory}/console.log",
+            new WorkspaceMetadata(id, "alice", "g", DateTimeOffset.Parse("2026-11-22T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture)),
+            DataDiskPaths: [$"{directory}/data-0.qcow2", $"{directory}/data-1.qcow2"],
+            DiskLimits: new DiskLimits(iops, bytesPerSecond));
+        try
+        {
+            libvirt.Define(DomainXml.Write(spec));
+
+            var disks = XDocument.Parse(libvirt.GetXml(name)).Root!.Element("devices")!.Elements("disk").ToList();
+            Assert.Equal(["vda", "vdb", "vdc"], disks.Select(d => d.Element("target")!.Attribute("dev")!.Value));
+            Assert.Equal([$"{directory}/root.qcow2", $"{directory}/data-0.qcow2", $"{directory}/data-1.qcow2"], disks.Select(d => d.Element("source")!.Attribute("file")!.Value));
+            Assert.All(disks, d => Assert.Equal("qcow2", d.Element("driver")!.Attribute("type")!.Value));
+            foreach (var disk in disks)
+            {
+                var iotune = disk.Element("iotune");
+                Assert.Equal(iops == 0 && bytesPerSecond == 0, iotune is null);
+                Assert.Equal(iops == 0 ? null : iops.ToString(System.Globalization.CultureInfo.InvariantCulture), iotune?.Element("total_iops_sec")?.Value);
+                Assert.Equal(bytesPerSecond == 0 ? null : bytesPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture), iotune?.Element("total_bytes_sec")?.Value);
+            }
         }
         finally
         {
