@@ -22,6 +22,7 @@ foreach (var command in PowerCommands.Create(options))
 }
 
 root.Subcommands.Add(HostCommands.Create(options));
+root.Subcommands.Add(ImageCommands.Create(options));
 ManualHelp.Install(root);
 
 var parse = root.Parse(args);
