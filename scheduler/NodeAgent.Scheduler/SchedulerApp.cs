@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Api;
 using NodeAgent.Scheduler.Hosts;
+using NodeAgent.Scheduler.Images;
 using NodeAgent.Scheduler.Leases;
 using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Placement;
@@ -44,6 +45,8 @@ public static class SchedulerApp
         services.AddSingleton(new AddressAllocator(options, random ?? new Random()));
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
+        services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
+        services.AddSingleton<ILeaseImages>(provider => new LeaseImages(provider.GetRequiredService<ImageCatalogue>(), () => null, _ => false));
         services.AddSingleton(provider =>
         {
             var hosts = provider.GetRequiredService<HostRegistry>();
@@ -51,7 +54,8 @@ public static class SchedulerApp
             var registry = new RpcServiceRegistry()
                 .Add(new AgentApi(hosts, leases, () => string.Empty))
                 .Add(new HostApi(hosts))
-                .Add(new LeaseApi(leases));
+                .Add(new LeaseApi(leases))
+                .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => null));
             var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus };
             return new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
         });

@@ -3,6 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NodeAgent.Agent.HostFacts;
+using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Contract.V1;
 using NodeAgent.Rpc;
 using NodeAgent.Rpc.Client;
@@ -20,7 +21,10 @@ public sealed partial class StatusReporter(AgentServiceClient client, HostDescri
     private readonly SemaphoreSlim _signal = new(0);
 
     /// <param name="rebootCount">The reboot requests carried out; null when not known at this point (keeps what was last reported).</param>
-    public void Report(string workspaceId, WorkspaceState state, string message = "", ulong? rebootCount = null)
+    /// <param name="save">How the latest save went, as the domain records it; null for none.</param>
+    /// <param name="disk">The workspace's disks as just measured; null when not measured.</param>
+    public void Report(string workspaceId, WorkspaceState state, string message = "", ulong? rebootCount = null,
+        SaveOutcome? save = null, Disks.DiskUsage? disk = null)
     {
         var known = rebootCount ?? (_rebootCounts.TryGetValue(workspaceId, out var last) ? last : 0);
         _rebootCounts[workspaceId] = known;
@@ -31,6 +35,16 @@ public sealed partial class StatusReporter(AgentServiceClient client, HostDescri
             Message = message,
             ObservedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
             RebootCount = known,
+            DiskAllocatedBytes = (ulong)(disk?.AllocatedBytes ?? 0),
+            DiskUsedBytes = (ulong)(disk?.UsedBytes ?? 0),
+            Save = save is null ? null : new SaveResult
+            {
+                Generation = save.Generation,
+                Done = true,
+                Error = save.Error,
+                Sha256 = save.Sha256,
+                SizeBytes = (ulong)save.SizeBytes,
+            },
         };
         if (state == WorkspaceState.Gone)
         {

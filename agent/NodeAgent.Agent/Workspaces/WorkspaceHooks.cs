@@ -16,6 +16,9 @@ public sealed class WorkspaceContext(Workspace workspace, BaseImage image, Works
 
     public string? RootDiskPath { get; set; }
 
+    /// <summary>The blank data disks, in order (vdb, vdc, …).</summary>
+    public IReadOnlyList<string> DataDiskPaths { get; set; } = [];
+
     public string? ConsoleLogPath { get; set; }
 
     /// <summary>The NoCloud seed ISO the domain gets as a CD-ROM; null for none.</summary>
@@ -38,7 +41,7 @@ public interface IWorkspaceHook
     Task CleanupAsync(string workspaceId, CancellationToken cancellationToken);
 }
 
-/// <summary>The root disk: a qcow2 overlay on the cached image; clean-up removes the workspace's directory.</summary>
+/// <summary>The disks: the root disk, a qcow2 overlay on the cached image, and the blank data disks; clean-up removes the workspace's directory.</summary>
 public sealed class RootDiskHook(DiskManager disks) : IWorkspaceHook
 {
     public string Name => "disk";
@@ -47,6 +50,7 @@ public sealed class RootDiskHook(DiskManager disks) : IWorkspaceHook
     {
         var workspace = context.Workspace;
         context.RootDiskPath = await disks.PrepareRootDiskAsync(workspace.Id, context.Image, workspace.DiskBytes, cancellationToken);
+        context.DataDiskPaths = await disks.PrepareDataDisksAsync(workspace.Id, workspace.Storage.DataDiskBytes, cancellationToken);
         context.ConsoleLogPath = disks.ConsoleLogPath(workspace.Id);
     }
 
@@ -83,7 +87,9 @@ public sealed class DomainHook(IHypervisor hypervisor, DiskManager disks) : IWor
                 context.ConsoleLogPath!,
                 context.Metadata,
                 context.SeedImagePath,
-                context.Nics)));
+                context.Nics,
+                context.DataDiskPaths,
+                workspace.Storage.Limits)));
         }
 
         disks.MarkDefined(workspace.Id);

@@ -64,7 +64,8 @@ public sealed partial class WorkspaceMachine(
             var reboots = observed.Metadata?.Reboots;
             if (step is Settled settled)
             {
-                reporter.Report(workspaceId, settled.State, settled.Message, reboots);
+                var measured = settled.State == WorkspaceState.Gone ? null : disks.Measure(workspaceId);
+                reporter.Report(workspaceId, settled.State, settled.Message, reboots, observed.Metadata?.Save, measured);
                 return (settled, i);
             }
 

@@ -1,6 +1,7 @@
 using NodeAgent.Rpc;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Hosts;
+using NodeAgent.Scheduler.Images;
 using NodeAgent.Scheduler.Leases;
 using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Store;
@@ -15,6 +16,9 @@ internal static class ErrorMapping
         HostNotFoundException e => new RpcException(StatusCode.NotFound, e.Message),
         LeaseNotFoundException e => new RpcException(StatusCode.NotFound, e.Message),
         LeaseStateException e => new RpcException(StatusCode.FailedPrecondition, e.Message),
+        ImageNotFoundException e => new RpcException(StatusCode.NotFound, e.Message),
+        ImageRetiredException e => new RpcException(StatusCode.FailedPrecondition, e.Message),
+        InvalidImageException e => new RpcException(StatusCode.InvalidArgument, e.Message),
         UnknownNetworkException e => new RpcException(StatusCode.InvalidArgument, e.Message),
         ArgumentOutOfRangeException e => new RpcException(StatusCode.OutOfRange, e.Message.Split(" (Parameter", 2)[0]),
         StoreException e => new RpcException(StatusCode.Unavailable, "the scheduler's store failed: " + e.Message),

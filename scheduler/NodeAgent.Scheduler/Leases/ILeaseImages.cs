@@ -19,5 +19,5 @@ public interface ILeaseImages
     /// version of <paramref name="name"/> owned by <paramref name="owner"/> that boots like <paramref name="basedOn"/>;
     /// returns the version. Registering the same lease's same digest again returns the existing version.
     /// </summary>
-    uint AddSaved(string name, string owner, string sha256, long sizeBytes, string savedFromLease, V1.ImageRef basedOn, string description);
+    Task<uint> AddSavedAsync(string name, string owner, string sha256, long sizeBytes, string savedFromLease, V1.ImageRef basedOn, string description, CancellationToken cancellationToken);
 }

@@ -67,7 +67,7 @@ public sealed partial class LeaseManager
             {
                 try
                 {
-                    version = (int)images.AddSaved(save.ImageName, lease.Owner, report.Sha256, report.SizeBytes, lease.Id.Value, lease.ImageRef!, save.Description);
+                    version = (int)await images.AddSavedAsync(save.ImageName, lease.Owner, report.Sha256, report.SizeBytes, lease.Id.Value, lease.ImageRef!, save.Description, cancellationToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException and not StoreException)
                 {

@@ -107,6 +107,33 @@ internal static class Migrations
         CREATE INDEX addresses_by_lease ON addresses (lease_id);
         """,
 
+        // 7: the image catalogue. An image is (name, version); the primary key makes two images with one version
+        // impossible, so concurrent adds of a name cannot collide. kernel and initrd are exact "NAME:VERSION"
+        // references, fixed when the image was added (NULL: none). Nothing is ever deleted: a retired version
+        // keeps its row, because leases and saved images made with it still point at it.
+        """
+        CREATE TABLE images (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            format TEXT NOT NULL CHECK (format IN ('qcow2', 'raw', 'kernel', 'initrd')),
+            size_bytes INTEGER NOT NULL DEFAULT 0 CHECK (size_bytes >= 0),
+            sha256 TEXT NOT NULL,
+            url TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('active', 'retired')),
+            kernel TEXT,
+            initrd TEXT,
+            kernel_cmdline TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            saved_from_lease TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            retired_at INTEGER,
+            CHECK ((state = 'active') = (retired_at IS NULL)),
+            PRIMARY KEY (name, version)
+        ) STRICT;
+        CREATE INDEX images_by_sha256 ON images (sha256);
+        """,
+
         // 8: a lease's disks and saves. image_ref is the catalogue version the lease was made with, as the
         // protobuf-encoded nodeagent.v1.ImageRef (NULL for leases from before the catalogue); data disks are a
         // JSON list of sizes, and their total is kept beside it so a host's allocation stays one SUM. The
