@@ -32,7 +32,7 @@ public sealed class ImageCommandTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _scheduler = await RunningScheduler.StartAsync();
+        _scheduler = await RunningScheduler.StartAsync(emptyCatalogue: true);
         _channel = _scheduler.CreateChannel();
         _images = new ImageServiceClient(_channel);
     }

@@ -16,7 +16,7 @@ public sealed class ImageApiTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _scheduler = await RunningScheduler.StartAsync(time: _clock);
+        _scheduler = await RunningScheduler.StartAsync(time: _clock, emptyCatalogue: true);
         _channel = new RpcChannel(_scheduler.Address, new RpcChannelOptions { DefaultHeaders = new Metadata { { "x-nodeagent-user", "alice" } } });
         _images = new ImageServiceClient(_channel);
     }

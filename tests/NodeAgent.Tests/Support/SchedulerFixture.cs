@@ -2,11 +2,19 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 using NodeAgent.Rpc.Client;
 using NodeAgent.Rpc.Server;
+using Microsoft.Extensions.DependencyInjection;
 using NodeAgent.Scheduler;
+using NodeAgent.Scheduler.Domain;
+using NodeAgent.Scheduler.Images;
 
 namespace NodeAgent.Tests.Support;
 
-/// <summary>The real scheduler, in process, on a free loopback port, with its SQLite file in a fresh directory.</summary>
+/// <summary>
+/// The real scheduler, in process, on a free loopback port, with its SQLite file in a fresh directory. Unless a
+/// test asks for an empty catalogue, the catalogue holds the images scheduler-only tests lease
+/// (<see cref="TestImages"/>): qcow2 images whose source is a file no agent fetches, so only a test with a
+/// real agent must add images it can fetch.
+/// </summary>
 internal sealed class RunningScheduler : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -22,7 +30,9 @@ internal sealed class RunningScheduler : IAsyncDisposable
 
     public TempDirectory Directory { get; }
 
-    public static async Task<RunningScheduler> StartAsync(Func<SchedulerOptions, SchedulerOptions>? configure = null, TimeProvider? time = null)
+    public static readonly IReadOnlyList<string> TestImages = ["debian-12", "tiny", "x"];
+
+    public static async Task<RunningScheduler> StartAsync(Func<SchedulerOptions, SchedulerOptions>? configure = null, TimeProvider? time = null, bool emptyCatalogue = false)
     {
         var directory = new TempDirectory();
         var options = new SchedulerOptions
@@ -33,6 +43,16 @@ internal sealed class RunningScheduler : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         var app = SchedulerApp.Build(options, logging => logging.ClearProviders(), time);
         await app.StartAsync();
+        if (!emptyCatalogue)
+        {
+            var catalogue = app.Services.GetRequiredService<ImageCatalogue>();
+            foreach (var name in TestImages)
+            {
+                var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name)));
+                await catalogue.AddAsync(new NewImage(name, ImageFormat.Qcow2, 0, digest, $"file:///nonexistent/{name}.qcow2", "admin"));
+            }
+        }
+
         return new RunningScheduler(app, new Uri(SchedulerApp.BoundAddresses(app).Single()), directory);
     }
 
