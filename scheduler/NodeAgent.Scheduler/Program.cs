@@ -1,6 +1,7 @@
 using System.CommandLine;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler;
+using NodeAgent.Scheduler.Images;
 using NodeAgent.Scheduler.Networks;
 
 var listen = new Option<string[]>("--listen")
@@ -45,10 +46,54 @@ var addressQuarantine = new Option<TimeSpan>("--address-quarantine")
     Description = "How long an address stays unused after its workspace is gone, so a new workspace gets no traffic meant for the old one (hh:mm:ss).",
     DefaultValueFactory = _ => new SchedulerOptions().AddressQuarantine,
 };
+var imageRepository = new Option<string?>("--image-repository")
+{
+    HelpName = "DIR",
+    Description = """
+        Directory of the scheduler's image repository: image files named by their sha256 digest, under
+        DIR/sha256/. Saved workspaces and files added with `ws image add --file` are stored
+        here, and agents download them from --image-url. Created if missing (mode 0750). Uploads in progress
+        are written beside their final name as HEX.upload-RANDOM and renamed when their digest checks out;
+        leftovers of a killed scheduler are removed at start. Give it a file system with room for every
+        saved image. Default: the directory `images` beside the --database file.
+        """,
+};
+var imageListen = new Option<string>("--image-listen")
+{
+    HelpName = "URL|none",
+    Description = """
+        Address the image repository serves on: http://IP:PORT, plain HTTP/1.1, so curl and any HTTP client
+        can fetch an image. It serves GET and HEAD of /v1/images/sha256/HEX (with single byte ranges) and
+        takes PUT of the same path (with Content-Length; the digest is checked before the file is kept);
+        nothing else. The port must differ from --listen's; port 0 picks a free one. `none` runs the
+        scheduler without a repository: saving workspaces and `ws image add --file` are then refused.
+        """,
+    DefaultValueFactory = _ => SchedulerOptions.DefaultImageListen,
+};
+var imageUrl = new Option<string?>("--image-url")
+{
+    HelpName = "URL",
+    Description = """
+        The repository's address as agents and ws reach it, e.g. http://scheduler.example.org:7701;
+        /v1/images is appended unless the URL already ends with it. Needed when --image-listen is a
+        wildcard address (0.0.0.0 or [::]), and whenever agents reach the scheduler by a name or through a
+        proxy. Default: the address --image-listen really bound.
+        """,
+};
+var imageMaxSize = new Option<string>("--image-max-size")
+{
+    HelpName = "SIZE",
+    Description = $"""
+        The largest image an upload may be: {ImageRepositoryChecks.SizeSyntax}.
+        Larger uploads are refused (HTTP 413) before a byte is stored. At most 16T.
+        """,
+    DefaultValueFactory = _ => "16T",
+};
 
 var root = new RootCommand("nodeagent-scheduler: registers hosts, places leased workspaces on them by load, hands out their addresses, and ends leases when they expire.")
 {
     listen, database, heartbeatInterval, heartbeatTtl, networks, defaultNetwork, addressQuarantine,
+    imageRepository, imageListen, imageUrl, imageMaxSize,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -65,7 +110,14 @@ root.SetAction(async (result, cancellationToken) =>
             Networks = ParseNetworks(result.GetValue(networks) ?? []),
             DefaultNetwork = result.GetValue(defaultNetwork),
             AddressQuarantine = result.GetValue(addressQuarantine),
+            ImageListen = result.GetValue(imageListen) is "none" ? null : RpcListenAddress.Parse(result.GetValue(imageListen)!),
+            ImageUrl = result.GetValue(imageUrl) is { } url ? ParseUrl("image-url", url) : null,
+            ImageMaxSizeBytes = ImageRepositoryChecks.ParseSize(result.GetValue(imageMaxSize)!),
         };
+        if (result.GetValue(imageRepository) is { } directory)
+        {
+            options = options with { ImageRepositoryPath = directory };
+        }
     }
     catch (FormatException e)
     {
@@ -87,6 +139,11 @@ root.SetAction(async (result, cancellationToken) =>
         Console.WriteLine($"nodeagent-scheduler listening on {address}");
     }
 
+    var images = app.Services.GetRequiredService<ImageRepository>();
+    Console.WriteLine(images.PublicUrl is { } imagesUrl
+        ? $"nodeagent-scheduler image repository at {imagesUrl}, files in {images.Directory}"
+        : "nodeagent-scheduler runs without an image repository (--image-listen none)");
+
     foreach (var network in options.Networks)
     {
         var isDefault = ReferenceEquals(network, options.DefaultNetworkDefinition) ? ", the default" : string.Empty;
@@ -98,6 +155,9 @@ root.SetAction(async (result, cancellationToken) =>
 });
 
 return await root.Parse(args).InvokeAsync();
+
+static Uri ParseUrl(string option, string value) =>
+    Uri.TryCreate(value, UriKind.Absolute, out var uri) ? uri : throw new FormatException($"{option} '{value}' is not an absolute URL such as http://scheduler.example.org:7701");
 
 // Every --network value is read, so one start reports each malformed one.
 static List<NetworkDefinition> ParseNetworks(string[] values)

@@ -32,6 +32,7 @@ public static class SchedulerApp
                 kestrel.ListenRpc(address);
             }
         });
+        builder.AddImageRepository(options);
         configureLogging?.Invoke(builder.Logging);
 
         var services = builder.Services;
@@ -62,11 +63,15 @@ public static class SchedulerApp
 
         var app = builder.Build();
         var rpc = app.Services.GetRequiredService<RpcServer>();
+        app.UseImageRepository();
         app.Run(rpc.HandleAsync);
         return app;
     }
 
-    /// <summary>The addresses Kestrel really bound (port 0 resolved), once the app has started.</summary>
-    public static IReadOnlyList<string> BoundAddresses(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+    /// <summary>The gRPC addresses Kestrel really bound (port 0 resolved), once the app has started; the image listener's is <see cref="ImageRepository.PublicUrl"/>.</summary>
+    public static IReadOnlyList<string> BoundAddresses(WebApplication app)
+    {
+        var images = app.Services.GetService<ImageListener>();
+        return app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Where(a => images?.Owns(a) != true).ToList() ?? [];
+    }
 }

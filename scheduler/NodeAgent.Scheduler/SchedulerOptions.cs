@@ -1,4 +1,5 @@
 using NodeAgent.Rpc.Server;
+using NodeAgent.Scheduler.Images;
 using NodeAgent.Scheduler.Networks;
 
 namespace NodeAgent.Scheduler;
@@ -25,6 +26,26 @@ public sealed record SchedulerOptions
 
     /// <summary>How long an address stays out of use after its workspace is gone.</summary>
     public TimeSpan AddressQuarantine { get; init; } = TimeSpan.FromMinutes(10);
+
+    public const string DefaultImageListen = "http://127.0.0.1:7701";
+
+    private readonly string? _imageRepositoryPath;
+
+    /// <summary>The image repository's directory; by default <c>images</c> beside the database file.</summary>
+    public string ImageRepositoryPath
+    {
+        get => _imageRepositoryPath ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(DatabasePath)) ?? "/", "images");
+        init => _imageRepositoryPath = value;
+    }
+
+    /// <summary>Where the image repository listens (plain HTTP); null runs the scheduler without one.</summary>
+    public RpcListenAddress? ImageListen { get; init; } = RpcListenAddress.Parse(DefaultImageListen);
+
+    /// <summary>The repository's address as agents and ws reach it; null means the bound <see cref="ImageListen"/> address.</summary>
+    public Uri? ImageUrl { get; init; }
+
+    /// <summary>The largest image the repository takes, in bytes.</summary>
+    public long ImageMaxSizeBytes { get; init; } = (long)NodeAgent.Contract.ImageSyntax.MaxSizeBytes;
 
     /// <summary>The network of a lease that names none, or null when no networks are configured.</summary>
     public NetworkDefinition? DefaultNetworkDefinition =>
@@ -55,6 +76,7 @@ public sealed record SchedulerOptions
         }
 
         problems.AddRange(NetworkChecks.Problems(Networks, DefaultNetwork, AddressQuarantine));
+        problems.AddRange(ImageRepositoryChecks.Problems(this));
         return problems;
     }
 }

@@ -38,6 +38,7 @@ internal sealed class RunningScheduler : IAsyncDisposable
         var options = new SchedulerOptions
         {
             Listen = [RpcListenAddress.Parse("http://127.0.0.1:0")],
+            ImageListen = RpcListenAddress.Parse("http://127.0.0.1:0"),
             DatabasePath = Path.Combine(directory.Path, "scheduler.db"),
         };
         options = configure?.Invoke(options) ?? options;
