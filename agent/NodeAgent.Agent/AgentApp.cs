@@ -11,6 +11,7 @@ using NodeAgent.Agent.Networking;
 using NodeAgent.Agent.Processes;
 using NodeAgent.Agent.Reporting;
 using NodeAgent.Agent.Workspaces;
+using NodeAgent.Contract;
 using NodeAgent.Rpc.Client;
 using AgentServiceClient = NodeAgent.Contract.V1.AgentServiceClient;
 
@@ -60,10 +61,23 @@ public static class AgentApp
         services.AddSingleton<DesiredState>();
         services.AddSingleton<HeartbeatSource>();
         services.AddSingleton<CommandRunner>();
-        services.AddSingleton(sp => new ImageStore(options.ImagesPath));
         services.AddSingleton(sp => new DiskManager(options.WorkspacesPath, sp.GetRequiredService<CommandRunner>()));
+        services.AddSingleton(sp => new ImageFetcher(
+            ImageFetcher.CreateHttpClient(),
+            new ImageFetcherOptions { MaxAttempts = options.ImageFetchAttempts },
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ImageFetcher>>()));
+        services.AddSingleton(sp =>
+        {
+            var disks = sp.GetRequiredService<DiskManager>();
+            return new ImageCache(options.ImagesPath, options.ImageCacheBytes, disks.DigestsInUse, sp.GetRequiredService<ImageFetcher>(),
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ImageCache>>());
+        });
+        services.AddSingleton(_ => new ImageUpload());
+        services.AddSingleton<WorkspaceSaver>();
         services.AddSingleton(sp => new WorkspaceLifecycle(
-            sp.GetRequiredService<ImageStore>(),
+            sp.GetRequiredService<ImageCache>(),
+            sp.GetRequiredService<DiskManager>(),
             // Prepared in this order, cleaned up in the reverse: the domain goes before its disk.
             [
                 new RootDiskHook(sp.GetRequiredService<DiskManager>()),

@@ -26,10 +26,16 @@ public sealed record AgentOptions
     /// <summary>kvm, qemu, or auto (from the host's capabilities).</summary>
     public Hypervisor.DomainTypePreference DomainType { get; init; } = Hypervisor.DomainTypePreference.Auto;
 
-    /// <summary>Where cached base images live; defaults to STATE/images.</summary>
+    /// <summary>Where the image cache lives; defaults to STATE/images.</summary>
     public string? ImagesDirectory { get; init; }
 
     public string ImagesPath => ImagesDirectory ?? Path.Combine(StateDirectory, "images");
+
+    /// <summary>The most the image cache may hold; least recently used images no workspace uses are evicted to stay under it.</summary>
+    public long ImageCacheBytes { get; init; } = 50L << 30;
+
+    /// <summary>How often an image download is tried before the workspace fails.</summary>
+    public int ImageFetchAttempts { get; init; } = 5;
 
     /// <summary>Each workspace's disk and console log live in STATE/workspaces/ID.</summary>
     public string WorkspacesPath => Path.Combine(StateDirectory, "workspaces");
@@ -77,6 +83,16 @@ public sealed record AgentOptions
         if (ImagesDirectory is not null && !Path.IsPathRooted(ImagesDirectory))
         {
             problems.Add($"images-directory: '{ImagesDirectory}' must be an absolute path");
+        }
+
+        if (ImageCacheBytes < 64L << 20)
+        {
+            problems.Add($"image-cache-size: {ImageCacheBytes} bytes is less than 64M; the cache must hold at least one image");
+        }
+
+        if (ImageFetchAttempts is < 1 or > 100)
+        {
+            problems.Add($"image-fetch-attempts: {ImageFetchAttempts} is outside 1–100");
         }
 
         if (string.IsNullOrWhiteSpace(LibvirtUri) || !LibvirtUri.Contains("://", StringComparison.Ordinal))

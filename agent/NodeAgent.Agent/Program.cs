@@ -16,7 +16,23 @@ var stateDirectory = new Option<string>("--state-directory")
     Description = "Where the agent keeps its host id, images and workspace disks.",
     DefaultValueFactory = _ => new AgentOptions().StateDirectory,
 };
-var imagesDirectory = new Option<string?>("--images-directory") { Description = "Where cached base images live. Default: STATE/images." };
+var imagesDirectory = new Option<string?>("--images-directory")
+{
+    Description = "The image cache: images workspaces boot from, fetched from the catalogue's URLs on first use, verified against their "
+        + "sha256 and kept by digest (one copy per image). Default: STATE/images.",
+};
+var imageCacheSize = new Option<string>("--image-cache-size")
+{
+    Description = "The most the image cache may hold, e.g. 50G. Images no workspace on this host uses are evicted, least recently used first, "
+        + "to make room; an image a workspace uses is never evicted, so a lease whose image does not fit fails, saying so.",
+    DefaultValueFactory = _ => "50G",
+};
+var imageFetchAttempts = new Option<int>("--image-fetch-attempts")
+{
+    Description = "How often a download is tried (resuming where the last attempt stopped, waiting 1, 2, 4… up to 30 s between) before the "
+        + "workspace fails with the reason. A 404 or a wrong digest is not tried again.",
+    DefaultValueFactory = _ => new AgentOptions().ImageFetchAttempts,
+};
 var libvirtUri = new Option<string>("--libvirt-uri")
 {
     Description = "The libvirt connection URI.",
@@ -82,7 +98,7 @@ var memoryOvercommit = new Option<double>("--memory-overcommit")
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
-    scheduler, stateDirectory, imagesDirectory, libvirtUri, domainType, reconcileInterval, stopTimeout, parallelOperations, hostId, networks,
+    scheduler, stateDirectory, imagesDirectory, imageCacheSize, imageFetchAttempts, libvirtUri, domainType, reconcileInterval, stopTimeout, parallelOperations, hostId, networks,
     reservedVcpus, reservedMemory, cpuOvercommit, memoryOvercommit,
 };
 root.SetAction(async (result, cancellationToken) =>
@@ -109,6 +125,8 @@ root.SetAction(async (result, cancellationToken) =>
             Scheduler = RpcChannel.ParseAddress(result.GetValue(scheduler)!),
             StateDirectory = result.GetValue(stateDirectory)!,
             ImagesDirectory = result.GetValue(imagesDirectory),
+            ImageCacheBytes = CapacityPolicy.ParseSize(result.GetValue(imageCacheSize)!, "--image-cache-size"),
+            ImageFetchAttempts = result.GetValue(imageFetchAttempts),
             LibvirtUri = result.GetValue(libvirtUri)!,
             DomainType = result.GetValue(domainType),
             ReconcileInterval = result.GetValue(reconcileInterval),

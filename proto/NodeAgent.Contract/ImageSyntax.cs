@@ -51,6 +51,16 @@ public static class ImageSyntax
             return false;
         }
 
+        // Uri parsing removes "." and ".." segments before anything below could see them, so file:///srv/../etc/x
+        // would pass as /etc/x while the catalogue shows the text that hides it: refuse them, also percent-encoded.
+        var end = text.IndexOfAny(['?', '#']);
+        var path = (end < 0 ? text : text[..end]).Replace("%2e", ".", StringComparison.OrdinalIgnoreCase);
+        if (path.Split('/').Skip(3).Any(segment => segment is "." or ".."))
+        {
+            problem = $"'{IdSyntax.Printable(text)}' has a '.' or '..' path segment; give the path without it";
+            return false;
+        }
+
         if (!Uri.TryCreate(text, UriKind.Absolute, out var parsed) || !Schemes.Contains(parsed.Scheme))
         {
             problem = $"'{IdSyntax.Printable(text)}' is not an absolute http://, https:// or file:// URL";
@@ -63,7 +73,7 @@ public static class ImageSyntax
             return false;
         }
 
-        if (parsed.IsFile && (!parsed.IsAbsoluteUri || parsed.IsUnc || !parsed.LocalPath.StartsWith('/') || parsed.LocalPath.Split('/').Contains("..")))
+        if (parsed.IsFile && (!parsed.IsAbsoluteUri || parsed.IsUnc || !parsed.LocalPath.StartsWith('/')))
         {
             problem = $"'{IdSyntax.Printable(text)}' is not a file:///absolute/path without '..'";
             return false;

@@ -47,16 +47,21 @@ public static class SchedulerApp
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
-        services.AddSingleton<ILeaseImages>(provider => new LeaseImages(provider.GetRequiredService<ImageCatalogue>(), () => null, _ => false));
+        services.AddSingleton<ILeaseImages>(provider =>
+        {
+            var repository = provider.GetRequiredService<ImageRepository>();
+            return new LeaseImages(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl, repository.Contains);
+        });
         services.AddSingleton(provider =>
         {
             var hosts = provider.GetRequiredService<HostRegistry>();
             var leases = provider.GetRequiredService<LeaseManager>();
+            var repository = provider.GetRequiredService<ImageRepository>();
             var registry = new RpcServiceRegistry()
-                .Add(new AgentApi(hosts, leases, () => string.Empty))
+                .Add(new AgentApi(hosts, leases, () => repository.PublicUrl?.AbsoluteUri ?? string.Empty))
                 .Add(new HostApi(hosts))
                 .Add(new LeaseApi(leases))
-                .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => null));
+                .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri));
             var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus };
             return new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
         });

@@ -6,8 +6,9 @@ using NodeAgent.Contract.V1;
 
 namespace NodeAgent.Agent.Reporting;
 
-/// <summary>Builds what the agent tells the scheduler about its host: identity, capacity, measured load, held workspaces.</summary>
-public sealed class HeartbeatSource(HostDescription host, HostProbe probe, DesiredState desired, WorkspaceInventory inventory, IHypervisor hypervisor, AgentOptions options, TimeProvider time)
+/// <summary>Builds what the agent tells the scheduler about its host: identity, capacity, measured load, held workspaces, cached images.</summary>
+public sealed class HeartbeatSource(
+    HostDescription host, HostProbe probe, DesiredState desired, WorkspaceInventory inventory, IHypervisor hypervisor, Images.ImageCache images, AgentOptions options, TimeProvider time)
 {
     public string HostId => host.Id.Value;
 
@@ -53,6 +54,7 @@ public sealed class HeartbeatSource(HostDescription host, HostProbe probe, Desir
             DegradedReason = hypervisor.Unavailable is { } why ? $"libvirt unavailable: {why}" : string.Empty,
         };
         request.WorkspaceIds.Add(held.Keys);
+        request.CachedImages.Add(images.Digests());
         return request;
     }
 

@@ -14,6 +14,7 @@ namespace NodeAgent.Agent.Workspaces;
 public sealed partial class WorkspaceMachine(
     IHypervisor hypervisor,
     WorkspaceLifecycle lifecycle,
+    WorkspaceSaver saver,
     DiskManager disks,
     StatusReporter reporter,
     IFailpoints failpoints,
@@ -90,7 +91,8 @@ public sealed partial class WorkspaceMachine(
             case Provision:
                 var workspace = wanted ?? throw new InvalidOperationException("provisioning needs the wanted workspace");
                 await lifecycle.ProvisionAsync(workspace, new WorkspaceMetadata(workspace.Id, workspace.Owner, workspace.Image, workspace.ExpiresAt,
-                    WorkspacePhase.Starting, time.GetUtcNow(), workspace.RebootCount, Host: host.Id.Value), cancellationToken);
+                    WorkspacePhase.Starting, time.GetUtcNow(), workspace.RebootCount, Host: host.Id.Value),
+                    message => reporter.Report(workspaceId, WorkspaceState.Preparing, message), cancellationToken);
                 break;
             case Start:
                 hypervisor.Start(name);
@@ -109,6 +111,12 @@ public sealed partial class WorkspaceMachine(
                 break;
             case RecordPhase record:
                 hypervisor.SetMetadata(name, WorkspaceMetadata.Namespace, WorkspaceMetadata.Prefix, record.Next.ToElement());
+                break;
+            case SaveDisk save:
+                var outcome = await saver.SaveAsync(workspaceId, save.Save, cancellationToken);
+                var current = WorkspaceMetadata.Parse(hypervisor.GetMetadata(name, WorkspaceMetadata.Namespace))
+                    ?? throw new WorkspaceException($"workspace {workspaceId} lost its NodeAgent metadata while it was saved");
+                hypervisor.SetMetadata(name, WorkspaceMetadata.Namespace, WorkspaceMetadata.Prefix, (current with { Save = outcome }).ToElement());
                 break;
             case Cleanup:
                 await lifecycle.RemoveAsync(workspaceId, cancellationToken);

@@ -23,7 +23,7 @@ public static class ImageCommands
         {
             ListCommand(options),
             ShowCommand(options),
-            AddCommand(options, uploader ?? new HttpImageUploader()),
+            AddCommand(options, uploader ?? new RepositoryUploader()),
             RetireCommand(options),
         };
 
@@ -67,7 +67,7 @@ public static class ImageCommands
         { image };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
-            var (name, version) = Key(parse.GetValue(image)!);
+            var (name, version) = Parsing.ImageName(parse.GetValue(image)!, "IMAGE");
             var found = await new ImageServiceClient(context.Channel).GetImageAsync(new GetImageRequest { Name = name, Version = version }, context.Call);
             context.Write(found, () => ImageView.Render(found));
         }, token));
@@ -90,7 +90,7 @@ public static class ImageCommands
         { image };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
-            var (name, version) = Key(parse.GetValue(image)!);
+            var (name, version) = Parsing.ImageName(parse.GetValue(image)!, "IMAGE");
             var retired = await new ImageServiceClient(context.Channel).RetireImageAsync(new RetireImageRequest { Name = name, Version = version }, context.Call);
             context.Write(retired, () => version == 0
                 ? $"Retired every version of {retired.Name} (newest: {retired.Version}).\n"
@@ -206,7 +206,7 @@ public static class ImageCommands
         {
             outcome = await uploader.UploadAsync(repository, file, digest, progress, context.CancellationToken);
         }
-        catch (ImageUploadException e)
+        catch (Contract.ImageUploadException e)
         {
             throw new RpcException(StatusCode.Unknown, e.Message);
         }
@@ -216,22 +216,8 @@ public static class ImageCommands
             await Console.Error.WriteLineAsync($"ws: the image repository holds {file}'s bytes already; they were not sent again");
         }
 
-        request.Url = HttpImageUploader.BlobUrl(repository, outcome.Sha256).ToString();
+        request.Url = RepositoryUploader.BlobUrl(repository, outcome.Sha256).ToString();
         request.Sha256 = outcome.Sha256;
         request.SizeBytes = (ulong)outcome.SizeBytes;
-    }
-
-    /// <summary>"NAME" (version 0) or "NAME:VERSION"; the scheduler checks the name.</summary>
-    internal static (string Name, uint Version) Key(string text)
-    {
-        var colon = text.LastIndexOf(':');
-        if (colon < 0)
-        {
-            return (text, 0);
-        }
-
-        return uint.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0
-            ? (text[..colon], version)
-            : throw new UsageException($"'{Contract.IdSyntax.Printable(text)}' is not NAME or NAME:VERSION with VERSION a whole number from 1");
     }
 }

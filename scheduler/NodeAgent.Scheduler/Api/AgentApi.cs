@@ -36,7 +36,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
             v.Require(Contract.ImageSyntax.IsValidSha256(digest, out var problem), "cached_images: " + problem);
         }
 
-        var degraded = v.Text("degraded_reason", request.DegradedReason.Length > 500 ? request.DegradedReason[..500] : request.DegradedReason, required: false);
+        var degraded = v.Text("degraded_reason", Clip(request.DegradedReason), required: false, RequestValidator.MaxReportLength);
         v.ThrowIfInvalid();
         var version = await hosts.HeartbeatAsync(id, capacity, load, degraded, context.CancellationToken);
         hosts.RecordCachedImages(id, request.CachedImages);
@@ -55,7 +55,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
             return new WorkspaceObservation(
                 v.LeaseId("statuses.id", s.Id),
                 s.State,
-                v.Text("statuses.message", s.Message.Length > 1000 ? s.Message[..1000] : s.Message, required: false),
+                v.Text("statuses.message", Clip(s.Message), required: false, RequestValidator.MaxReportLength),
                 (long)Math.Min(s.RebootCount, long.MaxValue))
             {
                 Disk = disk,
@@ -67,6 +67,9 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
         await leases.ApplyAsync(host, observations, context.CancellationToken);
         return new ReportWorkspaceStatusResponse();
     }
+
+    /// <summary>An over-long explanation is cut, not refused: refusing would lose the whole report, and with it the state.</summary>
+    internal static string Clip(string text) => text.Length > RequestValidator.MaxReportLength ? text[..(RequestValidator.MaxReportLength - 1)] + "…" : text;
 
     public override async Task WatchDesiredWorkspaces(WatchDesiredWorkspacesRequest request, IServerStreamWriter<DesiredWorkspaces> responses, ServerCallContext context)
     {

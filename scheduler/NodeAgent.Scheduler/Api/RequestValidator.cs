@@ -11,6 +11,9 @@ namespace NodeAgent.Scheduler.Api;
 internal sealed class RequestValidator(string method)
 {
     public const int MaxTextLength = 253;
+
+    /// <summary>The longest explanation an agent may report (why a workspace failed, why a save did): long enough for the cause and the fix.</summary>
+    public const int MaxReportLength = 2000;
     public const int MaxLabels = 64;
     public const int MaxFeatures = 64;
     public const int MaxNetworks = 64;
@@ -77,15 +80,15 @@ internal sealed class RequestValidator(string method)
 
     private static string Human(TimeSpan span) => span.TotalDays >= 1 ? $"{span.TotalDays:0} days" : span.TotalHours >= 1 ? $"{span.TotalHours:0} hours" : $"{span.TotalMinutes:0} minutes";
 
-    public string Text(string field, string value, bool required = true)
+    public string Text(string field, string value, bool required = true, int maxLength = MaxTextLength)
     {
         if (required && value.Length == 0)
         {
             _problems.Add($"{field} is empty");
         }
-        else if (value.Length > MaxTextLength)
+        else if (value.Length > maxLength)
         {
-            _problems.Add($"{field} is {value.Length} characters long; at most {MaxTextLength} are allowed");
+            _problems.Add($"{field} is {value.Length} characters long; at most {maxLength} are allowed");
         }
         else if (value.Any(c => char.IsControl(c)))
         {

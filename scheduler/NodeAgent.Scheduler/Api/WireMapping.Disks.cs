@@ -35,7 +35,7 @@ internal static partial class WireMapping
             return (disk, null);
         }
 
-        var error = save.Error.Length > 1000 ? save.Error[..1000] : save.Error;
+        var error = AgentApi.Clip(save.Error);
         if (save.Done && error.Length == 0 && !ImageSyntax.IsValidSha256(save.Sha256, out var problem))
         {
             v.Require(false, "statuses.save.sha256 " + problem);
@@ -44,7 +44,7 @@ internal static partial class WireMapping
         return (disk, new SaveReport(
             v.Range("statuses.save.generation", save.Generation, 1, long.MaxValue),
             save.Done,
-            v.Text("statuses.save.error", error, required: false),
+            v.Text("statuses.save.error", error, required: false, RequestValidator.MaxReportLength),
             save.Sha256,
             v.Range("statuses.save.size_bytes", save.SizeBytes, 0, ImageSyntax.MaxSizeBytes)));
     }

@@ -36,10 +36,7 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
         // The test driver's own domain "test" (2 vCPUs, 8 GiB) is foreign to NodeAgent and would take this host's
         // whole capacity; it is stopped for these tests and started again afterwards.
         _libvirt.Destroy(TestDriver.PredefinedDomain);
-        var image = Path.Combine(_state.Path, "images", "tiny");
-        Directory.CreateDirectory(image);
-        await new NodeAgent.Agent.Processes.CommandRunner(Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent.Agent.Processes.CommandRunner>.Instance)
-            .RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", Path.Combine(image, ImageStore.DiskFile), "16M"], TimeSpan.FromSeconds(30), default);
+        await LocalImages.RegisterAsync(_channel, await LocalImages.CreateAsync(Path.Combine(_state.Path, "sources")));
         await StartAgentAsync();
     }
 
@@ -141,14 +138,17 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task Lease_ImageNotCached_FailsWithTheReasonAndLeavesNothing()
+    public async Task Lease_ImageSourceMissing_FailsWithTheReasonAndLeavesNothing()
     {
+        var missing = await LocalImages.CreateAsync(Path.Combine(_state.Path, "gone"), "not-here");
+        await LocalImages.RegisterAsync(_channel, missing);
+        File.Delete(missing.Disk.Url.LocalPath);
         var lease = await LeaseAsync("not-here");
 
         var failed = await WaitForAsync(lease.Id, LeaseState.Failed);
 
-        Assert.Contains("image not-here is not cached", failed.StateReason, StringComparison.Ordinal);
-        Assert.Contains("tiny", failed.StateReason, StringComparison.Ordinal);
+        Assert.Contains("image not-here:", failed.StateReason, StringComparison.Ordinal);
+        Assert.Contains(missing.Disk.Url.LocalPath, failed.StateReason, StringComparison.Ordinal);
         Assert.Null(_libvirt.FindDomain("nodeagent-" + lease.Id));
         Assert.False(Directory.Exists(Path.Combine(_state.Path, "workspaces", lease.Id)));
     }

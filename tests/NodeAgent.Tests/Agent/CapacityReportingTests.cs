@@ -34,13 +34,10 @@ public sealed class CapacityReportingTests : IAsyncLifetime
         File.WriteAllText(Path.Combine(_proc.Path, "stat"), "cpu  100 0 100 800 0 0 0 0 0 0\n");
         File.WriteAllText(Path.Combine(_proc.Path, "meminfo"), $"MemTotal:       {4 * GiB / 1024} kB\nMemAvailable:   {3 * GiB / 1024} kB\n");
         File.WriteAllText(Path.Combine(_proc.Path, "loadavg"), "0.10 0.10 0.10 1/100 4242\n");
-        var image = Path.Combine(_state.Path, "images", "tiny");
-        Directory.CreateDirectory(image);
-        await new NodeAgent.Agent.Processes.CommandRunner(Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent.Agent.Processes.CommandRunner>.Instance)
-            .RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", Path.Combine(image, ImageStore.DiskFile), "16M"], TimeSpan.FromSeconds(30), default);
 
         _scheduler = await RunningScheduler.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromMilliseconds(300), HeartbeatTtl = TimeSpan.FromSeconds(5) });
         _channel = _scheduler.CreateChannel();
+        await LocalImages.RegisterAsync(_channel, await LocalImages.CreateAsync(Path.Combine(_state.Path, "sources")));
         _libvirt = LibvirtHypervisor.Open("test:///default");
 
         // The test driver's own domain "test" (2 vCPUs, 8 GiB) would count as foreign load; stopped while this runs.

@@ -19,12 +19,13 @@ public sealed class DiskManagerTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private async Task<ImageStore> ImageAsync(string name, long bytes)
+    private async Task<BaseImage> ImageAsync(string name, long bytes)
     {
         var images = Path.Combine(_dir.Path, "images");
-        Directory.CreateDirectory(Path.Combine(images, name));
-        await _runner.RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", Path.Combine(images, name, ImageStore.DiskFile), bytes.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(30), default);
-        return new ImageStore(images);
+        Directory.CreateDirectory(images);
+        var disk = Path.Combine(images, name + ".qcow2");
+        await _runner.RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", disk, bytes.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(30), default);
+        return new BaseImage(name, disk, null, null, null);
     }
 
     private async Task<JsonElement> InfoAsync(string path)
@@ -39,11 +40,11 @@ public sealed class DiskManagerTests : IDisposable
         var images = await ImageAsync("base", 64L << 20);
         var disks = new DiskManager(Path.Combine(_dir.Path, "workspaces"), _runner);
 
-        var path = await disks.PrepareRootDiskAsync("w-1", images.Find("base")!, 1L << 30, default);
+        var path = await disks.PrepareRootDiskAsync("w-1", images, 1L << 30, default);
 
         var info = await InfoAsync(path);
         Assert.Equal(1L << 30, info.GetProperty("virtual-size").GetInt64());
-        Assert.Equal(images.Find("base")!.DiskPath, info.GetProperty("backing-filename").GetString());
+        Assert.Equal(images.DiskPath, info.GetProperty("backing-filename").GetString());
         Assert.True(new FileInfo(path).Length < 1 << 20, "an overlay holds no data of its own yet");
     }
 
@@ -52,10 +53,10 @@ public sealed class DiskManagerTests : IDisposable
     {
         var images = await ImageAsync("base", 64L << 20);
         var disks = new DiskManager(Path.Combine(_dir.Path, "workspaces"), _runner);
-        var first = await disks.PrepareRootDiskAsync("w-1", images.Find("base")!, 0, default);
+        var first = await disks.PrepareRootDiskAsync("w-1", images, 0, default);
         var written = File.GetLastWriteTimeUtc(first);
 
-        var second = await disks.PrepareRootDiskAsync("w-1", images.Find("base")!, 0, default);
+        var second = await disks.PrepareRootDiskAsync("w-1", images, 0, default);
 
         Assert.Equal(first, second);
         Assert.Equal(written, File.GetLastWriteTimeUtc(second));
@@ -67,7 +68,7 @@ public sealed class DiskManagerTests : IDisposable
         var images = await ImageAsync("base", 64L << 20);
         var disks = new DiskManager(Path.Combine(_dir.Path, "workspaces"), _runner);
 
-        var error = await Assert.ThrowsAsync<DiskException>(() => disks.PrepareRootDiskAsync("w-1", images.Find("base")!, 1L << 20, default));
+        var error = await Assert.ThrowsAsync<DiskException>(() => disks.PrepareRootDiskAsync("w-1", images, 1L << 20, default));
 
         Assert.Contains("smaller than image base", error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(disks.RootDiskPath("w-1")));
@@ -78,7 +79,7 @@ public sealed class DiskManagerTests : IDisposable
     {
         var images = await ImageAsync("base", 64L << 20);
         var disks = new DiskManager(Path.Combine(_dir.Path, "workspaces"), _runner);
-        await disks.PrepareRootDiskAsync("w-1", images.Find("base")!, 0, default);
+        await disks.PrepareRootDiskAsync("w-1", images, 0, default);
 
         disks.Remove("w-1");
         disks.Remove("w-1");
@@ -159,18 +160,9 @@ public sealed class DiskManagerTests : IDisposable
         Directory.CreateDirectory(disks.WorkspaceDirectory("w-1"));
         File.WriteAllText(disks.RootDiskPath("w-1") + ".partial", "half a header");
 
-        var path = await disks.PrepareRootDiskAsync("w-1", images.Find("base")!, 0, default);
+        var path = await disks.PrepareRootDiskAsync("w-1", images, 0, default);
 
         Assert.Equal(64L << 20, (await InfoAsync(path)).GetProperty("virtual-size").GetInt64());
         Assert.False(File.Exists(path + ".partial"));
-    }
-
-    [Fact]
-    public void ImageStore_UnknownOrHostileName_NotFound()
-    {
-        var store = new ImageStore(_dir.Path);
-
-        Assert.Null(store.Find("missing"));
-        Assert.Null(store.Find("../../etc"));
     }
 }

@@ -15,7 +15,7 @@ public sealed class WorkspaceGuestTests
         {
             Id = "w-abc",
             Owner = "alice",
-            Image = new V1.ImageRef { Name = "tiny" },
+            Image = new V1.ImageRef { Name = "tiny", Sha256 = new string('0', 64), Url = "https://images.example/tiny" },
             Resources = new V1.Resources { Vcpus = 1, MemoryBytes = 64UL << 20 },
             Hostname = hostname,
         };

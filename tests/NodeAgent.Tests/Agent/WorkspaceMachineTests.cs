@@ -26,7 +26,8 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
     private readonly string _id = "w-" + Guid.NewGuid().ToString("N")[..10];
     private LibvirtHypervisor _libvirt = null!;
     private DiskManager _disks = null!;
-    private ImageStore _images = null!;
+    private ImageCache _images = null!;
+    private WorkspaceImage _image = null!;
     private RpcChannel _nowhere = null!;
 
     private string DomainName => DomainNames.For(_id);
@@ -35,11 +36,9 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
     {
         _libvirt = LibvirtHypervisor.Open("test:///default");
         var runner = new CommandRunner(NullLogger<CommandRunner>.Instance);
-        var image = Path.Combine(_state.Path, "images", "tiny");
-        Directory.CreateDirectory(image);
-        await runner.RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", Path.Combine(image, ImageStore.DiskFile), "16M"], TimeSpan.FromSeconds(30), default);
-        _images = new ImageStore(Path.Combine(_state.Path, "images"));
+        _image = await LocalImages.CreateAsync(Path.Combine(_state.Path, "sources"));
         _disks = new DiskManager(Path.Combine(_state.Path, "workspaces"), runner);
+        _images = LocalImages.Cache(Path.Combine(_state.Path, "images"), _disks);
 
         // Reports are queued, never sent: nothing reads them in these tests.
         _nowhere = new RpcChannel(new Uri("http://127.0.0.1:9"));
@@ -56,14 +55,15 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
     }
 
     private Workspace Wanted(DesiredPower power = DesiredPower.Running, ulong reboots = 0) =>
-        new(_id, "alice", "tiny", 1, 32 << 20, 0, DateTimeOffset.UtcNow.AddHours(1), power, reboots);
+        new(_id, "alice", "tiny", 1, 32 << 20, 0, DateTimeOffset.UtcNow.AddHours(1), power, reboots) { ImageSource = _image };
 
     private WorkspaceMachine Machine(IFailpoints failpoints, string hostId = "machine-test")
     {
-        var lifecycle = new WorkspaceLifecycle(_images, [new RootDiskHook(_disks), new DomainHook(_libvirt, _disks)], failpoints, NullLogger<WorkspaceLifecycle>.Instance);
+        var lifecycle = new WorkspaceLifecycle(_images, _disks, [new RootDiskHook(_disks), new DomainHook(_libvirt, _disks)], failpoints, NullLogger<WorkspaceLifecycle>.Instance);
         var host = new HostDescription(HostId.Parse(hostId), "h", "x86_64", "test", 2, 1L << 30, 1L << 30);
         var reporter = new StatusReporter(new AgentServiceClient(_nowhere), host, TimeProvider.System, NullLogger<StatusReporter>.Instance);
-        return new WorkspaceMachine(_libvirt, lifecycle, _disks, reporter, failpoints, host, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
+        var saver = new WorkspaceSaver(_disks, _images, new NodeAgent.Contract.ImageUpload(), new CommandRunner(NullLogger<CommandRunner>.Instance), NullLogger<WorkspaceSaver>.Instance);
+        return new WorkspaceMachine(_libvirt, lifecycle, saver, _disks, reporter, failpoints, host, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
             TimeProvider.System, NullLogger<WorkspaceMachine>.Instance);
     }
 

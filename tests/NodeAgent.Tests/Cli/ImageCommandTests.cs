@@ -232,11 +232,11 @@ public sealed class ImageCommandTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task HttpImageUploader_NewBlob_ReportsProgressUpToTheWholeFile()
+    public async Task RepositoryUploader_NewBlob_ReportsProgressUpToTheWholeFile()
     {
         await using var blobs = await BlobServer.StartAsync();
         var file = WriteFile(3_000_000);
-        var uploader = new HttpImageUploader();
+        var uploader = new RepositoryUploader();
         var seen = new List<long>();
 
         var digest = await uploader.ComputeSha256Async(file, CancellationToken.None);

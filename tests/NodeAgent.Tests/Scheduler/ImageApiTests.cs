@@ -263,7 +263,7 @@ public sealed class ImageApiTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
-    public async Task ListImages_ByNameThenNewestVersion_FilteredAndWithoutARepository()
+    public async Task ListImages_ByNameThenNewestVersion_FilteredAndWithTheRepositoryUrl()
     {
         foreach (var name in new[] { "zeta", "alpha", "zeta", "alpha" })
         {
@@ -277,7 +277,7 @@ public sealed class ImageApiTests : IAsyncLifetime
 
         Assert.Equal(["alpha:2", "alpha:1", "zeta:2"], active.Images.Select(i => $"{i.Name}:{i.Version}"));
         Assert.Equal(["zeta:2", "zeta:1"], all.Images.Select(i => $"{i.Name}:{i.Version}"));
-        Assert.Equal(string.Empty, active.RepositoryUrl);
+        Assert.Matches(@"^http://127\.0\.0\.1:[0-9]+/v1/images$", active.RepositoryUrl);
     }
 
     [Fact(Timeout = 10_000)]
