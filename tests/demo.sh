@@ -31,24 +31,28 @@ scheduler=$(bin scheduler/NodeAgent.Scheduler nodeagent-scheduler)
 agent=$(bin agent/NodeAgent.Agent nodeagent)
 ws=$(bin scheduler/NodeAgent.Cli ws)
 guest=$(tests/guest/build-guest.sh | tail -1)
-mkdir -p "$work/images"
-ln -s "$guest" "$work/images/nodeagent-test-guest"
 echo "test guest: $guest"
 
-step "3. Start the scheduler (SQLite: $work/scheduler.db) and one agent, on loopback"
-"$scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" >"$work/scheduler.log" 2>&1 &
+step "3. Start the scheduler (SQLite: $work/scheduler.db, images: $work/repository) and one agent, on loopback"
+"$scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" \
+  --image-listen http://127.0.0.1:0 --image-repository "$work/repository" >"$work/scheduler.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$work/scheduler.log" && break; sleep 0.1; done
 export WS_SCHEDULER=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/scheduler.log" | head -1)
 [ -n "$WS_SCHEDULER" ] || { cat "$work/scheduler.log"; exit 1; }
 echo "scheduler: $WS_SCHEDULER"
-"$agent" --scheduler "$WS_SCHEDULER" --state-directory "$work/agent" --images-directory "$work/images" --host-id demo-host >"$work/agent.log" 2>&1 &
+"$agent" --scheduler "$WS_SCHEDULER" --state-directory "$work/agent" --host-id demo-host >"$work/agent.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q "Registered as host" "$work/agent.log" && break; sleep 0.1; done
 grep "guests are" "$work/agent.log" || true
 run "$ws" hosts list
 
-step "4. Lease a workspace and wait until it runs"
+step "4. Add the test guest to the image catalogue (uploaded into the scheduler's repository)"
+printf '%s$ tests/guest/register-guest.sh ws %s%s\n' "$dim" "$guest" "$off"
+tests/guest/register-guest.sh "$ws" "$guest"
+run "$ws" image list
+
+step "5. Lease a workspace and wait until it runs (the host fetches and verifies the image first)"
 run "$ws" lease --image nodeagent-test-guest --cpus 1 --memory 256M --disk 1G --duration 30m
 id=$("$ws" list -o json | sed -n 's/.*"id": "\(w-[a-z0-9]*\)".*/\1/p' | head -1)
 console="$work/agent/workspaces/$id/console.log"
@@ -57,7 +61,7 @@ for _ in $(seq 600); do grep -q NODEAGENT-GUEST-READY "$console" 2>/dev/null && 
 grep -a NODEAGENT-GUEST "$console" | tr -d '\r' | sed 's/^/  guest | /'
 grep -q NODEAGENT-GUEST-READY "$console" || { echo "the guest did not boot; agent log:"; cat "$work/agent.log"; exit 1; }
 
-step "5. List it, release it, and show that it is gone"
+step "6. List it, release it, and show that it is gone"
 run "$ws" list
 run "$ws" release "$id"
 run "$ws" list --all
@@ -65,5 +69,5 @@ if virsh -c qemu:///system dominfo "nodeagent-$id" >/dev/null 2>&1; then echo "d
 [ ! -e "$work/agent/workspaces/$id" ] || { echo "workspace files of $id are still there" >&2; exit 1; }
 echo "no domain nodeagent-$id in libvirt, no files left under $work/agent/workspaces"
 
-step "6. Stop the scheduler and the agent"
+step "7. Stop the scheduler and the agent"
 echo "done: leased, placed, booted, listed and released workspace $id"

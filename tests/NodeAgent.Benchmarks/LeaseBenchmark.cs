@@ -26,17 +26,17 @@ public static partial class LeaseBenchmark
 
         var work = Directory.CreateTempSubdirectory("nodeagent-bench-").FullName;
         File.SetUnixFileMode(work, (UnixFileMode)0b111_101_101);
-        Directory.CreateDirectory(Path.Combine(work, "images"));
-        File.CreateSymbolicLink(Path.Combine(work, "images", "nodeagent-test-guest"), guest);
-        using var scheduler = Start(Program("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"), "--listen", "http://127.0.0.1:0", "--database", Path.Combine(work, "s.db"));
+        using var scheduler = Start(Program("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"), "--listen", "http://127.0.0.1:0", "--database", Path.Combine(work, "s.db"),
+            "--image-listen", "http://127.0.0.1:0", "--image-repository", Path.Combine(work, "repository"));
         var address = (await WaitForAsync(scheduler, "listening on")).Split(' ')[^1];
+        var ws = Program("scheduler/NodeAgent.Cli", "ws");
+        await RegisterGuestAsync(root, ws, address, guest);
         using var agent = Start(Program("agent/NodeAgent.Agent", "nodeagent"), "--scheduler", address, "--state-directory", Path.Combine(work, "agent"),
-            "--images-directory", Path.Combine(work, "images"), "--host-id", "bench-host");
+            "--host-id", "bench-host");
         var domainType = await WaitForAsync(agent, "guests are");
         await WaitForAsync(agent, "Registered as host");
         try
         {
-            var ws = Program("scheduler/NodeAgent.Cli", "ws");
             var lease = new List<double>();
             var release = new List<double>();
             for (var i = 0; i < runs; i++)
@@ -69,6 +69,7 @@ public static partial class LeaseBenchmark
                 return Stopwatch.StartNew();
             });
 
+            var (cold, warm, imageBytes) = await CacheBenchmark.RunAsync(work, guest, ws, address, Math.Min(runs, 5));
             var agentMs = AgentTimePattern().Matches(agent.Output).Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
             Console.WriteLine($"ws lease → running: p50 {Median(lease):0} ms; agent prepare+define+start p50 {Median(agentMs):0} ms; release → ended p50 {Median(release):0} ms; killed → reported p50 {Median(killed):0} ms; destroyed → reported p50 {Median(destroyed):0} ms");
             return $"""
@@ -87,6 +88,8 @@ public static partial class LeaseBenchmark
                 timed alone on this machine, took 1.4–1.8 s. The same teardown runs when QEMU dies, before libvirt
                 emits the lifecycle event, which is why a crash takes over a second to show while NodeAgent's own share
                 (the last row) is a few milliseconds.
+
+                {CacheBenchmark.Table(cold, warm, imageBytes)}
                 """;
         }
         finally
@@ -118,9 +121,9 @@ public static partial class LeaseBenchmark
         return times;
     }
 
-    private static double Median(List<double> values) => values.Count == 0 ? 0 : values.Order().ElementAt(values.Count / 2);
+    internal static double Median(List<double> values) => values.Count == 0 ? 0 : values.Order().ElementAt(values.Count / 2);
 
-    private static async Task<string> RunAsync(string program, string scheduler, params string[] arguments)
+    internal static async Task<string> RunAsync(string program, string scheduler, params string[] arguments)
     {
         var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["WS_SCHEDULER"] = scheduler;
@@ -131,9 +134,19 @@ public static partial class LeaseBenchmark
         return process.ExitCode == 0 ? await stdout : throw new InvalidOperationException($"ws {arguments[0]} failed: {await stderr}");
     }
 
-    private static async Task<string> ScriptAsync(string root, string script)
+    /// <summary>Adds the test guest to the catalogue, uploading its files to the scheduler's repository (tests/guest/register-guest.sh).</summary>
+    private static Task<string> RegisterGuestAsync(string root, string ws, string address, string guest) =>
+        ScriptAsync(root, "tests/guest/register-guest.sh", [ws, guest], address);
+
+    internal static async Task<string> ScriptAsync(string root, string script, string[]? arguments = null, string? scheduler = null)
     {
-        using var process = Process.Start(new ProcessStartInfo(Path.Combine(root, script)) { RedirectStandardOutput = true })!;
+        var start = new ProcessStartInfo(Path.Combine(root, script), arguments ?? []) { RedirectStandardOutput = true };
+        if (scheduler is not null)
+        {
+            start.Environment["WS_SCHEDULER"] = scheduler;
+        }
+
+        using var process = Process.Start(start)!;
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
         return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{script} failed");
@@ -171,7 +184,7 @@ public static partial class LeaseBenchmark
     }
 
     [GeneratedRegex("\"id\": \"(w-[a-z0-9]+)\"")]
-    private static partial Regex IdPattern();
+    internal static partial Regex IdPattern();
 
     [GeneratedRegex(@"running \([0-9]+ steps in ([0-9.]+) ms\)")]
     private static partial Regex AgentTimePattern();

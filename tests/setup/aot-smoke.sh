@@ -17,16 +17,16 @@ check() { # name, command...
   else failed=$((failed + 1)); echo "aot-smoke: FAIL $name"; sed 's/^/  | /' "$work/out"; fi
 }
 
-"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" >"$work/scheduler.log" 2>&1 &
+"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" \
+  --image-listen http://127.0.0.1:0 --image-repository "$work/repository" >"$work/scheduler.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q "listening on" "$work/scheduler.log" && break; sleep 0.1; done
 address=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/scheduler.log" | head -1)
 check "scheduler starts and listens" test -n "$address"
 
 chmod 755 "$work"   # QEMU runs as its own user and must reach the workspace disk below here
-mkdir -p "$work/images"
-ln -s "$(tests/guest/build-guest.sh | tail -1)" "$work/images/nodeagent-test-guest"
-"$bin/nodeagent" --scheduler "$address" --state-directory "$work/agent" --images-directory "$work/images" \
+check "ws uploads the test guest into the catalogue" env WS_SCHEDULER="$address" tests/guest/register-guest.sh "$bin/ws" "$(tests/guest/build-guest.sh | tail -1)"
+"$bin/nodeagent" --scheduler "$address" --state-directory "$work/agent" \
   --host-id aot-smoke-host >"$work/agent.log" 2>&1 &
 pids+=($!)
 registered() { for _ in $(seq 50); do "$bin/ws" hosts list --scheduler "$address" | grep -q "^aot-smoke-host *up" && return 0; sleep 0.1; done; return 1; }

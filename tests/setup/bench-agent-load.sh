@@ -23,8 +23,6 @@ die() { say "$*"; exit 1; }
 guest=$(tests/guest/build-guest.sh | tail -1)
 work=$(mktemp -d /tmp/nodeagent-bench-load.XXXXXX)
 chmod 755 "$work" # QEMU runs as its own user and must reach the workspaces' disks below here
-mkdir "$work/images"
-ln -s "$guest" "$work/images/nodeagent-test-guest"
 pids=()
 
 cleanup() {
@@ -56,13 +54,15 @@ trap 'exit 130' INT TERM
 start() {
   local name=$1; shift
   "$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --database "$work/$name.db" \
+    --image-listen http://127.0.0.1:0 --image-repository "$work/$name.repository" \
     --heartbeat-interval 00:00:10 --heartbeat-ttl 00:00:30 >"$work/$name.scheduler.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do grep -q "listening on" "$work/$name.scheduler.log" && break; sleep 0.1; done
   export WS_SCHEDULER=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/$name.scheduler.log" | head -1)
   [ -n "$WS_SCHEDULER" ] || die "the scheduler did not start: $(cat "$work/$name.scheduler.log")"
   echo "$WS_SCHEDULER" >"$work/$name.address"
-  "$bin/nodeagent" --scheduler "$WS_SCHEDULER" --state-directory "$work/$name" --images-directory "$work/images" \
+  tests/guest/register-guest.sh "$bin/ws" "$guest" >/dev/null
+  "$bin/nodeagent" --scheduler "$WS_SCHEDULER" --state-directory "$work/$name" \
     --host-id "bench-$name" "$@" >"$work/$name.agent.log" 2>&1 &
   agent=$!
   pids+=($agent)

@@ -71,6 +71,7 @@ internal sealed class BlobServer : IAsyncDisposable
         if (_refuseWith is { } status)
         {
             context.Response.StatusCode = status;
+            context.Response.ContentType = "text/plain; charset=utf-8";
             await context.Response.WriteAsync("disk full");
             return;
         }

@@ -174,12 +174,15 @@ public sealed class ImageCommandTests : IAsyncLifetime
     [Fact(Timeout = 30_000)]
     public async Task AddFile_SchedulerWithoutRepository_ExitsOneSayingWhatToDoInstead()
     {
-        var run = await WsAsync("image", "add", "mine", "--file", WriteFile(1000));
+        await using var bare = await RunningScheduler.StartAsync(o => o with { ImageListen = null }, emptyCatalogue: true);
+
+        var run = await WsAtAsync(bare.Address, "image", "add", "mine", "--file", WriteFile(1000));
 
         Assert.Equal(ExitCodes.ServerError, run.Code);
         Assert.Contains("use --url URL --sha256 HEX", run.Stderr, StringComparison.Ordinal);
         Assert.Contains("--image-listen", run.Stderr, StringComparison.Ordinal);
-        Assert.Empty((await _images.ListImagesAsync(new ListImagesRequest())).Images);
+        using var channel = bare.CreateChannel();
+        Assert.Empty((await new ImageServiceClient(channel).ListImagesAsync(new ListImagesRequest())).Images);
     }
 
     [Fact(Timeout = 60_000)]

@@ -25,6 +25,15 @@ internal sealed class RealCluster : IAsyncDisposable
 
     public string AgentState => Path.Combine(_dir.Path, "agent");
 
+    /// <summary>The agent's image cache: STATE/images.</summary>
+    public string ImageCache => Path.Combine(AgentState, "images");
+
+    /// <summary>Where the scheduler keeps uploaded images.</summary>
+    public string RepositoryDirectory => Path.Combine(_dir.Path, "repository");
+
+    /// <summary>The built test guest: disk.qcow2, vmlinuz, initrd.img, cmdline.</summary>
+    public string GuestDirectory { get; private set; } = string.Empty;
+
     public string WorkspaceDirectory(string id) => Path.Combine(AgentState, "workspaces", id);
 
     public string ConsolePath(string id) => Path.Combine(WorkspaceDirectory(id), "console.log");
@@ -38,14 +47,12 @@ internal sealed class RealCluster : IAsyncDisposable
         {
             // Both scripts are idempotent and quick when there is nothing to do; `make test` has run them already.
             await Repository.RunScriptAsync("tests/setup/start-libvirtd.sh", TimeSpan.FromMinutes(5));
-            var guest = await Repository.RunScriptAsync("tests/guest/build-guest.sh", TimeSpan.FromMinutes(10));
-            var images = Path.Combine(cluster._dir.Path, "images");
-            Directory.CreateDirectory(images);
-            File.CreateSymbolicLink(Path.Combine(images, Image), guest);
-
+            cluster.GuestDirectory = await Repository.RunScriptAsync("tests/guest/build-guest.sh", TimeSpan.FromMinutes(10));
             cluster._scheduler = ChildProcess.Start(Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
-                ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(cluster._dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05", .. schedulerArguments ?? []]);
+                ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(cluster._dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05",
+                 "--image-listen", "http://127.0.0.1:0", "--image-repository", cluster.RepositoryDirectory, .. schedulerArguments ?? []]);
             cluster.Address = (await cluster._scheduler.WaitForLineAsync("nodeagent-scheduler listening on", TimeSpan.FromSeconds(30))).Split(' ')[^1];
+            await cluster.RegisterGuestAsync();
             await cluster.StartAgentAsync();
             return cluster;
         }
@@ -65,10 +72,31 @@ internal sealed class RealCluster : IAsyncDisposable
         }
 
         Agent = ChildProcess.Start(Repository.ProgramPath("agent/NodeAgent.Agent", "nodeagent"),
-            ["--scheduler", Address, "--state-directory", AgentState, "--images-directory", Path.Combine(_dir.Path, "images"), "--host-id", HostId,
+            ["--scheduler", Address, "--state-directory", AgentState, "--host-id", HostId,
              "--libvirt-uri", "qemu:///system", "--reconcile-interval", "01:00:00", .. _agentArguments, .. extraArguments],
             environment);
         await Agent.WaitForLineAsync($"Registered as host {HostId}", TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Adds the test guest (disk, kernel, initrd) to the catalogue, uploaded into the scheduler's repository, as a user with ws would.</summary>
+    public async Task RegisterGuestAsync()
+    {
+        var (code, stdout, stderr) = await WsAsync("image", "add", Image + "-kernel", "--format", "kernel", "--file", Path.Combine(GuestDirectory, "vmlinuz"));
+        if (code == 0)
+        {
+            (code, stdout, stderr) = await WsAsync("image", "add", Image + "-initrd", "--format", "initrd", "--file", Path.Combine(GuestDirectory, "initrd.img"));
+        }
+
+        if (code == 0)
+        {
+            (code, stdout, stderr) = await WsAsync("image", "add", Image, "--file", Path.Combine(GuestDirectory, "disk.qcow2"), "--kernel", Image + "-kernel",
+                "--initrd", Image + "-initrd", "--cmdline", (await File.ReadAllTextAsync(Path.Combine(GuestDirectory, "cmdline"))).Trim());
+        }
+
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"registering the test guest failed ({code}): {stdout}{stderr}");
+        }
     }
 
     public async Task<(int ExitCode, string Stdout, string Stderr)> WsAsync(params string[] arguments)
