@@ -71,6 +71,7 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
 
             // Nothing but a desired-set change or a libvirt event makes the agent look, within a test.
             ReconcileInterval = TimeSpan.FromHours(1),
+            ImageFetchAttempts = 2,
         };
         _agent = AgentApp.Build(options, () => _agentLibvirt = LibvirtHypervisor.Open("test:///default"), logging => logging.ClearProviders());
         await _agent.StartAsync();
@@ -151,6 +152,53 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
         Assert.Contains(missing.Disk.Url.LocalPath, failed.StateReason, StringComparison.Ordinal);
         Assert.Null(_libvirt.FindDomain("nodeagent-" + lease.Id));
         Assert.False(Directory.Exists(Path.Combine(_state.Path, "workspaces", lease.Id)));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Lease_RepositoryUnreachable_FailsAfterTheConfiguredAttemptsWithTheReason()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}/v1/images/sha256/{new string('c', 64)}";
+        listener.Stop();
+        await new ImageServiceClient(_channel).AddImageAsync(new AddImageRequest { Name = "far-away", Url = url, Sha256 = new string('c', 64) });
+
+        var failed = await WaitForAsync((await LeaseAsync("far-away")).Id, LeaseState.Failed);
+
+        Assert.Contains(url, failed.StateReason, StringComparison.Ordinal);
+        Assert.Contains("in 2 attempts", failed.StateReason, StringComparison.Ordinal);
+        Assert.Contains("Connection refused", failed.StateReason, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_state.Path, "workspaces", failed.Id)));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Lease_ImageWithAnotherDigest_RefusedNamingBothDigestsAndNothingIsCached()
+    {
+        var real = await LocalImages.CreateAsync(Path.Combine(_state.Path, "other"), "tampered");
+        var claimed = new string('d', 64);
+        await new ImageServiceClient(_channel).AddImageAsync(new AddImageRequest { Name = "tampered", Url = real.Disk.Url.AbsoluteUri, Sha256 = claimed });
+
+        var failed = await WaitForAsync((await LeaseAsync("tampered")).Id, LeaseState.Failed);
+
+        Assert.Contains(claimed, failed.StateReason, StringComparison.Ordinal);
+        Assert.Contains(real.Disk.Sha256, failed.StateReason, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_state.Path, "images", "sha256", claimed)));
+        Assert.False(File.Exists(Path.Combine(_state.Path, "images", "sha256", real.Disk.Sha256)));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_state.Path, "images", "sha256"), "*.partial"));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Lease_ImageFetched_CachedByDigestAndRecordedAsTheWorkspaces()
+    {
+        var lease = await LeaseAsync("tiny");
+        await WaitForAsync(lease.Id, LeaseState.Running);
+        var digest = lease.ImageRef.Sha256;
+
+        Assert.True(File.Exists(Path.Combine(_state.Path, "images", "sha256", digest)));
+        Assert.Equal([digest], File.ReadAllLines(Path.Combine(_state.Path, "workspaces", lease.Id, "images")));
+        var overlay = await new NodeAgent.Agent.Processes.CommandRunner(Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent.Agent.Processes.CommandRunner>.Instance)
+            .RunCheckedAsync("qemu-img", ["info", "--output=json", "-U", Path.Combine(_state.Path, "workspaces", lease.Id, "root.qcow2")], TimeSpan.FromSeconds(30), default);
+        Assert.Contains(Path.Combine(_state.Path, "images", "sha256", digest), overlay, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 60_000)]

@@ -33,6 +33,14 @@ internal sealed class FakeAgent(RpcChannel channel, string hostId)
         return response.DesiredVersion;
     }
 
+    /// <summary>Sends a heartbeat listing the digests of the images the host has cached.</summary>
+    public Task HeartbeatWithImagesAsync(params string[] cachedImages) =>
+        _client.HeartbeatAsync(new HeartbeatRequest { HostId = HostId, Capacity = HostApiTests.Info(HostId, _vcpus).Capacity, CachedImages = { cachedImages } });
+
+    /// <summary>Reports one status as it is, with whatever disk usage or save result it carries.</summary>
+    public Task ReportAsync(WorkspaceStatus status) =>
+        _client.ReportWorkspaceStatusAsync(new ReportWorkspaceStatusRequest { HostId = HostId, Statuses = { status } });
+
     public Task ReportAsync(string lease, WorkspaceState state, ulong rebootCount = 0, string message = "") =>
         _client.ReportWorkspaceStatusAsync(new ReportWorkspaceStatusRequest
         {

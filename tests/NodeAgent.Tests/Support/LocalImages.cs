@@ -19,6 +19,12 @@ internal static class LocalImages
         var path = Path.Combine(directory, name + ".qcow2");
         var runner = new CommandRunner(NullLogger<CommandRunner>.Instance);
         await runner.RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", path, virtualBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(30), default);
+        return await CreateFromFileAsync(path, name);
+    }
+
+    /// <summary>Describes an existing qcow2 file as a catalogue would: its real digest and size, a file:// URL.</summary>
+    public static async Task<WorkspaceImage> CreateFromFileAsync(string path, string name)
+    {
         var bytes = await File.ReadAllBytesAsync(path);
         var source = new ImageSource(name, 1, Convert.ToHexStringLower(SHA256.HashData(bytes)), ImageFormat.Qcow2, bytes.Length, new Uri("file://" + path));
         return new WorkspaceImage(source, null, null, null);

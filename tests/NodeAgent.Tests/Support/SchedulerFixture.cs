@@ -59,6 +59,9 @@ internal sealed class RunningScheduler : IAsyncDisposable
 
     public RpcChannel CreateChannel() => new(Address);
 
+    /// <summary>The scheduler's image repository (enabled on a free loopback port unless the test turned it off).</summary>
+    public ImageRepository Repository => _app.Services.GetRequiredService<ImageRepository>();
+
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
