@@ -136,11 +136,11 @@ public sealed partial class WorkspaceLifecycle(
             }
 
             _shown = step;
-            var of = value.BytesTotal is long size and > 0 ? $" of {Mib(size)} MiB ({value.BytesDone * 100 / size} %)" : string.Empty;
-            report($"fetching image {image}: {Mib(value.BytesDone)} MiB{of}");
+            var of = value.BytesTotal is long size and > 0 ? $" of {Size(size)} ({value.BytesDone * 100 / size} %)" : string.Empty;
+            report($"fetching image {image}: {Size(value.BytesDone)}{of}");
         }
 
-        private static long Mib(long bytes) => bytes >> 20;
+        private static string Size(long bytes) => bytes >= 1 << 20 ? $"{bytes >> 20} MiB" : $"{bytes >> 10} KiB";
     }
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Preparing workspace {WorkspaceId} failed at step {Step}; cleaning up")]
