@@ -122,18 +122,8 @@ public sealed class SqliteImageStore(SqliteDatabase database) : IImageStore
             return images;
         }
 
-        private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
-        {
-            var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = sql;
-            foreach (var (name, value) in parameters)
-            {
-                command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-            }
-
-            return command;
-        }
+        private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
+            SqliteDatabase.Command(connection, transaction, sql, parameters);
 
         private static string FormatName(ImageFormat format) => ImageShape.Name(format);
 

@@ -202,18 +202,8 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             return command.ExecuteNonQuery();
         }
 
-        private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
-        {
-            var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = sql;
-            foreach (var (name, value) in parameters)
-            {
-                command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-            }
-
-            return command;
-        }
+        private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
+            SqliteDatabase.Command(connection, transaction, sql, parameters);
 
         private static string StateName(LeaseState state) => state.ToString().ToLowerInvariant();
 

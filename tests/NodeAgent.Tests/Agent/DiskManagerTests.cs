@@ -165,4 +165,21 @@ public sealed class DiskManagerTests : IDisposable
         Assert.Equal(64L << 20, (await InfoAsync(path)).GetProperty("virtual-size").GetInt64());
         Assert.False(File.Exists(path + ".partial"));
     }
+
+    [Fact]
+    public void DigestsInUse_RecordedPerWorkspace_UnionOfEveryWorkspacesRecordAndNothingForOneWithout()
+    {
+        var disks = new DiskManager(Path.Combine(_dir.Path, "workspaces"), _runner);
+        disks.RecordImages("w-1", [new string('a', 64), new string('b', 64)]);
+        disks.RecordImages("w-2", [new string('b', 64)]);
+        disks.RecordImages("w-2", [new string('c', 64)]);
+        Directory.CreateDirectory(disks.WorkspaceDirectory("w-3"));
+
+        var inUse = disks.DigestsInUse();
+        disks.Remove("w-1");
+
+        Assert.Equal([new string('a', 64), new string('b', 64), new string('c', 64)], inUse.Order());
+        Assert.Equal([new string('c', 64)], disks.DigestsInUse());
+        Assert.False(File.Exists(Path.Combine(disks.WorkspaceDirectory("w-2"), "images.partial")));
+    }
 }
