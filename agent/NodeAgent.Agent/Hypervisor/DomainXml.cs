@@ -33,7 +33,8 @@ public sealed record DomainSpec(
     string? SeedImagePath = null,
     IReadOnlyList<DomainNic>? Nics = null,
     IReadOnlyList<string>? DataDiskPaths = null,
-    DiskLimits? DiskLimits = null);
+    DiskLimits? DiskLimits = null,
+    ResourceLimits? Limits = null);
 
 /// <summary>
 /// The one serializer of libvirt domain XML. Every value goes through <see cref="XmlWriter"/>, which escapes
@@ -61,6 +62,9 @@ public static class DomainXml
             xml.WriteString((spec.MemoryBytes / 1024).ToString(CultureInfo.InvariantCulture));
             xml.WriteEndElement();
             xml.WriteElementString("vcpu", spec.Vcpus.ToString(CultureInfo.InvariantCulture));
+            var tuning = spec.Limits ?? ResourceLimits.None;
+            DomainTuning.WriteCpuTune(xml, tuning);
+            DomainTuning.WriteMemTune(xml, tuning);
 
             xml.WriteStartElement("os");
             xml.WriteStartElement("type");
@@ -114,7 +118,7 @@ public static class DomainXml
             var nics = spec.Nics ?? [];
             for (var i = 0; i < nics.Count; i++)
             {
-                WriteNic(xml, nics[i], TapNames.For(spec.Metadata.WorkspaceId, i));
+                WriteNic(xml, nics[i], TapNames.For(spec.Metadata.WorkspaceId, i), tuning);
             }
 
             WriteSerialConsole(xml, spec.ConsoleLogPath);
@@ -202,7 +206,7 @@ public static class DomainXml
         xml.WriteEndElement();
     }
 
-    private static void WriteNic(XmlWriter xml, DomainNic nic, string tap)
+    private static void WriteNic(XmlWriter xml, DomainNic nic, string tap, ResourceLimits limits)
     {
         xml.WriteStartElement("interface");
         xml.WriteAttributeString("type", "bridge");
@@ -218,6 +222,7 @@ public static class DomainXml
         xml.WriteStartElement("model");
         xml.WriteAttributeString("type", "virtio");
         xml.WriteEndElement();
+        DomainTuning.WriteBandwidth(xml, limits);
         xml.WriteEndElement();
     }
 
@@ -272,6 +277,7 @@ public static class DomainXml
 
         ValidateNics(spec, problems);
         ValidateDataDisks(spec, problems);
+        DomainTuning.Validate(spec.Limits ?? ResourceLimits.None, problems);
         if (problems.Count > 0)
         {
             throw new ArgumentException($"cannot build the domain of workspace {spec.Metadata.WorkspaceId}: " + string.Join("; ", problems), nameof(spec));

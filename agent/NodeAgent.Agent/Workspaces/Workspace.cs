@@ -29,6 +29,9 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
     /// <summary>The latest save of the root disk asked for; null when none was.</summary>
     public WorkspaceSave? Save { get; init; }
 
+    /// <summary>CPU weight and cap, hard memory limit, NIC bandwidth.</summary>
+    public Hypervisor.ResourceLimits Limits { get; init; } = Hypervisor.ResourceLimits.None;
+
     /// <summary>The libvirt domain name of the workspace.</summary>
     public string DomainName => DomainNames.For(Id);
 
@@ -64,6 +67,7 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
         var guest = WorkspaceGuest.FromWire(spec, problems);
         var storage = WorkspaceStorage.FromWire(spec, problems);
         var save = WorkspaceSave.FromWire(spec.Save, problems);
+        problems.AddRange(LimitsSyntax.Problems(spec.Limits, resources.MemoryBytes));
         if (power is null)
         {
             problems.Add($"power state {(int)spec.Power} is not one this agent knows (running, stopped, paused)");
@@ -80,6 +84,7 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
             ImageSource = image,
             Storage = storage,
             Save = save,
+            Limits = Hypervisor.ResourceLimits.FromWire(spec.Limits),
         };
     }
 

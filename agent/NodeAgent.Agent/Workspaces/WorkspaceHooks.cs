@@ -89,7 +89,8 @@ public sealed class DomainHook(IHypervisor hypervisor, DiskManager disks) : IWor
                 context.SeedImagePath,
                 context.Nics,
                 context.DataDiskPaths,
-                workspace.Storage.Limits)));
+                workspace.Storage.Limits,
+                workspace.Limits)));
         }
 
         disks.MarkDefined(workspace.Id);

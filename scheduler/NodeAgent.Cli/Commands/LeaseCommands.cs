@@ -44,6 +44,11 @@ public static class LeaseCommands
         };
         var iops = new Option<ulong>("--iops") { Description = "Limit each disk to this many I/O operations per second. Default: unlimited." };
         var diskBandwidth = new Option<string?>("--disk-bandwidth") { Description = "Limit each disk to this many bytes per second, e.g. 100M. Default: unlimited." };
+        var cpuWeight = new Option<uint>("--cpu-weight") { Description = "CPU weight against the host's other workspaces when CPUs are contended, 2–262144. Default: the host's (1024)." };
+        var cpuCap = new Option<uint>("--cpu-cap") { Description = "The most of one host CPU each vCPU may use, in percent (1–100), even when the host is idle. Default: no cap." };
+        var memoryLimit = new Option<string?>("--memory-limit") { Description = "Hard limit on the workspace's QEMU process (guest memory and QEMU's overhead), e.g. 2.5G; at least --memory + 128M. Default: none." };
+        var nicInbound = new Option<string?>("--nic-inbound") { Description = "Average bandwidth into each NIC of the guest, bytes per second, e.g. 10M. Default: unlimited." };
+        var nicOutbound = new Option<string?>("--nic-outbound") { Description = "Average bandwidth out of each NIC of the guest, bytes per second, e.g. 10M. Default: unlimited." };
         var sshUser = SshUserOption();
         var command = new ManualCommand("lease", "Lease a workspace: placed on a host, given an address, booted; prints how to reach it.", """
             The scheduler places the workspace on the least loaded host that fits and has a bridge for its
@@ -69,11 +74,16 @@ public static class LeaseCommands
             on first use and checks its sha256 against the catalogue before booting it; `ws show` reports
             what the disks take on the host. --iops and --disk-bandwidth cap every disk of the workspace.
 
+            Sharing the host: --cpu-weight sets the workspace's share of contended CPUs, --cpu-cap caps each
+            vCPU, --memory-limit caps what its QEMU process may hold, and --nic-inbound/--nic-outbound limit
+            each NIC. The host enforces them with cgroups and tc; `ws show` lists them.
+
             Examples:
               ws lease --image debian-12 --memory 2G --duration 4h --ssh-key ~/.ssh/id_ed25519.pub --ssh-user debian
               ws lease --image debian-12:3 --disk 40G --data-disk 100G --iops 2000 --duration 1d
+              ws lease --image debian-12 --cpus 4 --cpu-cap 50 --memory 4G --memory-limit 4.5G --nic-outbound 50M
             """)
-        { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, network, sshKeys, dataDisks, iops, diskBandwidth, sshUser };
+        { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, network, sshKeys, dataDisks, iops, diskBandwidth, cpuWeight, cpuCap, memoryLimit, nicInbound, nicOutbound, sshUser };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
             var user = SshUser(parse.GetValue(sshUser));
@@ -104,6 +114,14 @@ public static class LeaseCommands
                 {
                     TotalIops = parse.GetValue(iops),
                     TotalBytesPerSecond = parse.GetValue(diskBandwidth) is { } bandwidth ? Parsing.Size(bandwidth, "--disk-bandwidth") : 0,
+                },
+                Limits = new WorkspaceLimits
+                {
+                    CpuWeight = parse.GetValue(cpuWeight),
+                    CpuCapPercent = parse.GetValue(cpuCap),
+                    MemoryHardLimitBytes = parse.GetValue(memoryLimit) is { } hardLimit ? Parsing.Size(hardLimit, "--memory-limit") : 0,
+                    NicInboundBytesPerSecond = parse.GetValue(nicInbound) is { } inbound ? Parsing.Size(inbound, "--nic-inbound") : 0,
+                    NicOutboundBytesPerSecond = parse.GetValue(nicOutbound) is { } outbound ? Parsing.Size(outbound, "--nic-outbound") : 0,
                 },
             };
             var limit = Parsing.Duration(parse.GetValue(waitLimit)!, "--wait-limit");

@@ -58,6 +58,7 @@ public static class LeaseView
         Image:     {ImageName(l)}
         Resources: {l.Resources.Vcpus} vCPUs, {Units.Bytes(l.Resources.MemoryBytes)} memory, {(l.Resources.DiskBytes == 0 ? "image-sized" : Units.Bytes(l.Resources.DiskBytes))} disk
         Disks:     {Disks(l)}
+        Limits:    {Limits(l)}
         Save:      {Save(l)}
         Created:   {l.CreatedAt.ToDateTimeOffset():u}
         Expires:   {l.ExpiresAt.ToDateTimeOffset():u}{(l.State is LeaseState.Ended or LeaseState.Failed ? string.Empty : $" ({Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})")}
@@ -94,6 +95,25 @@ public static class LeaseView
         }
 
         return string.Join("; ", parts);
+    }
+
+    /// <summary>"CPU weight 512, each vCPU at most 50 % of a host CPU, memory at most 2.5 GiB, each NIC 10 MiB/s in".</summary>
+    private static string Limits(Lease l)
+    {
+        if (l.Limits is not { } limits)
+        {
+            return "the host's defaults";
+        }
+
+        var parts = new[]
+        {
+            limits.CpuWeight > 0 ? $"CPU weight {limits.CpuWeight}" : null,
+            limits.CpuCapPercent > 0 ? $"each vCPU at most {limits.CpuCapPercent} % of a host CPU" : null,
+            limits.MemoryHardLimitBytes > 0 ? $"memory at most {Units.Bytes(limits.MemoryHardLimitBytes)}" : null,
+            limits.NicInboundBytesPerSecond > 0 ? $"each NIC {Units.Bytes(limits.NicInboundBytesPerSecond)}/s in" : null,
+            limits.NicOutboundBytesPerSecond > 0 ? $"each NIC {Units.Bytes(limits.NicOutboundBytesPerSecond)}/s out" : null,
+        }.OfType<string>().ToList();
+        return parts.Count == 0 ? "the host's defaults" : string.Join(", ", parts);
     }
 
     /// <summary>The latest save and how it went.</summary>

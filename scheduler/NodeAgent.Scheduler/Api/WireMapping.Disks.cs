@@ -24,6 +24,17 @@ internal static partial class WireMapping
         ? DiskLimits.None
         : new DiskLimits(v.Range("disk_limits.total_iops", wire.TotalIops, 0, MaxLimit), v.Range("disk_limits.total_bytes_per_second", wire.TotalBytesPerSecond, 0, MaxLimit));
 
+    /// <summary>The workspace's limits, every problem listed; null when the request sets none (all zero), so the host's defaults apply.</summary>
+    public static V1.WorkspaceLimits? ToLimits(V1.WorkspaceLimits? wire, ulong memoryBytes, RequestValidator v)
+    {
+        foreach (var problem in LimitsSyntax.Problems(wire, memoryBytes))
+        {
+            v.Require(false, problem);
+        }
+
+        return wire is null || wire.Equals(new V1.WorkspaceLimits()) ? null : wire.Clone();
+    }
+
     /// <summary>The disks and save of one agent report, each value checked; null members when the report has none.</summary>
     public static (DiskUsage? Disk, SaveReport? Save) ToDiskReport(V1.WorkspaceStatus status, RequestValidator v)
     {
@@ -66,6 +77,7 @@ internal static partial class WireMapping
             Hostname = lease.Hostname,
             DataDiskBytes = { lease.DataDiskBytes.Select(b => (ulong)b) },
             DiskLimits = ToWire(lease.DiskLimits),
+            Limits = lease.Limits?.Clone(),
         };
         if (lease.Save is { } save)
         {
@@ -85,6 +97,7 @@ internal static partial class WireMapping
         wire.ImageRef = lease.ImageRef?.Clone();
         wire.DataDiskBytes.Add(lease.DataDiskBytes.Select(b => (ulong)b));
         wire.DiskLimits = ToWire(lease.DiskLimits);
+        wire.Limits = lease.Limits?.Clone();
         wire.DiskAllocatedBytes = (ulong)lease.Disk.AllocatedBytes;
         wire.DiskUsedBytes = (ulong)lease.Disk.UsedBytes;
         if (lease.Save is { } save)

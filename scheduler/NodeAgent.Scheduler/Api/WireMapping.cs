@@ -139,6 +139,7 @@ internal static partial class WireMapping
             ImageVersion = request.ImageVersion,
             DataDiskBytes = ToDataDisks("data_disk_bytes", request.DataDiskBytes, v),
             DiskLimits = ToDiskLimits(request.DiskLimits, v),
+            Limits = ToLimits(request.Limits, resources.MemoryBytes, v),
         };
         v.ThrowIfInvalid();
         return result;

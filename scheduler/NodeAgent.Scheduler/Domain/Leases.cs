@@ -96,6 +96,9 @@ public sealed record LeaseRequest(string Owner, string Image, Resources Resource
     public ValueList<long> DataDiskBytes { get; init; } = [];
 
     public DiskLimits DiskLimits { get; init; } = DiskLimits.None;
+
+    /// <summary>CPU weight and cap, hard memory limit, NIC bandwidth, already checked; null for the host's defaults.</summary>
+    public Contract.V1.WorkspaceLimits? Limits { get; init; }
 }
 
 /// <summary>
@@ -141,6 +144,9 @@ public sealed record Lease(
 
     /// <summary>The latest save asked for; null when none was.</summary>
     public LeaseSave? Save { get; init; }
+
+    /// <summary>CPU weight and cap, hard memory limit, NIC bandwidth (the wire message, never changed after creation); null for the host's defaults.</summary>
+    public Contract.V1.WorkspaceLimits? Limits { get; init; }
 
     /// <summary>What the lease's disks claim of its host: the root disk and every data disk.</summary>
     public long ClaimedDiskBytes => Resources.DiskBytes + DataDiskBytes.Sum();

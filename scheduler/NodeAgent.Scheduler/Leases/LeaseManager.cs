@@ -58,6 +58,7 @@ public sealed partial class LeaseManager(
                 ImageRef = image,
                 DataDiskBytes = request.DataDiskBytes,
                 DiskLimits = request.DiskLimits,
+                Limits = request.Limits,
             };
             var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
             var decision = placement.Decide(Candidates(session, now), new PlacementRequest(claim, network?.Name) { ImageSha256 = image.Sha256 });

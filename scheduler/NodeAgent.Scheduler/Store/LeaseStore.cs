@@ -73,7 +73,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +
             "power, reboots_requested, reboots_done, ssh_keys, " +
             "image_version, image_ref, data_disk_bytes, data_disk_total_bytes, disk_total_iops, disk_total_bytes_per_second, disk_allocated_bytes, disk_used_bytes, " +
-            "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description";
+            "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description, limits";
 
         public Lease? FindLease(LeaseId id) =>
             Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
@@ -110,7 +110,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                 $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid, " +
                 "$power, $reboots_requested, $reboots_done, $ssh_keys, " +
                 "$image_version, $image_ref, $data_disks, $data_disk_total, $iops, $bps, $disk_allocated, $disk_used, " +
-                "$save_generation, $save_image, $save_state, $save_reason, $save_version, $save_requested, $save_description)",
+                "$save_generation, $save_image, $save_state, $save_reason, $save_version, $save_requested, $save_description, $limits)",
                 Parameters(lease));
             InsertNetworks(lease);
         }
@@ -157,6 +157,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             ("$save_state", lease.Save is { } save ? save.State.ToString().ToLowerInvariant() : string.Empty),
             ("$save_reason", lease.Save?.Reason ?? string.Empty), ("$save_version", lease.Save?.ImageVersion ?? 0),
             ("$save_requested", lease.Save?.RequestedAt.ToUnixTimeMilliseconds() ?? 0), ("$save_description", lease.Save?.Description ?? string.Empty),
+            ("$limits", lease.Limits?.ToByteArray()),
         ];
 
         private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
@@ -190,6 +191,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                     Save = r.GetInt64(25) == 0 ? null : new LeaseSave(
                         r.GetString(26), r.GetInt64(25), ParseSaveState(r.GetString(27)), r.GetString(28), r.GetInt32(29),
                         DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(30)), r.GetString(31)),
+                    Limits = r.IsDBNull(32) ? null : Contract.V1.WorkspaceLimits.Parser.ParseFrom((byte[])r.GetValue(32)),
                 });
             }
 

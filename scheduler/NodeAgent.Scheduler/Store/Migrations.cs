@@ -156,6 +156,12 @@ internal static class Migrations
         ALTER TABLE leases ADD COLUMN save_requested_at INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE leases ADD COLUMN save_description TEXT NOT NULL DEFAULT '';
         """,
+
+        // 9: a lease's CPU weight and cap, hard memory limit and NIC bandwidth, as the protobuf-encoded
+        // nodeagent.v1.WorkspaceLimits (NULL: the host's defaults, as for every existing lease).
+        """
+        ALTER TABLE leases ADD COLUMN limits BLOB;
+        """,
     ];
 
     public static int Latest => Steps.Length;

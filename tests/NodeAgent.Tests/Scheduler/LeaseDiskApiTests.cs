@@ -259,4 +259,33 @@ public sealed class LeaseDiskApiTests : IAsyncLifetime
         Assert.Contains("being saved as my-env", start.Message, StringComparison.Ordinal);
         Assert.Equal((SaveState.Failed, "the lease released before the save finished"), (released.Save.State, released.Save.Reason));
     }
+
+    [Fact(Timeout = 10_000)]
+    public async Task CreateLease_Limits_StoredShownAndHandedToTheHost()
+    {
+        var request = Request();
+        request.Limits = new WorkspaceLimits { CpuWeight = 512, CpuCapPercent = 50, MemoryHardLimitBytes = 1UL << 30, NicOutboundBytesPerSecond = 10UL << 20 };
+
+        var lease = await _leases.CreateLeaseAsync(request);
+        var spec = (await _agent.DesiredAsync()).Workspaces.Single(w => w.Id == lease.Id);
+
+        Assert.Equal(request.Limits, lease.Limits);
+        Assert.Equal(request.Limits, spec.Limits);
+        Assert.Equal(request.Limits, (await GetAsync(lease.Id)).Limits);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task CreateLease_LimitsOutOfRange_InvalidArgumentListingEach()
+    {
+        var request = Request();
+        request.Limits = new WorkspaceLimits { CpuWeight = 1, CpuCapPercent = 150, MemoryHardLimitBytes = 600UL << 20, NicInboundBytesPerSecond = 10 };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => _leases.CreateLeaseAsync(request));
+
+        Assert.Equal(StatusCode.InvalidArgument, error.Status);
+        Assert.Contains("limits.cpu_weight is 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("limits.cpu_cap_percent is 150", error.Message, StringComparison.Ordinal);
+        Assert.Contains("plus 128 MiB for QEMU itself", error.Message, StringComparison.Ordinal);
+        Assert.Contains("limits.nic_inbound_bytes_per_second is 10", error.Message, StringComparison.Ordinal);
+    }
 }
