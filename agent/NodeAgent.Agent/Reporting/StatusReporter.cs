@@ -32,7 +32,7 @@ public sealed partial class StatusReporter(AgentServiceClient client, HostDescri
         {
             Id = workspaceId,
             State = state,
-            Message = message,
+            Message = OneLine(message),
             ObservedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
             RebootCount = known,
             DiskAllocatedBytes = (ulong)(disk?.AllocatedBytes ?? 0),
@@ -41,7 +41,7 @@ public sealed partial class StatusReporter(AgentServiceClient client, HostDescri
             {
                 Generation = save.Generation,
                 Done = true,
-                Error = save.Error,
+                Error = OneLine(save.Error),
                 Sha256 = save.Sha256,
                 SizeBytes = (ulong)save.SizeBytes,
             },
@@ -53,6 +53,9 @@ public sealed partial class StatusReporter(AgentServiceClient client, HostDescri
 
         _signal.Release();
     }
+
+    /// <summary>libvirt's and tools' messages span lines; the scheduler keeps one line per reason.</summary>
+    private static string OneLine(string message) => string.Join(' ', message.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -68,8 +68,16 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
         return new ReportWorkspaceStatusResponse();
     }
 
-    /// <summary>An over-long explanation is cut, not refused: refusing would lose the whole report, and with it the state.</summary>
-    internal static string Clip(string text) => text.Length > RequestValidator.MaxReportLength ? text[..(RequestValidator.MaxReportLength - 1)] + "…" : text;
+    /// <summary>
+    /// An agent's explanation made fit to store and show: control characters (libvirt's messages carry newlines)
+    /// become spaces and an over-long one is cut. Neither is refused: refusing would lose the whole report, and
+    /// with it the workspace's state.
+    /// </summary>
+    internal static string Clip(string text)
+    {
+        var clean = string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Select(w => new string(w.Select(c => char.IsControl(c) ? ' ' : c).ToArray())));
+        return clean.Length > RequestValidator.MaxReportLength ? clean[..(RequestValidator.MaxReportLength - 1)] + "…" : clean;
+    }
 
     public override async Task WatchDesiredWorkspaces(WatchDesiredWorkspacesRequest request, IServerStreamWriter<DesiredWorkspaces> responses, ServerCallContext context)
     {

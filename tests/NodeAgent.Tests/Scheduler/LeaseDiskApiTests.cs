@@ -145,17 +145,19 @@ public sealed class LeaseDiskApiTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
-    public async Task Report_DiskUsageAndALongFailureMessage_StoredOnTheLease()
+    public async Task Report_DiskUsageAndALongMultiLineFailureMessage_StoredOnTheLeaseAsOneLine()
     {
         var lease = await _leases.CreateLeaseAsync(Request());
         await _agent.ReportAsync(new WorkspaceStatus { Id = lease.Id, State = WorkspaceState.Running, DiskAllocatedBytes = 31UL << 30, DiskUsedBytes = 300UL << 20 });
         var measured = await GetAsync(lease.Id);
-        var why = "image debian-12:1 could not be fetched: " + new string('x', 600);
+        var why = "virDomainCreate failed: Child process (tc filter add …) unexpected exit status 2: Error: Failed\nWe have an error talking to the kernel\r\n\t" + new string('x', 600);
 
         await _agent.ReportAsync(lease.Id, WorkspaceState.Failed, message: why);
+        var failed = await GetAsync(lease.Id);
 
         Assert.Equal((31UL << 30, 300UL << 20), (measured.DiskAllocatedBytes, measured.DiskUsedBytes));
-        Assert.Contains(why, (await GetAsync(lease.Id)).StateReason, StringComparison.Ordinal);
+        Assert.Equal(LeaseState.Failed, failed.State);
+        Assert.Contains("Error: Failed We have an error talking to the kernel " + new string('x', 600), failed.StateReason, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 20_000)]
