@@ -68,16 +68,21 @@ public sealed partial class StatusReporter(AgentServiceClient client, HostDescri
                 continue;
             }
 
-            var request = new ReportWorkspaceStatusRequest { HostId = host.Id.Value };
-            request.Statuses.Add(batch.Select(b => b.Value));
             try
             {
-                await client.ReportWorkspaceStatusAsync(request, CallOptions.WithTimeout(TimeSpan.FromSeconds(10), stoppingToken));
-                foreach (var (id, status) in batch)
+                await SendAsync(batch, stoppingToken);
+            }
+            catch (RpcException e) when (e.Status == StatusCode.InvalidArgument && batch.Length > 1 && !stoppingToken.IsCancellationRequested)
+            {
+                // One report the scheduler refuses must not hold back the others: each is sent on its own.
+                foreach (var one in batch)
                 {
-                    // Remove only what was sent: a newer state queued meanwhile must still go out.
-                    _pending.TryRemove(new KeyValuePair<string, WorkspaceStatus>(id, status));
+                    await SendOneAsync(one, stoppingToken);
                 }
+            }
+            catch (RpcException e) when (e.Status == StatusCode.InvalidArgument && !stoppingToken.IsCancellationRequested)
+            {
+                Refused(batch[0], e);
             }
             catch (RpcException e) when (!stoppingToken.IsCancellationRequested)
             {
@@ -86,11 +91,52 @@ public sealed partial class StatusReporter(AgentServiceClient client, HostDescri
         }
     }
 
+    private async Task SendAsync(KeyValuePair<string, WorkspaceStatus>[] batch, CancellationToken cancellationToken)
+    {
+        var request = new ReportWorkspaceStatusRequest { HostId = host.Id.Value };
+        request.Statuses.Add(batch.Select(b => b.Value));
+        await client.ReportWorkspaceStatusAsync(request, CallOptions.WithTimeout(TimeSpan.FromSeconds(10), cancellationToken));
+        foreach (var sent in batch)
+        {
+            // Remove only what was sent: a newer state queued meanwhile must still go out.
+            _pending.TryRemove(sent);
+        }
+    }
+
+    private async Task SendOneAsync(KeyValuePair<string, WorkspaceStatus> one, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendAsync([one], cancellationToken);
+        }
+        catch (RpcException e) when (e.Status == StatusCode.InvalidArgument && !cancellationToken.IsCancellationRequested)
+        {
+            Refused(one, e);
+        }
+        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogDeferred(logger, 1, e.Status, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// A report the scheduler refuses as invalid would be refused again forever: it is logged in full and dropped,
+    /// and the workspace's next report (the next reconcile sends one) carries its state.
+    /// </summary>
+    private void Refused(KeyValuePair<string, WorkspaceStatus> report, RpcException e)
+    {
+        _pending.TryRemove(report);
+        LogRefused(logger, report.Key, report.Value.ToString(), e.Message);
+    }
+
     public override void Dispose()
     {
         _signal.Dispose();
         base.Dispose();
     }
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Error, Message = "The scheduler refused the report of workspace {WorkspaceId} as invalid; dropped: {Report}: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string workspaceId, string report, string reason);
 
     [LoggerMessage(EventId = 210, Level = LogLevel.Warning, Message = "{Count} workspace reports kept for later: {Status}: {Reason}")]
     private static partial void LogDeferred(ILogger logger, int count, StatusCode status, string reason);
