@@ -24,6 +24,8 @@ public sealed class MetricsRegistry
     private readonly List<(string Name, Action<Scrape> Collect)> _collectors = [];
     private readonly Counter _dropped;
     private readonly Counter _collectorErrors;
+    private readonly Lock _renderLock = new();
+    private readonly StringBuilder _output = new(16 * 1024);
 
     public MetricsRegistry(int maxSeriesPerFamily = DefaultMaxSeriesPerFamily)
     {
@@ -76,10 +78,45 @@ public sealed class MetricsRegistry
     /// <summary>Runs the collectors and renders every family, sorted by name.</summary>
     public string Render()
     {
+        lock (_renderLock)
+        {
+            return RenderLocked().ToString();
+        }
+    }
+
+    /// <summary><see cref="Render"/> as the UTF-8 bytes of an HTTP body, encoded straight from the renderer's buffer.</summary>
+    public byte[] RenderUtf8()
+    {
+        lock (_renderLock)
+        {
+            var output = RenderLocked();
+            var length = 0;
+            foreach (var chunk in output.GetChunks())
+            {
+                length += Encoding.UTF8.GetByteCount(chunk.Span);
+            }
+
+            var bytes = new byte[length];
+            var offset = 0;
+            foreach (var chunk in output.GetChunks())
+            {
+                offset += Encoding.UTF8.GetBytes(chunk.Span, bytes.AsSpan(offset));
+            }
+
+            return bytes;
+        }
+    }
+
+    // One scrape at a time, into one buffer kept from scrape to scrape: a body of 100 workspaces is ~240 KiB, and a
+    // new buffer each time would be large-object garbage. Scrapes are seconds apart; the lock costs nothing.
+    private StringBuilder RenderLocked()
+    {
         (string Name, Action<Scrape> Collect)[] collectors;
+        KeyValuePair<string, Action<TextFormat, Scrape>>[] families;
         lock (_lock)
         {
             collectors = [.. _collectors];
+            families = [.. _families];
         }
 
         var scrape = new Scrape(this);
@@ -99,24 +136,15 @@ public sealed class MetricsRegistry
             }
         }
 
-        var output = new StringBuilder(16 * 1024);
-        var writer = new TextFormat(output);
-        KeyValuePair<string, Action<TextFormat, Scrape>>[] families;
-        lock (_lock)
-        {
-            families = [.. _families];
-        }
-
+        _output.Clear();
+        var writer = new TextFormat(_output);
         foreach (var (_, write) in families)
         {
             write(writer, scrape);
         }
 
-        return output.ToString();
+        return _output;
     }
-
-    /// <summary><see cref="Render"/> as the UTF-8 bytes of an HTTP body.</summary>
-    public byte[] RenderUtf8() => Encoding.UTF8.GetBytes(Render());
 
     internal void SeriesDropped(string family) => _dropped.WithLabels(family).Inc();
 

@@ -57,6 +57,11 @@ public sealed class Scrape
     {
         foreach (var (family, series) in other._samples)
         {
+            if (_samples.TryAdd(family, series))
+            {
+                continue; // the usual case: no other collector gave this family's series
+            }
+
             foreach (var (labels, value) in series)
             {
                 Add(family, value, labels.Values);

@@ -48,7 +48,9 @@ public sealed class TextFormat(StringBuilder output)
             output.Append('}');
         }
 
-        output.Append(' ').Append(FormatValue(value)).Append('\n');
+        output.Append(' ');
+        AppendValue(value);
+        output.Append('\n');
     }
 
     /// <summary>A sample value or bucket bound as Prometheus parses it: +Inf, -Inf, NaN, or the shortest round-trip form.</summary>
@@ -68,6 +70,20 @@ public sealed class TextFormat(StringBuilder output)
         return escaped.ToString();
     }
 
+    // Formats into a stack buffer: a body has thousands of values, and a string each would be garbage at every scrape.
+    private void AppendValue(double value)
+    {
+        Span<char> buffer = stackalloc char[32];
+        if (double.IsFinite(value) && value.TryFormat(buffer, out var written, "R", CultureInfo.InvariantCulture))
+        {
+            output.Append(buffer[..written]);
+        }
+        else
+        {
+            output.Append(FormatValue(value));
+        }
+    }
+
     private void AppendLabel(bool comma, string name, string value)
     {
         if (comma)
@@ -82,6 +98,12 @@ public sealed class TextFormat(StringBuilder output)
 
     private static void AppendEscaped(StringBuilder output, string text, bool escapeQuote)
     {
+        if (text.AsSpan().IndexOfAny(escapeQuote ? "\\\n\"" : "\\\n") < 0)
+        {
+            output.Append(text);
+            return;
+        }
+
         foreach (var c in text)
         {
             _ = c switch

@@ -41,6 +41,8 @@ public static class MetricsBenchmark
             _ = registry.RenderUtf8();
         }
 
+        // The machine may be shared: its load goes into the section, beside numbers it may have stretched.
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         var times = new List<double>(runs);
         var size = 0;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
@@ -70,6 +72,7 @@ public static class MetricsBenchmark
 
             CPU per pass is the process's CPU time over the timed renders divided by their number: collection (mapping every
             workspace's fields to samples) plus rendering, garbage collection included. {(p95 <= TargetMs ? "Within" : "Over")} the target.
+            Load average when the timed renders began: {load} (on {Environment.ProcessorCount} cores).
             """);
     }
 
