@@ -7,6 +7,7 @@
 #   make bench-footprint  sizes and resident memory of the native-AOT programs; writes docs/benchmarks.md
 #   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
 #   make bench-overlay  root-disk overlay creation on 10 GiB and 64 MiB raw and qcow2 bases; writes docs/benchmarks.md
+#   make bench-metrics  agent /metrics render time and size with 100 workspaces (synthetic stats, no libvirt); writes docs/benchmarks.md
 
 SHELL := /bin/bash
 DOTNET ?= dotnet
@@ -17,7 +18,7 @@ export DOTNET_NOLOGO := 1
 
 PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
 
-.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay clean
+.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics clean
 
 all: build
 
@@ -65,6 +66,9 @@ bench-agent-load: deps publish
 bench-overlay:
 	@tests/setup/ensure-packages.sh bench-overlay qemu-utils
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- overlay --runs 30 --write docs/benchmarks.md
+
+bench-metrics:
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- metrics --workspaces 100 --runs 500 --write docs/benchmarks.md
 
 clean:
 	rm -rf $(OUT)

@@ -7,6 +7,7 @@ using NodeAgent.Agent.Disks;
 using NodeAgent.Agent.HostFacts;
 using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Images;
+using NodeAgent.Agent.Metrics;
 using NodeAgent.Agent.Networking;
 using NodeAgent.Agent.Processes;
 using NodeAgent.Agent.Reporting;
@@ -43,6 +44,8 @@ public static class AgentApp
         {
             var backoff = new Backoff(sp.GetRequiredService<Random>(), TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
             var hypervisor = new ResilientHypervisor(openLibvirt, backoff.Next, backoff.Reset, sp.GetRequiredService<ILogger<ResilientHypervisor>>());
+            var errors = sp.GetRequiredService<AgentMetrics>().LibvirtErrors;
+            hypervisor.ErrorObserved = _ => errors.Inc();
             var desired = sp.GetRequiredService<DesiredState>();
             hypervisor.Reconnected += desired.Wake;
             return hypervisor;
@@ -98,12 +101,25 @@ public static class AgentApp
             TapGuard.Create(TapNames.Prefixes, options.Networks)));
         services.AddSingleton(sp => new WorkspaceNetworks(options.Networks, sp.GetRequiredService<BridgeManager>(), sp.GetRequiredService<NetworkRulesManager>()));
         services.AddSingleton<StatusReporter>();
+        services.AddSingleton(_ => new NodeAgent.Metrics.MetricsRegistry());
+        services.AddSingleton<AgentMetrics>();
+        services.AddSingleton<WorkspaceStatsCollector>();
+        services.AddSingleton(sp => new HostCollector(sp.GetRequiredService<NodeAgent.Metrics.MetricsRegistry>(), sp.GetRequiredService<HostDescription>(),
+            options.Capacity, sp.GetRequiredService<IHypervisor>(), new ProcFileSystem(options.ProcRoot)));
+        services.AddSingleton<MetricsEndpoint>();
         services.AddSingleton<WorkspaceOperations>();
         services.AddHostedService<NetworkSetup>();
         services.AddHostedService(sp => sp.GetRequiredService<StatusReporter>());
         services.AddHostedService<SchedulerLink>();
         services.AddHostedService<Reconciler>();
         services.AddHostedService<DomainEventWatcher>();
+        services.AddHostedService(sp =>
+        {
+            // The collectors add their families to the registry when made, before the first scrape.
+            _ = sp.GetRequiredService<WorkspaceStatsCollector>();
+            _ = sp.GetRequiredService<HostCollector>();
+            return sp.GetRequiredService<MetricsEndpoint>();
+        });
         return builder.Build();
     }
 }

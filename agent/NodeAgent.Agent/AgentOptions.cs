@@ -5,6 +5,9 @@ public sealed record AgentOptions
 {
     public const string DefaultScheduler = "http://127.0.0.1:7700";
 
+    /// <summary>The command line's default for --metrics-listen: loopback only, until an operator opens it to their Prometheus.</summary>
+    public const string DefaultMetricsListen = "127.0.0.1:9177";
+
     /// <summary>The scheduler's gRPC address.</summary>
     public Uri Scheduler { get; init; } = new(DefaultScheduler);
 
@@ -50,6 +53,12 @@ public sealed record AgentOptions
 
     /// <summary>The networks this host offers workspaces (--network), one bridge each; empty offers none.</summary>
     public IReadOnlyList<Networking.NetworkDefinition> Networks { get; init; } = [];
+
+    /// <summary>
+    /// Where Prometheus scrapes /metrics; null serves none. The command line defaults to <see cref="DefaultMetricsListen"/>;
+    /// options made in code (tests) leave it off, so agents in one process do not compete for the port.
+    /// </summary>
+    public System.Net.IPEndPoint? MetricsListen { get; init; }
 
     /// <summary>Host CPUs kept for the host itself and not offered to workspaces.</summary>
     public int ReservedVcpus { get; init; }

@@ -95,11 +95,17 @@ var memoryOvercommit = new Option<double>("--memory-overcommit")
         + "The default offers none beyond the host's: guest memory is not ballooned, so memory promised twice ends with the OOM killer stopping a guest.",
     DefaultValueFactory = _ => CapacityPolicy.DefaultMemoryOvercommit,
 };
+var metricsListen = new Option<string>("--metrics-listen")
+{
+    Description = "Where Prometheus scrapes /metrics (text format 0.0.4; docs/metrics.md lists the series), as IP:PORT, or none. "
+        + "The default listens on loopback only: open it to your Prometheus with e.g. 0.0.0.0:9177, and firewall it to that server.",
+    DefaultValueFactory = _ => AgentOptions.DefaultMetricsListen,
+};
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
     scheduler, stateDirectory, imagesDirectory, imageCacheSize, imageFetchAttempts, libvirtUri, domainType, reconcileInterval, stopTimeout, parallelOperations, hostId, networks,
-    reservedVcpus, reservedMemory, cpuOvercommit, memoryOvercommit,
+    reservedVcpus, reservedMemory, cpuOvercommit, memoryOvercommit, metricsListen,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -138,6 +144,7 @@ root.SetAction(async (result, cancellationToken) =>
             ReservedMemoryBytes = result.GetValue(reservedMemory) is { } memory ? CapacityPolicy.ParseSize(memory, "--reserved-memory") : null,
             CpuOvercommit = result.GetValue(cpuOvercommit),
             MemoryOvercommit = result.GetValue(memoryOvercommit),
+            MetricsListen = NodeAgent.Metrics.MetricsListenAddress.Parse(result.GetValue(metricsListen)!),
         };
     }
     catch (FormatException e)

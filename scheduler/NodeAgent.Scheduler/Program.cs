@@ -67,6 +67,8 @@ var imageListen = new Option<string>("--image-listen")
         takes PUT of the same path (with Content-Length; the digest is checked before the file is kept);
         nothing else. The port must differ from --listen's; port 0 picks a free one. `none` runs the
         scheduler without a repository: saving workspaces and `ws image add --file` are then refused.
+        This listener also serves the scheduler's Prometheus metrics at /metrics (docs/metrics.md);
+        with `none` the scheduler exports no metrics.
         """,
     DefaultValueFactory = _ => SchedulerOptions.DefaultImageListen,
 };

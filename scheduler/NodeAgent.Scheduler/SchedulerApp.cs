@@ -5,6 +5,7 @@ using NodeAgent.Scheduler.Api;
 using NodeAgent.Scheduler.Hosts;
 using NodeAgent.Scheduler.Images;
 using NodeAgent.Scheduler.Leases;
+using NodeAgent.Scheduler.Metrics;
 using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Placement;
 using NodeAgent.Scheduler.Store;
@@ -44,6 +45,10 @@ public static class SchedulerApp
         services.AddSingleton<ILeaseStore, SqliteLeaseStore>();
         services.AddSingleton(PlacementPipeline.Default());
         services.AddSingleton(new AddressAllocator(options, random ?? new Random()));
+        services.AddSingleton(_ => new NodeAgent.Metrics.MetricsRegistry());
+        services.AddSingleton<SchedulerMetrics>();
+        services.AddSingleton<SchedulerStateCollector>();
+        services.AddSingleton<MetricsRoute>();
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
@@ -62,12 +67,17 @@ public static class SchedulerApp
                 .Add(new HostApi(hosts))
                 .Add(new LeaseApi(leases))
                 .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri));
-            var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus };
-            return new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
+            var metrics = provider.GetRequiredService<SchedulerMetrics>();
+            var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Observer = metrics };
+            var server = new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
+            metrics.UseMethods(server.Methods);
+            return server;
         });
 
         var app = builder.Build();
         var rpc = app.Services.GetRequiredService<RpcServer>();
+        _ = app.Services.GetRequiredService<SchedulerStateCollector>(); // adds its families to the registry
+        app.Use(app.Services.GetRequiredService<MetricsRoute>().RouteAsync);
         app.UseImageRepository();
         app.Run(rpc.HandleAsync);
         return app;

@@ -3,6 +3,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench lease [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench overlay [--runs R] [--write docs/benchmarks.md]
+// nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
@@ -40,7 +41,17 @@ switch (command)
         }
 
         return 0;
+    case "metrics":
+        var metricsWorkspaces = int.Parse(Option("--workspaces") ?? "100", System.Globalization.CultureInfo.InvariantCulture);
+        var metricsRuns = int.Parse(Option("--runs") ?? "500", System.Globalization.CultureInfo.InvariantCulture);
+        var metricsBody = MetricsBenchmark.Run(metricsWorkspaces, metricsRuns);
+        if (Option("--write") is { } metricsPath)
+        {
+            BenchmarkReport.Write(metricsPath, "metrics", $"Agent /metrics render with {metricsWorkspaces} workspaces", "make bench-metrics", metricsBody);
+        }
+
+        return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]");
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]");
         return 2;
 }

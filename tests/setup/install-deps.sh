@@ -18,4 +18,20 @@ packages=(
 
 "$(dirname "$0")/ensure-packages.sh" install-deps "${packages[@]}"
 
+# A real Prometheus server and promtool for the metrics tests (tests/NodeAgent.Tests/Metrics), which start their own
+# server on a free loopback port. Debian's postinst starts the packaged daemon on :9090 through invoke-rc.d; a
+# policy-rc.d that answers 101 ("action forbidden") for the length of the install keeps it from doing so, and no
+# test depends on that daemon.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+  policy=/usr/sbin/policy-rc.d
+  if [[ -e $policy ]]; then
+    "$(dirname "$0")/ensure-packages.sh" install-deps prometheus
+  else
+    printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+    "$(dirname "$0")/ensure-packages.sh" install-deps prometheus
+    rm -f "$policy"; trap - EXIT
+  fi
+fi
+
 command -v dotnet >/dev/null || { echo "install-deps: the .NET SDK (10.0) is required: https://dot.net" >&2; exit 1; }

@@ -62,6 +62,9 @@ public interface IHypervisor : IDisposable
 
     string GetXml(string name);
 
+    /// <summary>Statistics of the domains whose names start with <paramref name="namePrefix"/>, from one bulk libvirt call.</summary>
+    IReadOnlyList<DomainStats> GetAllDomainStats(string namePrefix);
+
     /// <summary>
     /// Calls <paramref name="handler"/> for every lifecycle event of every domain (defined, started, stopped,
     /// crashed, …), on libvirt's event thread: the handler must return quickly. Dispose to stop.

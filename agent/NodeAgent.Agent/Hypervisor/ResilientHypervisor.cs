@@ -79,6 +79,11 @@ public sealed partial class ResilientHypervisor : IHypervisor
 
     public string GetXml(string name) => Use(h => h.GetXml(name));
 
+    public IReadOnlyList<DomainStats> GetAllDomainStats(string namePrefix) => Use(h => h.GetAllDomainStats(namePrefix));
+
+    /// <summary>Called with every libvirt error a call through this connection raised (for the agent's error counter).</summary>
+    public Action<LibvirtException>? ErrorObserved { get; set; }
+
     public IDisposable WatchLifecycle(Action<DomainEvent> handler)
     {
         lock (_lock)
@@ -116,11 +121,19 @@ public sealed partial class ResilientHypervisor : IHypervisor
         {
             return operation(current);
         }
-        catch (LibvirtException e) when (e.IsConnectionFailure)
+        catch (LibvirtException e) when (Observed(e) && e.IsConnectionFailure)
         {
             Lost(current, e.LibvirtMessage.Length > 0 ? e.LibvirtMessage : e.Message);
             throw;
         }
+    }
+
+    // Runs inside the exception filter, so every libvirt error is seen (not only connection failures) without being
+    // caught; true, so whether the filter matches is up to the connection-failure test alone.
+    private bool Observed(LibvirtException e)
+    {
+        ErrorObserved?.Invoke(e);
+        return true;
     }
 
     private void Attach(LibvirtHypervisor hypervisor)

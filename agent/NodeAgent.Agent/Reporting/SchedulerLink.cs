@@ -17,7 +17,8 @@ public sealed partial class SchedulerLink(
     DesiredState desired,
     Random random,
     TimeProvider time,
-    ILogger<SchedulerLink> logger) : BackgroundService
+    ILogger<SchedulerLink> logger,
+    Metrics.AgentMetrics? metrics = null) : BackgroundService
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
@@ -34,6 +35,7 @@ public sealed partial class SchedulerLink(
             }
             catch (RpcException e) when (!stoppingToken.IsCancellationRequested)
             {
+                metrics?.SchedulerConnected.Set(0);
                 var delay = backoff.Next();
                 LogSchedulerLost(logger, options.Scheduler, e.Status, e.Message, delay.TotalMilliseconds);
                 await Task.Delay(delay, time, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
@@ -47,6 +49,7 @@ public sealed partial class SchedulerLink(
         var response = await client.RegisterHostAsync(new RegisterHostRequest { Host = info }, CallOptions.WithTimeout(CallTimeout, cancellationToken));
         var interval = response.HeartbeatInterval?.ToTimeSpan() is { } i && i > TimeSpan.Zero ? i : TimeSpan.FromSeconds(5);
         LogRegistered(logger, info.HostId, options.Scheduler, interval.TotalSeconds);
+        metrics?.SchedulerConnected.Set(1);
         return interval;
     }
 

@@ -27,7 +27,8 @@ public sealed partial class Reconciler(
     WorkspaceOperations operations,
     AgentOptions options,
     TimeProvider time,
-    ILogger<Reconciler> logger) : BackgroundService
+    ILogger<Reconciler> logger,
+    Metrics.AgentMetrics? metrics = null) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, Task> _drives = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _slots = new(options.ParallelOperations);
@@ -79,6 +80,7 @@ public sealed partial class Reconciler(
             return;
         }
 
+        var passStarted = time.GetTimestamp();
         var held = inventory.Refresh();
         var wanted = new HashSet<string>(StringComparer.Ordinal);
         var running = new List<Workspace>();
@@ -115,6 +117,7 @@ public sealed partial class Reconciler(
             }
         }
 
+        metrics?.ReconcilePass.ObserveSince(time, passStarted);
         if (_drives.IsEmpty)
         {
             desired.AppliedVersion = set.Version;
@@ -131,6 +134,7 @@ public sealed partial class Reconciler(
                 using var busy = operations.Begin(id);
                 var started = time.GetTimestamp();
                 var (settled, steps) = await machine.DriveAsync(id, () => Wanted(id), cancellationToken);
+                metrics?.WorkspaceDrive.ObserveSince(time, started);
                 operations.ClearFailure(id);
                 if (steps > 0)
                 {

@@ -29,7 +29,8 @@ public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState
 /// desired set. A lease that ends or fails puts its addresses into quarantine in the same transaction.
 /// </summary>
 public sealed partial class LeaseManager(
-    ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, AddressAllocator addresses, ILeaseImages images, TimeProvider time, ILogger<LeaseManager> logger)
+    ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, AddressAllocator addresses, ILeaseImages images, TimeProvider time, ILogger<LeaseManager> logger,
+    Metrics.SchedulerMetrics? metrics = null)
 {
     /// <summary>The longest a lease may run, counted from its creation.</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(366);
@@ -61,9 +62,13 @@ public sealed partial class LeaseManager(
                 Limits = request.Limits,
             };
             var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
-            var decision = placement.Decide(Candidates(session, now), new PlacementRequest(claim, network?.Name) { ImageSha256 = image.Sha256 });
+            var candidates = Candidates(session, now);
+            var deciding = time.GetTimestamp();
+            var decision = placement.Decide(candidates, new PlacementRequest(claim, network?.Name) { ImageSha256 = image.Sha256 });
+            metrics?.PlacementDuration.Observe(time.GetElapsedTime(deciding).TotalSeconds);
             if (decision.Host is not { } host)
             {
+                metrics?.Refused.Inc();
                 var failed = LeaseStateMachine.Move(placing, LeaseState.Failed, decision.Explain(), now);
                 session.Insert(failed);
                 return failed;
@@ -74,6 +79,7 @@ public sealed partial class LeaseManager(
             {
                 if (!addresses.TryAssign(session, network, placing.Id, now, out var nic, out var refusal))
                 {
+                    metrics?.Refused.Inc();
                     var refused = LeaseStateMachine.Move(placing, LeaseState.Failed, refusal, now);
                     session.Insert(refused);
                     return refused;
@@ -82,6 +88,7 @@ public sealed partial class LeaseManager(
                 nics = [nic];
             }
 
+            metrics?.Placed.Inc();
             var starting = LeaseStateMachine.Move(placing, LeaseState.Starting, $"placed on {host}; waiting for the host to start it", now) with { Host = host, Networks = nics };
             session.Insert(starting);
             session.BumpDesiredVersion(host);

@@ -1,0 +1,83 @@
+using System.Collections.Frozen;
+using NodeAgent.Metrics;
+using NodeAgent.Rpc;
+using NodeAgent.Rpc.Server;
+
+namespace NodeAgent.Scheduler.Metrics;
+
+/// <summary>
+/// The scheduler's metric families that are updated as things happen: placements and their latency, and every
+/// gRPC call by method and status (as the <see cref="RpcServer"/>'s call observer). Owns the scheduler's
+/// <see cref="MetricsRegistry"/>; <see cref="SchedulerStateCollector"/> adds what is read from the store at scrape time.
+/// </summary>
+public sealed class SchedulerMetrics : IRpcCallObserver
+{
+    /// <summary>The method label of calls to paths no service implements: a client chooses those, so they share one series.</summary>
+    public const string UnknownMethod = "unknown";
+
+    private readonly Counter _placements;
+    private readonly Counter _requests;
+    private readonly Histogram _requestDuration;
+    private FrozenSet<string> _methods = FrozenSet<string>.Empty;
+
+    public SchedulerMetrics(MetricsRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        Registry = registry;
+        _placements = registry.CreateCounter("nodeagent_scheduler_placements_total",
+            "Leases the scheduler tried to place: outcome=\"placed\" got a host (and its addresses), outcome=\"refused\" failed for want of one.", "outcome");
+        Placed = _placements.WithLabels("placed");
+        Refused = _placements.WithLabels("refused");
+        PlacementDuration = registry.CreateHistogram("nodeagent_scheduler_placement_duration_seconds",
+            "Time of one placement decision: filtering and ranking every registered host for a new lease.",
+            [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
+        _requests = registry.CreateCounter("nodeagent_scheduler_api_requests_total",
+            "gRPC calls answered, by full method path and gRPC status name (OK, NOT_FOUND, ...).", "method", "code");
+        _requestDuration = registry.CreateHistogram("nodeagent_scheduler_api_request_duration_seconds",
+            "Time from a gRPC call's arrival to its status; streams (WatchLease, WatchDesiredWorkspaces) last as long as the watcher stays.",
+            Histogram.SecondsBuckets, "method");
+        var version = typeof(SchedulerMetrics).Assembly.GetName().Version?.ToString(3) ?? "0";
+        registry.CreateGauge("nodeagent_scheduler_build_info", "Always 1; the scheduler's version is in the label.", "version").WithLabels(version).Set(1);
+    }
+
+    public MetricsRegistry Registry { get; }
+
+    public Counter.Child Placed { get; }
+
+    public Counter.Child Refused { get; }
+
+    public Histogram PlacementDuration { get; }
+
+    /// <summary>The methods the server implements: the only values of the method label besides <see cref="UnknownMethod"/>.</summary>
+    public void UseMethods(IEnumerable<string> methods) => _methods = methods.ToFrozenSet(StringComparer.Ordinal);
+
+    public void OnCallCompleted(string method, StatusCode status, TimeSpan elapsed)
+    {
+        var name = _methods.Contains(method) ? method : UnknownMethod;
+        _requests.WithLabels(name, StatusName(status)).Inc();
+        _requestDuration.WithLabels(name).Observe(elapsed.TotalSeconds);
+    }
+
+    /// <summary>The status as gRPC's documents spell it: DEADLINE_EXCEEDED, not DeadlineExceeded.</summary>
+    public static string StatusName(StatusCode status) => status switch
+    {
+        StatusCode.OK => "OK",
+        StatusCode.Cancelled => "CANCELLED",
+        StatusCode.Unknown => "UNKNOWN",
+        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+        StatusCode.NotFound => "NOT_FOUND",
+        StatusCode.AlreadyExists => "ALREADY_EXISTS",
+        StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
+        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        StatusCode.Aborted => "ABORTED",
+        StatusCode.OutOfRange => "OUT_OF_RANGE",
+        StatusCode.Unimplemented => "UNIMPLEMENTED",
+        StatusCode.Internal => "INTERNAL",
+        StatusCode.Unavailable => "UNAVAILABLE",
+        StatusCode.DataLoss => "DATA_LOSS",
+        StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    };
+}
