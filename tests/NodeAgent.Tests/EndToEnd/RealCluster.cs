@@ -72,7 +72,7 @@ internal sealed class RealCluster : IAsyncDisposable
         }
 
         Agent = ChildProcess.Start(Repository.ProgramPath("agent/NodeAgent.Agent", "nodeagent"),
-            ["--scheduler", Address, "--state-directory", AgentState, "--host-id", HostId,
+            ["--scheduler", Address, "--state-directory", AgentState, "--host-id", HostId, "--metrics-listen", "none",
              "--libvirt-uri", "qemu:///system", "--reconcile-interval", "01:00:00", .. _agentArguments, .. extraArguments],
             environment);
         await Agent.WaitForLineAsync($"Registered as host {HostId}", TimeSpan.FromSeconds(30));
