@@ -24,6 +24,7 @@ foreach (var command in PowerCommands.Create(options))
 root.Subcommands.Add(SaveCommand.Create(options));
 root.Subcommands.Add(HostCommands.Create(options));
 root.Subcommands.Add(ImageCommands.Create(options));
+root.Subcommands.Add(UsageCommand.Create(options));
 ManualHelp.Install(root);
 
 var parse = root.Parse(args);

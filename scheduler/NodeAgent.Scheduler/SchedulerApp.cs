@@ -9,6 +9,7 @@ using NodeAgent.Scheduler.Metrics;
 using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Placement;
 using NodeAgent.Scheduler.Store;
+using NodeAgent.Scheduler.Usage;
 
 namespace NodeAgent.Scheduler;
 
@@ -52,6 +53,7 @@ public static class SchedulerApp
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
+        services.AddSingleton<IUsageStore, SqliteUsageStore>().AddSingleton<UsageLedger>();
         services.AddSingleton<ILeaseImages>(provider =>
         {
             var repository = provider.GetRequiredService<ImageRepository>();
@@ -66,7 +68,8 @@ public static class SchedulerApp
                 .Add(new AgentApi(hosts, leases, () => repository.PublicUrl?.AbsoluteUri ?? string.Empty))
                 .Add(new HostApi(hosts))
                 .Add(new LeaseApi(leases))
-                .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri));
+                .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri))
+                .Add(new UsageApi(provider.GetRequiredService<UsageLedger>()));
             var metrics = provider.GetRequiredService<SchedulerMetrics>();
             var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Observer = metrics };
             var server = new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());

@@ -162,6 +162,43 @@ internal static class Migrations
         """
         ALTER TABLE leases ADD COLUMN limits BLOB;
         """,
+
+        // 10: metered usage as agents ship it, one row per (host, sequence) so a resent record is stored once;
+        // period_start is Unix nanoseconds. usage_acknowledged holds, per host, the highest sequence up to
+        // which every record the host sent is stored (what ReportUsage answers).
+        """
+        CREATE TABLE usage (
+            host_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL CHECK (sequence >= 1),
+            lease_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            project TEXT NOT NULL,
+            period_start INTEGER NOT NULL,
+            period_seconds INTEGER NOT NULL CHECK (period_seconds BETWEEN 1 AND 3600),
+            cpu_seconds REAL NOT NULL CHECK (cpu_seconds >= 0),
+            vcpu_seconds REAL NOT NULL CHECK (vcpu_seconds >= 0),
+            memory_bytes INTEGER NOT NULL CHECK (memory_bytes >= 0),
+            memory_resident_bytes INTEGER NOT NULL CHECK (memory_resident_bytes >= 0),
+            net_rx_bytes INTEGER NOT NULL CHECK (net_rx_bytes >= 0),
+            net_tx_bytes INTEGER NOT NULL CHECK (net_tx_bytes >= 0),
+            net_rx_packets INTEGER NOT NULL CHECK (net_rx_packets >= 0),
+            net_tx_packets INTEGER NOT NULL CHECK (net_tx_packets >= 0),
+            disk_read_bytes INTEGER NOT NULL CHECK (disk_read_bytes >= 0),
+            disk_write_bytes INTEGER NOT NULL CHECK (disk_write_bytes >= 0),
+            disk_read_ops INTEGER NOT NULL CHECK (disk_read_ops >= 0),
+            disk_write_ops INTEGER NOT NULL CHECK (disk_write_ops >= 0),
+            powered_on_seconds INTEGER NOT NULL CHECK (powered_on_seconds >= 0),
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY (host_id, sequence)
+        ) STRICT;
+        CREATE INDEX usage_by_owner ON usage (owner, period_start);
+        CREATE INDEX usage_by_project ON usage (project, period_start);
+        CREATE INDEX usage_by_lease ON usage (lease_id);
+        CREATE TABLE usage_acknowledged (
+            host_id TEXT PRIMARY KEY,
+            sequence INTEGER NOT NULL CHECK (sequence >= 0)
+        ) STRICT;
+        """,
     ];
 
     public static int Latest => Steps.Length;
