@@ -207,6 +207,24 @@ public sealed class UsageApiTests : IAsyncLifetime
         Assert.Equal(mine.Records[2].PeriodStart, byLease.Totals[1].FirstPeriodStart);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task GetUsage_MoreRecordsThanOneAnswerCarries_ResourceExhaustedButTotalsStillAnswer()
+    {
+        foreach (var chunk in Range(1, 10_001).Chunk(1000))
+        {
+            await ReportAsync("h1", chunk);
+        }
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => GetAsync());
+        var totals = await GetAsync(new GetUsageRequest { TotalsOnly = true });
+        var narrowed = await GetAsync(new GetUsageRequest { To = Timestamp.FromDateTimeOffset(Start.AddMinutes(101)) });
+
+        Assert.Equal(StatusCode.ResourceExhausted, e.Status);
+        Assert.Contains("narrow the time range", e.Message, StringComparison.Ordinal);
+        Assert.Equal(10_001UL, Assert.Single(totals.Totals).Records);
+        Assert.Equal(100, narrowed.Records.Count);
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task GetUsage_BadFilters_InvalidArgumentNamingEach()
     {
