@@ -29,8 +29,15 @@ public static class UsageMeter
         var next = new Dictionary<string, UsageBaseline>(StringComparer.Ordinal);
         foreach (var reading in readings.OrderBy(r => r.WorkspaceId, StringComparer.Ordinal))
         {
-            next[reading.WorkspaceId] = new UsageBaseline(now, reading.PoweredOn, reading.Pid, reading.Counters);
             UsageBaseline? before = baselines.GetValueOrDefault(reading.WorkspaceId);
+            if (before is not null && now <= before.SampledAt)
+            {
+                // The clock went back: keep the baseline, so the first sample after it passes covers everything since.
+                next[reading.WorkspaceId] = before;
+                continue;
+            }
+
+            next[reading.WorkspaceId] = new UsageBaseline(now, reading.PoweredOn, reading.Pid, reading.Counters);
             if (before is null)
             {
                 if (previousSample is not { } since)

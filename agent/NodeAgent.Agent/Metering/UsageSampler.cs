@@ -29,6 +29,11 @@ public sealed partial class UsageSampler(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (journal.DiscardedBytes > 0)
+        {
+            LogTornTail(journal.DiscardedBytes);
+        }
+
         using var timer = new PeriodicTimer(period, time);
         do
         {
@@ -48,6 +53,9 @@ public sealed partial class UsageSampler(
 
     [LoggerMessage(EventId = 1200, Level = LogLevel.Debug, Message = "usage sample: {Records} records written")]
     private partial void LogSampled(int records);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "usage journal: cut off a torn last entry of {Bytes} bytes (a crash mid-write); the next sample covers its period")]
+    private partial void LogTornTail(long bytes);
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "usage sample failed; the next one covers this period too")]
     private partial void LogFailed(Exception e);

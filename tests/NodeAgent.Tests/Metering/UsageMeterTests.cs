@@ -78,6 +78,17 @@ public sealed class UsageMeterTests
     }
 
     [Fact]
+    public void Measure_ClockWentBack_KeepsTheBaseline_ThenCoversEverythingSinceIt()
+    {
+        var back = UsageMeter.Measure([SetReadings.Running("w1", cpu: 50)], Baseline("w1", 40, 0), T0, T0 - Minute, "h1");
+        var later = UsageMeter.Measure([SetReadings.Running("w1", cpu: 55)], back.Baselines, T0 - Minute, T0 + Minute, "h1");
+
+        Assert.Empty(back.Records);
+        Assert.Equal(40, back.Baselines["w1"].Counters.CpuSeconds);
+        Assert.Equal(15, Assert.Single(later.Records).CpuSeconds, 9);
+    }
+
+    [Fact]
     public void Measure_WorkspaceGone_DropsItsBaseline()
     {
         var sample = UsageMeter.Measure([], Baseline("w1", 40, 1000), T0, T0 + Minute, "h1");
