@@ -7,6 +7,7 @@ using NodeAgent.Agent.Disks;
 using NodeAgent.Agent.HostFacts;
 using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Images;
+using NodeAgent.Agent.Metering;
 using NodeAgent.Agent.Metrics;
 using NodeAgent.Agent.Networking;
 using NodeAgent.Agent.Processes;
@@ -108,6 +109,14 @@ public static class AgentApp
             options.Capacity, sp.GetRequiredService<IHypervisor>(), new ProcFileSystem(options.ProcRoot)));
         services.AddSingleton<MetricsEndpoint>();
         services.AddSingleton<WorkspaceOperations>();
+        services.AddSingleton(_ => UsageJournal.Open(Path.Combine(options.StateDirectory, "usage")));
+        services.AddHostedService(sp => new UsageSampler(
+            new UsageProbe(sp.GetRequiredService<IHypervisor>(), new CgroupCpu(), id.Value), sp.GetRequiredService<UsageJournal>(), id.Value,
+            options.UsagePeriod, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UsageSampler>>()));
+        services.AddHostedService(sp => new UsageShipper(
+            sp.GetRequiredService<UsageJournal>(), new NodeAgent.Contract.V1.UsageServiceClient(sp.GetRequiredService<RpcChannel>()), id.Value,
+            new Backoff(sp.GetRequiredService<Random>(), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)),
+            (wait, token) => Task.Delay(wait, sp.GetRequiredService<TimeProvider>(), token), options.UsagePeriod, sp.GetRequiredService<ILogger<UsageShipper>>()));
         services.AddHostedService<NetworkSetup>();
         services.AddHostedService(sp => sp.GetRequiredService<StatusReporter>());
         services.AddHostedService<SchedulerLink>();

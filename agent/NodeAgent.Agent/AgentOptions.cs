@@ -20,6 +20,9 @@ public sealed record AgentOptions
     /// <summary>How often the reconciler compares everything with libvirt even without a change or an event.</summary>
     public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often each workspace's usage is sampled into a usage record (the record's period).</summary>
+    public TimeSpan UsagePeriod { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How long a guest asked to shut down (ACPI) gets before it is powered off.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -117,6 +120,11 @@ public sealed record AgentOptions
         if (StopTimeout < TimeSpan.Zero || StopTimeout > TimeSpan.FromHours(1))
         {
             problems.Add($"stop-timeout: {StopTimeout} is outside 0–1 hour (0 powers guests off without asking them first)");
+        }
+
+        if (UsagePeriod < TimeSpan.FromSeconds(1) || UsagePeriod > TimeSpan.FromHours(1))
+        {
+            problems.Add($"usage-period: {UsagePeriod} is outside 1 second–1 hour; the default is 00:01:00");
         }
 
         if (ParallelOperations is < 1 or > 256)

@@ -54,6 +54,12 @@ var stopTimeout = new Option<TimeSpan>("--stop-timeout")
         + "An agent restarted meanwhile keeps the original deadline.",
     DefaultValueFactory = _ => new AgentOptions().StopTimeout,
 };
+var usagePeriod = new Option<TimeSpan>("--usage-period")
+{
+    Description = "How often each workspace's use (CPU, memory, network, disk, powered-on time) is sampled into a usage record (hh:mm:ss). "
+        + "Records are kept in STATE/usage until the scheduler has stored them (docs/metering.md).",
+    DefaultValueFactory = _ => new AgentOptions().UsagePeriod,
+};
 var parallelOperations = new Option<int>("--parallel-operations")
 {
     Description = "How many workspaces may be created, stopped or removed at once; the others wait their turn.",
@@ -104,7 +110,7 @@ var metricsListen = new Option<string>("--metrics-listen")
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
-    scheduler, stateDirectory, imagesDirectory, imageCacheSize, imageFetchAttempts, libvirtUri, domainType, reconcileInterval, stopTimeout, parallelOperations, hostId, networks,
+    scheduler, stateDirectory, imagesDirectory, imageCacheSize, imageFetchAttempts, libvirtUri, domainType, reconcileInterval, stopTimeout, usagePeriod, parallelOperations, hostId, networks,
     reservedVcpus, reservedMemory, cpuOvercommit, memoryOvercommit, metricsListen,
 };
 root.SetAction(async (result, cancellationToken) =>
@@ -137,6 +143,7 @@ root.SetAction(async (result, cancellationToken) =>
             DomainType = result.GetValue(domainType),
             ReconcileInterval = result.GetValue(reconcileInterval),
             StopTimeout = result.GetValue(stopTimeout),
+            UsagePeriod = result.GetValue(usagePeriod),
             ParallelOperations = result.GetValue(parallelOperations),
             HostId = result.GetValue(hostId),
             Networks = networkDefinitions,
