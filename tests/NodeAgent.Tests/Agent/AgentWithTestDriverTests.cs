@@ -72,6 +72,7 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
             // Nothing but a desired-set change or a libvirt event makes the agent look, within a test.
             ReconcileInterval = TimeSpan.FromHours(1),
             ImageFetchAttempts = 2,
+            UsagePeriod = TimeSpan.FromSeconds(1),
         };
         _agent = AgentApp.Build(options, () => _agentLibvirt = LibvirtHypervisor.Open("test:///default"), logging => logging.ClearProviders());
         await _agent.StartAsync();
@@ -199,6 +200,27 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
         var overlay = await new NodeAgent.Agent.Processes.CommandRunner(Microsoft.Extensions.Logging.Abstractions.NullLogger<NodeAgent.Agent.Processes.CommandRunner>.Instance)
             .RunCheckedAsync("qemu-img", ["info", "--output=json", "-U", Path.Combine(_state.Path, "workspaces", lease.Id, "root.qcow2")], TimeSpan.FromSeconds(30), default);
         Assert.Contains(Path.Combine(_state.Path, "images", "sha256", digest), overlay, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Usage_RunningWorkspace_MeteredJournaledShippedAndStoredByTheScheduler()
+    {
+        var lease = await LeaseAsync("tiny");
+        await WaitForAsync(lease.Id, LeaseState.Running);
+        var usage = new UsageServiceClient(_channel);
+        GetUsageResponse stored;
+        do
+        {
+            await Task.Delay(500);
+            stored = await usage.GetUsageAsync(new GetUsageRequest { Owner = "anonymous" });
+        }
+        while (stored.Records.Count(r => r.LeaseId == lease.Id && r.PoweredOnSeconds > 0) < 2);
+
+        var records = stored.Records.Where(r => r.LeaseId == lease.Id).ToList();
+        Assert.All(records, r => Assert.Equal(_hostId, r.HostId));
+        Assert.All(records, r => Assert.Equal(64UL << 20, r.MemoryBytes));
+        Assert.Equal(records.Count, records.Select(r => r.Sequence).Distinct().Count());
+        Assert.True(Directory.Exists(Path.Combine(_state.Path, "usage")), "the agent journals usage under STATE/usage");
     }
 
     [Fact(Timeout = 60_000)]
