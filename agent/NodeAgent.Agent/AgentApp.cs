@@ -110,9 +110,11 @@ public static class AgentApp
         services.AddSingleton<MetricsEndpoint>();
         services.AddSingleton<WorkspaceOperations>();
         services.AddSingleton(_ => UsageJournal.Open(Path.Combine(options.StateDirectory, "usage")));
-        services.AddHostedService(sp => new UsageSampler(
+        services.AddSingleton(sp => new UsageSampler(
             new UsageProbe(sp.GetRequiredService<IHypervisor>(), new CgroupCpu(), id.Value), sp.GetRequiredService<UsageJournal>(), id.Value,
             options.UsagePeriod, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UsageSampler>>()));
+        services.AddSingleton<IUsageCheckpoint>(sp => sp.GetRequiredService<UsageSampler>());
+        services.AddHostedService(sp => sp.GetRequiredService<UsageSampler>());
         services.AddHostedService(sp => new UsageShipper(
             sp.GetRequiredService<UsageJournal>(), new NodeAgent.Contract.V1.UsageServiceClient(sp.GetRequiredService<RpcChannel>()), id.Value,
             new Backoff(sp.GetRequiredService<Random>(), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)),

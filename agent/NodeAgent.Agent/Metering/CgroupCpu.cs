@@ -6,8 +6,10 @@ namespace NodeAgent.Agent.Metering;
 /// CPU time of a domain's cgroup, which holds its vCPU threads and QEMU's own (emulator, I/O) threads. Found from the
 /// QEMU pid libvirt writes to <c>PIDS/DOMAIN.pid</c>: <c>PROC/PID/cgroup</c> names the process's cgroup, which is the
 /// domain's <c>emulator</c> child; the domain's cgroup is its parent. cgroup v1 reads <c>cpuacct.usage</c> (ns) under
-/// the cpuacct controller's mount; v2 reads <c>usage_usec</c> from <c>cpu.stat</c>. The roots are injectable so tests
-/// read cgroupfs-shaped directories.
+/// the cpuacct controller's mount; v2 reads <c>usage_usec</c> from <c>cpu.stat</c>, under the root on a pure v2 host
+/// and under <c>unified</c> on a hybrid one. Where cpu and cpuacct are separate v1 mounts libvirt may leave QEMU in
+/// the cpuacct root (<c>2:cpuacct:/</c>): that is the whole host's CPU, never the domain's, so a root path is skipped
+/// and the v2 tree answers. The roots are injectable so tests read cgroupfs-shaped directories.
 /// </summary>
 public sealed class CgroupCpu(string cgroupRoot = "/sys/fs/cgroup", string pidDirectory = "/run/libvirt/qemu", string procRoot = "/proc")
 {
@@ -41,9 +43,8 @@ public sealed class CgroupCpu(string cgroupRoot = "/sys/fs/cgroup", string pidDi
             {
                 unified = parts[2];
             }
-            else if (parts[1].Split(',').Contains("cpuacct"))
+            else if (parts[1].Split(',').Contains("cpuacct") && DomainCgroup(parts[2]) is { Length: > 0 } domain)
             {
-                var domain = DomainCgroup(parts[2]);
                 foreach (var mount in new[] { parts[1], "cpuacct", "cpu,cpuacct" })
                 {
                     if (TryReadText(Path.Combine(cgroupRoot, mount, domain, "cpuacct.usage"), out var usage)
@@ -55,7 +56,9 @@ public sealed class CgroupCpu(string cgroupRoot = "/sys/fs/cgroup", string pidDi
             }
         }
 
-        if (unified is not null && TryReadText(Path.Combine(cgroupRoot, DomainCgroup(unified), "cpu.stat"), out var stat))
+        if (unified is not null && DomainCgroup(unified) is { Length: > 0 } relative
+            && (TryReadText(Path.Combine(cgroupRoot, "unified", relative, "cpu.stat"), out var stat)
+                || TryReadText(Path.Combine(cgroupRoot, relative, "cpu.stat"), out stat)))
         {
             foreach (var line in stat.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {

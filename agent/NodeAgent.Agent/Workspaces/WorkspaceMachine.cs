@@ -18,6 +18,7 @@ public sealed partial class WorkspaceMachine(
     DiskManager disks,
     StatusReporter reporter,
     IFailpoints failpoints,
+    Metering.IUsageCheckpoint usage,
     HostFacts.HostDescription host,
     AgentOptions options,
     TimeProvider time,
@@ -101,6 +102,7 @@ public sealed partial class WorkspaceMachine(
                 await ShutDownAsync(workspaceId, name, shutdown.Deadline, cancellationToken);
                 break;
             case PowerOff:
+                usage.BeforePowerOff(workspaceId);
                 hypervisor.Destroy(name);
                 break;
             case Pause:
@@ -134,6 +136,7 @@ public sealed partial class WorkspaceMachine(
     {
         if (time.GetUtcNow() < deadline)
         {
+            usage.BeforePowerOff(workspaceId);
             hypervisor.Shutdown(name);
             failpoints.Reached(workspaceId, "acpi-shutdown");
             while (hypervisor.FindDomain(name) is { State: not (DomainState.Shutoff or DomainState.Crashed) })
@@ -152,6 +155,7 @@ public sealed partial class WorkspaceMachine(
         if (hypervisor.FindDomain(name) is { State: not (DomainState.Shutoff or DomainState.Crashed) })
         {
             LogPoweredOff(logger, workspaceId, options.StopTimeout.TotalSeconds);
+            usage.BeforePowerOff(workspaceId);
             hypervisor.Destroy(name);
         }
     }

@@ -4,6 +4,7 @@ using NodeAgent.Agent.Disks;
 using NodeAgent.Agent.HostFacts;
 using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Images;
+using NodeAgent.Agent.Metering;
 using NodeAgent.Agent.Processes;
 using NodeAgent.Agent.Reporting;
 using NodeAgent.Agent.Workspaces;
@@ -63,7 +64,9 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
         var host = new HostDescription(HostId.Parse(hostId), "h", "x86_64", "test", 2, 1L << 30, 1L << 30);
         var reporter = new StatusReporter(new AgentServiceClient(_nowhere), host, TimeProvider.System, NullLogger<StatusReporter>.Instance);
         var saver = new WorkspaceSaver(_disks, _images, new NodeAgent.Contract.ImageUpload(), new CommandRunner(NullLogger<CommandRunner>.Instance), NullLogger<WorkspaceSaver>.Instance);
-        return new WorkspaceMachine(_libvirt, lifecycle, saver, _disks, reporter, failpoints, host, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
+        // The usage checkpoint lands in the same list as the steps, with the domain's state when it was taken.
+        IUsageCheckpoint usage = failpoints is RecordingFailpoints recording ? new RecordingCheckpoint(recording.Points, _libvirt) : NoUsageCheckpoint.Instance;
+        return new WorkspaceMachine(_libvirt, lifecycle, saver, _disks, reporter, failpoints, usage, host, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
             TimeProvider.System, NullLogger<WorkspaceMachine>.Instance);
     }
 
@@ -99,7 +102,7 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
 
         var (stopped, stopSteps) = await DriveAsync(Wanted(DesiredPower.Stopped));
         Assert.Equal(WorkspaceState.Stopped, stopped.State);
-        Assert.Equal(["record:stopping", "acpi-shutdown", "shutdown", "record:stopped"], stopSteps);
+        Assert.Equal(["record:stopping", "usage:running", "acpi-shutdown", "shutdown", "record:stopped"], stopSteps);
         Assert.Equal(DomainState.Shutoff, _libvirt.FindDomain(DomainName)!.State);
 
         var (started, startSteps) = await DriveAsync(Wanted());
@@ -109,7 +112,7 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
         var uuid = _libvirt.FindDomain(DomainName)!.Uuid;
         var (rebooted, rebootSteps) = await DriveAsync(Wanted(reboots: 1));
         Assert.Equal(WorkspaceState.Running, rebooted.State);
-        Assert.Equal(["record:rebootstopping", "acpi-shutdown", "shutdown", "record:rebootstarting", "start", "record:running"], rebootSteps);
+        Assert.Equal(["record:rebootstopping", "usage:running", "acpi-shutdown", "shutdown", "record:rebootstarting", "start", "record:running"], rebootSteps);
         Assert.Equal(1UL, Metadata()!.Reboots);
         Assert.Equal(uuid, _libvirt.FindDomain(DomainName)!.Uuid);
 
@@ -124,7 +127,7 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
 
         var (gone, removeSteps) = await DriveAsync(null);
         Assert.Equal(WorkspaceState.Gone, gone.State);
-        Assert.Equal(["record:removing", "destroy", "cleanup:domain", "cleanup:disk", "cleanup"], removeSteps);
+        Assert.Equal(["record:removing", "usage:running", "destroy", "cleanup:domain", "cleanup:disk", "cleanup"], removeSteps);
         Assert.Null(_libvirt.FindDomain(DomainName));
         Assert.False(_disks.Exists(_id));
     }
@@ -180,7 +183,7 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
         var (settled, steps) = await DriveAsync(Wanted());
 
         // The half-removed workspace is not revived: it is removed to the end, and only then made anew.
-        Assert.Equal(["destroy", "cleanup:domain", "cleanup:disk", "cleanup"], steps.Take(4));
+        Assert.Equal(["usage:running", "destroy", "cleanup:domain", "cleanup:disk", "cleanup"], steps.Take(5));
         Assert.Equal(WorkspaceState.Running, settled.State);
         Assert.NotEqual(before, _libvirt.FindDomain(DomainName)!.Uuid);
     }
@@ -251,5 +254,12 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
                 throw new SimulatedCrash(point);
             }
         }
+    }
+
+    /// <summary>Notes each usage checkpoint with the domain's state at that moment: it must come while QEMU still runs.</summary>
+    private sealed class RecordingCheckpoint(List<string> points, LibvirtHypervisor libvirt) : IUsageCheckpoint
+    {
+        public void BeforePowerOff(string workspaceId) =>
+            points.Add("usage:" + (libvirt.FindDomain(DomainNames.For(workspaceId))?.State.ToString().ToLowerInvariant() ?? "none"));
     }
 }

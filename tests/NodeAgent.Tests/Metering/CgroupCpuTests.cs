@@ -46,6 +46,34 @@ public sealed class CgroupCpuTests : IDisposable
     }
 
     [Fact]
+    public void Read_HybridWithQemuInTheCpuacctRoot_ReadsTheUnifiedTreeNotTheHostsTotal()
+    {
+        // As libvirt 9 places QEMU on a hybrid host whose cpu and cpuacct are separate v1 mounts: cpuacct stays at the
+        // root, whose cpuacct.usage is the whole host's CPU.
+        const string Domain = "machine/project-alice.partition/qemu-4-nodeagent-w1.libvirt-qemu";
+        Write(Path.Combine(Pids, "nodeagent-w1.pid"), "91");
+        Write(Path.Combine(Proc, "91", "cgroup"), $"4:memory:/{Domain}\n2:cpuacct:/\n1:cpu:/{Domain}/emulator\n0::/{Domain}/emulator\n");
+        Write(Path.Combine(Root, "cpuacct", "cpuacct.usage"), "999000000000000\n");
+        Write(Path.Combine(Root, "unified", "cgroup.controllers"), "hugetlb\n");
+        Write(Path.Combine(Root, "unified", Domain, "cpu.stat"), "usage_usec 6427643\nuser_usec 5994274\nsystem_usec 433369\n");
+
+        var reading = new CgroupCpu(Root, Pids, Proc).Read("nodeagent-w1");
+
+        Assert.Equal(new CgroupCpuReading(91, 6.427643), reading);
+    }
+
+    [Fact]
+    public void Read_ProcessOnlyInRootCgroups_IsNullSoLibvirtsCpuTimeAnswers()
+    {
+        Write(Path.Combine(Pids, "nodeagent-w1.pid"), "92");
+        Write(Path.Combine(Proc, "92", "cgroup"), "2:cpuacct:/\n1:cpu:/\n0::/\n");
+        Write(Path.Combine(Root, "cpuacct", "cpuacct.usage"), "999000000000000\n");
+        Write(Path.Combine(Root, "cpu.stat"), "usage_usec 999000000000\n");
+
+        Assert.Null(new CgroupCpu(Root, Pids, Proc).Read("nodeagent-w1"));
+    }
+
+    [Fact]
     public void Read_NoPidFileOrNoCgroupFile_IsNull()
     {
         var cgroups = new CgroupCpu(Root, Pids, Proc);
