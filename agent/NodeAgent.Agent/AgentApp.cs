@@ -10,6 +10,7 @@ using NodeAgent.Agent.Images;
 using NodeAgent.Agent.Metering;
 using NodeAgent.Agent.Metrics;
 using NodeAgent.Agent.Networking;
+using NodeAgent.Agent.Partitions;
 using NodeAgent.Agent.Processes;
 using NodeAgent.Agent.Reporting;
 using NodeAgent.Agent.Workspaces;
@@ -87,10 +88,18 @@ public static class AgentApp
                 new RootDiskHook(sp.GetRequiredService<DiskManager>()),
                 new SeedHook(new SeedImage(sp.GetRequiredService<CommandRunner>()), sp.GetRequiredService<DiskManager>(), SeedHook.ForWorkspace),
                 new NetworkHook(sp.GetRequiredService<WorkspaceNetworks>()),
-                new DomainHook(sp.GetRequiredService<IHypervisor>(), sp.GetRequiredService<DiskManager>()),
+                new DomainHook(sp.GetRequiredService<IHypervisor>(), sp.GetRequiredService<DiskManager>(), sp.GetRequiredService<IWorkspacePartitions>()),
             ],
             sp.GetRequiredService<IFailpoints>(),
             sp.GetRequiredService<ILogger<WorkspaceLifecycle>>()));
+        services.AddSingleton<IWorkspacePartitions>(sp =>
+        {
+            var cgroups = new CgroupPartitions();
+            var (on, why) = ProjectCgroupPartitions.Decide(options.ProjectPartitions, options.LibvirtUri, Directory.Exists("/run/systemd/system"), cgroups.Layout);
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(IWorkspacePartitions).FullName!);
+            PartitionLog.Decided(logger, on, why);
+            return on ? new ProjectCgroupPartitions(cgroups) : NoPartitions.Instance;
+        });
         services.AddSingleton<WorkspaceMachine>();
         services.AddSingleton(sp => new NetworkCommands(sp.GetRequiredService<CommandRunner>()));
         services.AddSingleton<BridgeManager>();

@@ -23,6 +23,9 @@ public sealed record AgentOptions
     /// <summary>How often each workspace's usage is sampled into a usage record (the record's period).</summary>
     public TimeSpan UsagePeriod { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Whether each project's workspaces share one cgroup partition (docs/resources.md, "Per-project fair share").</summary>
+    public Partitions.PartitionMode ProjectPartitions { get; init; } = Partitions.PartitionMode.Auto;
+
     /// <summary>How long a guest asked to shut down (ACPI) gets before it is powered off.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

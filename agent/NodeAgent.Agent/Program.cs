@@ -4,6 +4,7 @@ using NodeAgent.Agent;
 using NodeAgent.Agent.HostFacts;
 using NodeAgent.Agent.Hypervisor;
 using NodeAgent.Agent.Networking;
+using NodeAgent.Agent.Partitions;
 using NodeAgent.Rpc.Client;
 
 var scheduler = new Option<string>("--scheduler")
@@ -107,11 +108,18 @@ var metricsListen = new Option<string>("--metrics-listen")
         + "The default listens on loopback only: open it to your Prometheus with e.g. 0.0.0.0:9177, and firewall it to that server.",
     DefaultValueFactory = _ => AgentOptions.DefaultMetricsListen,
 };
+var projectPartitions = new Option<PartitionMode>("--project-partitions")
+{
+    Description = "Run each project's workspaces in one cgroup partition (/machine/project-NAME) with an equal CPU weight, so a project "
+        + "with ten workspaces cannot starve one with a single workspace: Auto (on with libvirt's QEMU driver on a host whose cgroups libvirt "
+        + "manages itself; off under systemd, whose slices the agent does not manage yet), On, or Off (docs/resources.md).",
+    DefaultValueFactory = _ => PartitionMode.Auto,
+};
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
     scheduler, stateDirectory, imagesDirectory, imageCacheSize, imageFetchAttempts, libvirtUri, domainType, reconcileInterval, stopTimeout, usagePeriod, parallelOperations, hostId, networks,
-    reservedVcpus, reservedMemory, cpuOvercommit, memoryOvercommit, metricsListen,
+    reservedVcpus, reservedMemory, cpuOvercommit, memoryOvercommit, metricsListen, projectPartitions,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -152,6 +160,7 @@ root.SetAction(async (result, cancellationToken) =>
             CpuOvercommit = result.GetValue(cpuOvercommit),
             MemoryOvercommit = result.GetValue(memoryOvercommit),
             MetricsListen = NodeAgent.Metrics.MetricsListenAddress.Parse(result.GetValue(metricsListen)!),
+            ProjectPartitions = result.GetValue(projectPartitions),
         };
     }
     catch (FormatException e)

@@ -34,7 +34,8 @@ public sealed record DomainSpec(
     IReadOnlyList<DomainNic>? Nics = null,
     IReadOnlyList<string>? DataDiskPaths = null,
     DiskLimits? DiskLimits = null,
-    ResourceLimits? Limits = null);
+    ResourceLimits? Limits = null,
+    string? Partition = null);
 
 /// <summary>
 /// The one serializer of libvirt domain XML. Every value goes through <see cref="XmlWriter"/>, which escapes
@@ -65,6 +66,13 @@ public static class DomainXml
             var tuning = spec.Limits ?? ResourceLimits.None;
             DomainTuning.WriteCpuTune(xml, tuning);
             DomainTuning.WriteMemTune(xml, tuning);
+            if (spec.Partition is not null)
+            {
+                // The project's cgroup partition (docs/resources.md, "Per-project fair share").
+                xml.WriteStartElement("resource");
+                xml.WriteElementString("partition", spec.Partition);
+                xml.WriteEndElement();
+            }
 
             xml.WriteStartElement("os");
             xml.WriteStartElement("type");
@@ -253,6 +261,11 @@ public static class DomainXml
         if (spec.DomainType is not ("kvm" or "qemu" or "test"))
         {
             problems.Add($"domain type '{spec.DomainType}' is not kvm, qemu or test");
+        }
+
+        if (spec.Partition is not null && !Partitions.ProjectPartitions.IsPartition(spec.Partition))
+        {
+            problems.Add($"partition '{spec.Partition}' was not made by ProjectPartitions.PartitionFor");
         }
 
         if (spec.Vcpus is < 1 or > 1024)

@@ -37,6 +37,9 @@ public static partial class ProjectPartitions
         return MachinePrefix + NamePrefix + SafeName(project);
     }
 
+    /// <summary>Whether <paramref name="partition"/> has the shape <see cref="PartitionFor"/> gives.</summary>
+    public static bool IsPartition(string partition) => partition is not null && PartitionPattern().IsMatch(partition);
+
     /// <summary>
     /// The directory libvirt keeps <paramref name="partition"/> in under each hierarchy's <c>machine</c> directory, e.g.
     /// <c>project-alice.partition</c> for <c>/machine/project-alice</c>. Only partitions <see cref="PartitionFor"/> makes are

@@ -63,9 +63,10 @@ public sealed class RootDiskHook(DiskManager disks) : IWorkspaceHook
 
 /// <summary>
 /// The libvirt domain: defined from the typed spec (starting it is the state machine's next step) and marked
-/// as defined in the workspace's directory; clean-up powers it off and undefines it.
+/// as defined in the workspace's directory, in its project's cgroup partition when partitions are on; clean-up
+/// powers it off and undefines it.
 /// </summary>
-public sealed class DomainHook(IHypervisor hypervisor, DiskManager disks) : IWorkspaceHook
+public sealed class DomainHook(IHypervisor hypervisor, DiskManager disks, Partitions.IWorkspacePartitions? partitions = null) : IWorkspaceHook
 {
     public string Name => "domain";
 
@@ -90,7 +91,8 @@ public sealed class DomainHook(IHypervisor hypervisor, DiskManager disks) : IWor
                 context.Nics,
                 context.DataDiskPaths,
                 workspace.Storage.Limits,
-                workspace.Limits)));
+                workspace.Limits,
+                partitions?.PartitionFor(workspace.Owner))));
         }
 
         disks.MarkDefined(workspace.Id);

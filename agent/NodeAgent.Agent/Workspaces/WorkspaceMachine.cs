@@ -19,6 +19,7 @@ public sealed partial class WorkspaceMachine(
     StatusReporter reporter,
     IFailpoints failpoints,
     Metering.IUsageCheckpoint usage,
+    Partitions.IWorkspacePartitions partitions,
     HostFacts.HostDescription host,
     AgentOptions options,
     TimeProvider time,
@@ -96,6 +97,7 @@ public sealed partial class WorkspaceMachine(
                     message => reporter.Report(workspaceId, WorkspaceState.Preparing, message), cancellationToken);
                 break;
             case Start:
+                PreparePartition(workspaceId, wanted);
                 hypervisor.Start(name);
                 break;
             case Shutdown shutdown:
@@ -125,6 +127,19 @@ public sealed partial class WorkspaceMachine(
                 break;
             default:
                 throw new InvalidOperationException($"no way to run step {step.Name}");
+        }
+    }
+
+    /// <summary>libvirt needs the project's partition before every start, and removes it again when a start fails.</summary>
+    private void PreparePartition(string workspaceId, Workspace? wanted)
+    {
+        try
+        {
+            partitions.Prepare(wanted?.Owner ?? string.Empty);
+        }
+        catch (Partitions.CgroupPartitionException e)
+        {
+            throw new WorkspaceException($"workspace {workspaceId} cannot start: its project's cgroup partition: {e.Message}", e);
         }
     }
 

@@ -66,7 +66,7 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
         var saver = new WorkspaceSaver(_disks, _images, new NodeAgent.Contract.ImageUpload(), new CommandRunner(NullLogger<CommandRunner>.Instance), NullLogger<WorkspaceSaver>.Instance);
         // The usage checkpoint lands in the same list as the steps, with the domain's state when it was taken.
         IUsageCheckpoint usage = failpoints is RecordingFailpoints recording ? new RecordingCheckpoint(recording.Points, _libvirt) : NoUsageCheckpoint.Instance;
-        return new WorkspaceMachine(_libvirt, lifecycle, saver, _disks, reporter, failpoints, usage, host, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
+        return new WorkspaceMachine(_libvirt, lifecycle, saver, _disks, reporter, failpoints, usage, NodeAgent.Agent.Partitions.NoPartitions.Instance, host, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
             TimeProvider.System, NullLogger<WorkspaceMachine>.Instance);
     }
 

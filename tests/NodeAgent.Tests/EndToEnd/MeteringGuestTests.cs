@@ -34,6 +34,11 @@ public sealed class MeteringGuestTests(ITestOutputHelper output) : IAsyncLifetim
         // QEMU's own count (every thread, live and exited), then the release: the agent samples once more before it
         // powers the guest off, so what QEMU used between this reading and the power-off is an idle guest's second or so.
         var pid = int.Parse(File.ReadAllText($"/run/libvirt/qemu/nodeagent-{id}.pid").Trim(), CultureInfo.InvariantCulture);
+
+        // The guest runs in its project's partition (the owner, e2e), which has the default weight.
+        var cpuCgroup = File.ReadAllLines($"/proc/{pid}/cgroup").Single(l => l.Split(':')[1] == "cpu").Split(':', 3)[2];
+        Assert.StartsWith("/machine/project-e2e.partition/", cpuCgroup, StringComparison.Ordinal);
+        Assert.Equal("1024", File.ReadAllText("/sys/fs/cgroup/cpu/machine/project-e2e.partition/cpu.shares").Trim());
         var procSeconds = ProcCpuSeconds(pid);
         await Ws("release", id);
 
