@@ -1,83 +1,172 @@
-using NodeAgent.Contract;
-using NodeAgent.Scheduler.Domain;
+using System.Security.Cryptography;
 
 namespace NodeAgent.Scheduler.Placement;
 
-/// <summary>The outcome of one placement: the chosen host, or why none could be chosen.</summary>
-public sealed record PlacementDecision(HostId? Host, int Considered, IReadOnlyDictionary<string, int> Rejections)
-{
-    /// <summary>E.g. "no host can take it: 2 hosts: insufficient memory; 1 host: down (no recent heartbeat)".</summary>
-    public string Explain()
-    {
-        if (Host is { } chosen)
-        {
-            return $"placed on {chosen}";
-        }
-
-        if (Considered == 0)
-        {
-            return "no host is registered; start nodeagent on at least one host";
-        }
-
-        return "no host can take it: " + string.Join("; ", Rejections
-            .OrderByDescending(r => r.Value).ThenBy(r => r.Key, StringComparer.Ordinal)
-            .Select(r => $"{r.Value} host{(r.Value == 1 ? string.Empty : "s")}: {r.Key}"));
-    }
-}
-
 /// <summary>
-/// Placement as a chain of small stages: filters decide feasibility (the first that rejects a host names
-/// the reason), then weighted rankers score the feasible hosts and the best score wins. Ties go to the
-/// lower host id so a decision can be reproduced.
+/// Placement as a chain of small stages: filters decide feasibility (the first that rejects a host names the
+/// reason), then weighted rankers score the feasible hosts, the scores are normalized (Σ wᵢ·sᵢ / Σ wᵢ) and the best
+/// wins. Ties go to the lower host id so a decision can be reproduced.
+/// With more candidates than <see cref="SampleSize"/>, hosts are examined in a random order and examination stops
+/// once that many feasible hosts are found (as Nomad and Kubernetes do): placement costs the same on 100 hosts as
+/// on 10,000, and the best of a random 64 is nearly always near the best of all. The order comes from a seed drawn
+/// per decision from a generator seeded with <see cref="Seed"/>; the decision records it, so it can be repeated.
 /// </summary>
-public sealed class PlacementPipeline(IReadOnlyList<IHostFilter> filters, IReadOnlyList<(IHostRanker Ranker, double Weight)> rankers)
+public sealed class PlacementPipeline
 {
-    /// <summary>
-    /// The default chain. Filters run cheapest and most often decisive first: health is one comparison and
-    /// rules out dead hosts before anything is computed for them; the network comes before capacity, because a
-    /// missing bridge is the lasting reason and the one worth reporting for a host that is also full.
-    /// Rankers: measured CPU weighs most, because hosts are placed by what they really do; memory headroom
-    /// breaks near-ties; a host with the image cached wins over one 25 points of CPU busier that would have
-    /// to download it first.
-    /// </summary>
-    public static PlacementPipeline Default() => new(
-        [new HostUpFilter(), new NetworkFilter(), new CapacityFilter()],
-        [(new MeasuredCpuRanker(), 0.7), (new MemoryHeadroomRanker(), 0.3), (new ImageCachedRanker(), 0.175)]);
+    /// <summary>How many hosts after the chosen one a decision keeps the scores of, to explain the choice.</summary>
+    public const int RunnersUp = 3;
 
+    private readonly IHostFilter[] _filters;
+    private readonly (IHostRanker Ranker, double Weight)[] _rankers;
+    private readonly double _totalWeight;
+    private readonly Random _random;
+    private readonly Lock _randomGate = new();
+
+    /// <param name="filters">Run in this order; the first that rejects a host names the reason.</param>
+    /// <param name="rankers">Each with a weight of at least 0; scores are divided by the sum of the weights.</param>
+    /// <param name="sampleSize">At most this many feasible hosts are ranked per decision.</param>
+    /// <param name="seed">Seeds the generator the per-decision sample seeds come from.</param>
+    public PlacementPipeline(IReadOnlyList<IHostFilter> filters, IReadOnlyList<(IHostRanker Ranker, double Weight)> rankers,
+        int sampleSize = int.MaxValue, int seed = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sampleSize, 1);
+        foreach (var (ranker, weight) in rankers)
+        {
+            if (!double.IsFinite(weight) || weight < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(rankers), weight, $"the weight of ranker {ranker.Name} must be a finite number of at least 0");
+            }
+        }
+
+        _filters = [.. filters];
+        _rankers = [.. rankers];
+        _totalWeight = _rankers.Sum(r => r.Weight);
+        SampleSize = sampleSize;
+        Seed = seed;
+        _random = new Random(seed);
+    }
+
+    /// <summary>At most this many feasible hosts are ranked per decision.</summary>
+    public int SampleSize { get; }
+
+    /// <summary>The seed this pipeline's random host order starts from; log it so placements can be replayed.</summary>
+    public int Seed { get; }
+
+    public IReadOnlyList<IHostFilter> Filters => _filters;
+
+    public IReadOnlyList<(IHostRanker Ranker, double Weight)> Rankers => _rankers;
+
+    /// <summary>
+    /// The filters in the order they run. Cheap and lasting reasons come first, because the first reason is the one
+    /// reported and the one worth acting on: an admin's disabling or draining explains a host better than its
+    /// missing heartbeat during maintenance; health is one comparison and rules out dead hosts before anything is
+    /// computed for them; architecture, network, features and labels are what a host is, so they are reported
+    /// for a host that is also full; anti-affinity and capacity depend on the leases placed at this moment.
+    /// </summary>
+    public static IReadOnlyList<IHostFilter> DefaultFilters() =>
+    [
+        new HostScheduleFilter(), new HostUpFilter(), new ArchitectureFilter(), new NetworkFilter(), new FeaturesFilter(),
+        new LabelsFilter(), new AntiAffinityFilter(), new CapacityFilter(),
+    ];
+
+    /// <summary>The default filters and <see cref="PlacementOptions.Default"/>'s rankers and sample size, with a random seed.</summary>
+    public static PlacementPipeline Default() => FromOptions(PlacementOptions.Default);
+
+    /// <summary>
+    /// The default filters, and a ranker for each weight above 0 in <paramref name="options"/>. Measured load weighs
+    /// most by default, because hosts are placed by what they really do; a cached image outweighs up to about 45
+    /// points of measured CPU (starting without a download is worth that much); pack/spread and group spread break
+    /// near-ties.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are not valid; the message names every problem.</exception>
+    public static PlacementPipeline FromOptions(PlacementOptions options)
+    {
+        var problems = options.Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", problems), nameof(options));
+        }
+
+        var weighted = new (IHostRanker Ranker, double Weight)[]
+        {
+            (new MeasuredLoadRanker(), options.Weights.GetValueOrDefault(RankerNames.MeasuredLoad)),
+            (new ImageCachedRanker(), options.Weights.GetValueOrDefault(RankerNames.ImageCached)),
+            (new AllocationRanker(options.Strategy), options.AllocationWeight),
+            (new GroupSpreadRanker(), options.Weights.GetValueOrDefault(RankerNames.GroupSpread)),
+        };
+        var seed = options.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue);
+        return new PlacementPipeline(DefaultFilters(), weighted.Where(r => r.Weight > 0).ToList(), options.SampleSize, seed);
+    }
+
+    /// <summary>Chooses a host for <paramref name="request"/> among <paramref name="candidates"/>, sampling them when there are more than <see cref="SampleSize"/>.</summary>
     public PlacementDecision Decide(IReadOnlyList<PlacementCandidate> candidates, PlacementRequest request)
     {
-        var rejections = new Dictionary<string, int>(StringComparer.Ordinal);
-        PlacementCandidate? best = null;
-        var bestScore = double.NegativeInfinity;
-        foreach (var candidate in candidates)
+        int? sampleSeed = null;
+        if (candidates.Count > SampleSize)
         {
-            var reason = Reject(candidate, request);
-            if (reason is not null)
+            lock (_randomGate)
+            {
+                sampleSeed = _random.Next();
+            }
+        }
+
+        return Decide(candidates, request, sampleSeed);
+    }
+
+    /// <summary>Repeats a decision: the same candidates, request and <see cref="PlacementDecision.SampleSeed"/> give the same decision.</summary>
+    public PlacementDecision Decide(IReadOnlyList<PlacementCandidate> candidates, PlacementRequest request, int sampleSeed) =>
+        Decide(candidates, request, (int?)sampleSeed);
+
+    private PlacementDecision Decide(IReadOnlyList<PlacementCandidate> candidates, PlacementRequest request, int? sampleSeed)
+    {
+        var sampling = candidates.Count > SampleSize;
+        var order = new ExaminationOrder(candidates.Count, sampling ? new Random(sampleSeed ?? 0) : null);
+        var rejections = new Dictionary<string, int>(StringComparer.Ordinal);
+        var best = new List<HostScore>(RunnersUp + 1);
+        var scores = new double[_rankers.Length];
+        var examined = 0;
+        var feasible = 0;
+        while (!(sampling && feasible == SampleSize) && order.Next() is { } index)
+        {
+            var candidate = candidates[index];
+            examined++;
+            if (Reject(candidate, request) is { } reason)
             {
                 rejections[reason] = rejections.GetValueOrDefault(reason) + 1;
                 continue;
             }
 
-            var score = 0.0;
-            foreach (var (ranker, weight) in rankers)
+            feasible++;
+            var total = Score(candidate, request, scores);
+            var place = Place(best, candidate, total);
+            if (place <= RunnersUp)
             {
-                score += weight * ranker.Score(candidate, request);
-            }
+                var parts = new RankerScore[_rankers.Length];
+                for (var i = 0; i < parts.Length; i++)
+                {
+                    parts[i] = new RankerScore(_rankers[i].Ranker.Name, _rankers[i].Weight, scores[i]);
+                }
 
-            if (score > bestScore || (score == bestScore && best is not null &&
-                string.CompareOrdinal(candidate.Host.Id.Value, best.Host.Id.Value) < 0))
-            {
-                best = candidate;
-                bestScore = score;
+                best.Insert(place, new HostScore(candidate.Host.Id, total, parts));
+                if (best.Count > RunnersUp + 1)
+                {
+                    best.RemoveAt(best.Count - 1);
+                }
             }
         }
 
-        return new PlacementDecision(best?.Host.Id, candidates.Count, rejections);
+        return new PlacementDecision(best.Count > 0 ? best[0].Host : null, examined, rejections)
+        {
+            Candidates = candidates.Count,
+            Feasible = feasible,
+            Ranked = best,
+            SampleSeed = sampling ? sampleSeed : null,
+        };
     }
 
     private string? Reject(PlacementCandidate candidate, PlacementRequest request)
     {
-        foreach (var filter in filters)
+        foreach (var filter in _filters)
         {
             if (filter.Reject(candidate, request) is { } reason)
             {
@@ -86,5 +175,56 @@ public sealed class PlacementPipeline(IReadOnlyList<IHostFilter> filters, IReadO
         }
 
         return null;
+    }
+
+    /// <summary>Σ wᵢ·sᵢ / Σ wᵢ, each sᵢ held to 0..1; 0 when no ranker weighs anything (then the host id decides).</summary>
+    private double Score(PlacementCandidate candidate, PlacementRequest request, double[] scores)
+    {
+        var sum = 0.0;
+        for (var i = 0; i < _rankers.Length; i++)
+        {
+            scores[i] = LoadAverage.Clamp01(_rankers[i].Ranker.Score(candidate, request));
+            sum += _rankers[i].Weight * scores[i];
+        }
+
+        return _totalWeight > 0 ? sum / _totalWeight : 0;
+    }
+
+    /// <summary>Where a host with <paramref name="total"/> goes among the best so far: higher score first, then lower host id.</summary>
+    private static int Place(List<HostScore> best, PlacementCandidate candidate, double total)
+    {
+        var place = best.Count;
+        while (place > 0 && (total > best[place - 1].Total ||
+            (total == best[place - 1].Total && string.CompareOrdinal(candidate.Host.Id.Value, best[place - 1].Host.Value) < 0)))
+        {
+            place--;
+        }
+
+        return place;
+    }
+
+    /// <summary>Candidate indexes in list order, or in a random order drawn lazily (Fisher–Yates): only the examined ones are drawn.</summary>
+    private sealed class ExaminationOrder(int count, Random? random)
+    {
+        private int[]? _indexes;
+        private int _next;
+
+        public int? Next()
+        {
+            if (_next >= count)
+            {
+                return null;
+            }
+
+            if (random is null)
+            {
+                return _next++;
+            }
+
+            _indexes ??= Enumerable.Range(0, count).ToArray();
+            var pick = random.Next(_next, count);
+            (_indexes[_next], _indexes[pick]) = (_indexes[pick], _indexes[_next]);
+            return _indexes[_next++];
+        }
     }
 }

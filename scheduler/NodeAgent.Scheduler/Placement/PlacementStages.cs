@@ -2,102 +2,86 @@ using NodeAgent.Scheduler.Domain;
 
 namespace NodeAgent.Scheduler.Placement;
 
-/// <summary>A host as placement sees it: its record, health now, and what is still free on it.</summary>
+/// <summary>Whether an operator lets the scheduler place new workspaces on a host (its admin state, apart from health).</summary>
+public enum HostSchedule
+{
+    /// <summary>New workspaces may be placed on the host.</summary>
+    Enabled,
+
+    /// <summary>An admin took the host out of placement; its workspaces keep running.</summary>
+    Disabled,
+
+    /// <summary>The host is being emptied: no new workspaces, and the ones it runs are moving or ending.</summary>
+    Draining,
+}
+
+/// <summary>A host as placement sees it: its record, health and admin state now, what is still free on it, and what it runs.</summary>
 public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Resources Free)
 {
     /// <summary>The sha256 digests of the images in the host's cache, as its agent last reported.</summary>
     public IReadOnlySet<string> CachedImages { get; init; } = new HashSet<string>();
+
+    /// <summary>The host's admin state; only <see cref="HostSchedule.Enabled"/> hosts get new workspaces.</summary>
+    public HostSchedule Schedule { get; init; } = HostSchedule.Enabled;
+
+    /// <summary>The anti-affinity groups that have a live lease on this host.</summary>
+    public IReadOnlySet<string> AntiAffinityGroups { get; init; } = new HashSet<string>();
+
+    /// <summary>How many live leases of each spread group the host runs; a group it runs none of is absent.</summary>
+    public IReadOnlyDictionary<string, int> SpreadGroupLeases { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>
+    /// The host's CPU utilization from 0 to 1: a <see cref="LoadAverage"/> when the caller keeps one, else the
+    /// last heartbeat's figure.
+    /// </summary>
+    public double CpuLoad { get; init; } = LoadAverage.Clamp01(Host.Load.CpuUtilization);
+
+    /// <summary>
+    /// 1 - available memory / capacity, from 0 to 1: a <see cref="LoadAverage"/> when the caller keeps one, else
+    /// computed from the last heartbeat. A host that has not reported its available memory yet (0, as at
+    /// registration) counts what its leases are allocated instead of looking full.
+    /// </summary>
+    public double MemoryPressure { get; init; } = LoadAverage.PressureOf(
+        Host.Load.MemoryAvailableBytes > 0 ? Host.Load.MemoryAvailableBytes : Free.MemoryBytes, Host.Registration.Capacity.MemoryBytes);
 }
 
-/// <summary>What is being placed: the workspace's resources, and the network it needs a bridge for (null: none).</summary>
+/// <summary>
+/// What is being placed: the workspace's resources, the network it needs a bridge for (null: none), and the
+/// constraints and preferences of its deployment.
+/// </summary>
 public sealed record PlacementRequest(Resources Resources, string? Network = null)
 {
     /// <summary>The digest of the workspace's disk image; null when unknown.</summary>
     public string? ImageSha256 { get; init; }
+
+    /// <summary>The CPU architecture the workspace needs (e.g. x86_64, aarch64; amd64 and arm64 are read as those); null: any.</summary>
+    public string? Architecture { get; init; }
+
+    /// <summary>Features every chosen host must announce, e.g. "gpu".</summary>
+    public IReadOnlyList<string> RequiredFeatures { get; init; } = [];
+
+    /// <summary>Labels (key = value) every chosen host must carry, e.g. rack = r1.</summary>
+    public IReadOnlyDictionary<string, string> RequiredLabels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>No two live leases of this group share a host (a hard rule); null: no group.</summary>
+    public string? AntiAffinityGroup { get; init; }
+
+    /// <summary>Leases of this group are spread over hosts where possible (a preference, not a rule); null: no group.</summary>
+    public string? SpreadGroup { get; init; }
 }
 
 /// <summary>Answers "can this host take the workspace?"; when not, names why with one of <see cref="RejectReasons"/>.</summary>
 public interface IHostFilter
 {
+    /// <summary>Null when the host can take the workspace; otherwise the reason, counted per value, so keep it low-cardinality.</summary>
     string? Reject(PlacementCandidate candidate, PlacementRequest request);
 }
 
 /// <summary>Scores a feasible host from 0 (worst) to 1 (best) on one aspect.</summary>
 public interface IHostRanker
 {
+    /// <summary>The name operators weigh it by (see <see cref="RankerNames"/>) and explanations show.</summary>
     string Name { get; }
 
     double Score(PlacementCandidate candidate, PlacementRequest request);
-}
-
-/// <summary>Why a host was not chosen, as shown to users ("3 hosts: insufficient memory").</summary>
-public static class RejectReasons
-{
-    public const string Down = "down (no recent heartbeat)";
-    public const string Degraded = "degraded (its agent cannot run new workspaces now; see `ws hosts show`)";
-    public const string Vcpus = "insufficient vCPUs";
-    public const string Memory = "insufficient memory";
-    public const string Disk = "insufficient disk";
-
-    /// <summary>E.g. "no bridge for network default": the host's agent does not announce the network.</summary>
-    public static string NoBridge(string network) => $"no bridge for network {network}";
-}
-
-/// <summary>Only hosts whose agent heartbeats within the TTL and does not report itself degraded get work.</summary>
-public sealed class HostUpFilter : IHostFilter
-{
-    public string? Reject(PlacementCandidate candidate, PlacementRequest request) => candidate.Health switch
-    {
-        HostHealth.Up => null,
-        HostHealth.Degraded => RejectReasons.Degraded,
-        _ => RejectReasons.Down,
-    };
-}
-
-/// <summary>A workspace on a network can only run where the host has a bridge for that network.</summary>
-public sealed class NetworkFilter : IHostFilter
-{
-    public string? Reject(PlacementCandidate candidate, PlacementRequest request) =>
-        request.Network is { } network && !candidate.Host.Registration.Networks.Contains(network, StringComparer.Ordinal)
-            ? RejectReasons.NoBridge(network)
-            : null;
-}
-
-/// <summary>The workspace must fit what is free after every lease already placed on the host.</summary>
-public sealed class CapacityFilter : IHostFilter
-{
-    public string? Reject(PlacementCandidate candidate, PlacementRequest request) =>
-        request.Resources.Vcpus > candidate.Free.Vcpus ? RejectReasons.Vcpus
-        : request.Resources.MemoryBytes > candidate.Free.MemoryBytes ? RejectReasons.Memory
-        : request.Resources.DiskBytes > candidate.Free.DiskBytes ? RejectReasons.Disk
-        : null;
-}
-
-/// <summary>Prefers hosts whose CPUs are really idle, as the agent measured, not as allocations suggest.</summary>
-public sealed class MeasuredCpuRanker : IHostRanker
-{
-    public string Name => "measured-cpu";
-
-    public double Score(PlacementCandidate candidate, PlacementRequest request) => 1 - Math.Clamp(candidate.Host.Load.CpuUtilization, 0, 1);
-}
-
-/// <summary>Prefers hosts with the most memory left after this workspace.</summary>
-public sealed class MemoryHeadroomRanker : IHostRanker
-{
-    public string Name => "memory-headroom";
-
-    public double Score(PlacementCandidate candidate, PlacementRequest request)
-    {
-        var capacity = candidate.Host.Registration.Capacity.MemoryBytes;
-        return capacity <= 0 ? 0 : Math.Clamp((double)(candidate.Free.MemoryBytes - request.Resources.MemoryBytes) / capacity, 0, 1);
-    }
-}
-
-/// <summary>Prefers hosts that have the workspace's image cached already: the workspace starts without a download.</summary>
-public sealed class ImageCachedRanker : IHostRanker
-{
-    public string Name => "image-cached";
-
-    public double Score(PlacementCandidate candidate, PlacementRequest request) =>
-        request.ImageSha256 is { } digest && candidate.CachedImages.Contains(digest) ? 1 : 0;
 }
