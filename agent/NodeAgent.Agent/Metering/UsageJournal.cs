@@ -238,7 +238,15 @@ public sealed class UsageJournal : IDisposable
             // No whole entry: nothing was ever numbered here, or what was is gone and numbering starts from 1 again.
             // Either way a new epoch, written at once, so the journal keeps it from its first open on.
             _epoch = DrawEpoch(epochSource);
-            Write(new JournalEntry(_epoch, _acknowledged, _next, _lastSample, [], _baselines));
+            try
+            {
+                Write(new JournalEntry(_epoch, _acknowledged, _next, _lastSample, [], _baselines));
+            }
+            catch (IOException)
+            {
+                _file.Dispose();
+                throw;
+            }
         }
 
         if (created)
