@@ -8,6 +8,7 @@
 #   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
 #   make bench-overlay  root-disk overlay creation on 10 GiB and 64 MiB raw and qcow2 bases; writes docs/benchmarks.md
 #   make bench-metrics  agent /metrics render time and size with 100 workspaces (synthetic stats, no libvirt); writes docs/benchmarks.md
+#   make bench-metering  CPU, wall time and journal growth of one metering pass with 100 test:///default domains; writes docs/benchmarks.md
 
 SHELL := /bin/bash
 DOTNET ?= dotnet
@@ -18,7 +19,7 @@ export DOTNET_NOLOGO := 1
 
 PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
 
-.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics clean
+.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering clean
 
 all: build
 
@@ -69,6 +70,10 @@ bench-overlay:
 
 bench-metrics:
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- metrics --workspaces 100 --runs 500 --write docs/benchmarks.md
+
+bench-metering:
+	@tests/setup/ensure-packages.sh bench-metering libvirt0
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- metering --workspaces 100 --passes 200 --warmup 20 --write docs/benchmarks.md
 
 clean:
 	rm -rf $(OUT)

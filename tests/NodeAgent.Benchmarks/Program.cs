@@ -4,6 +4,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench lease [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench overlay [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
+// nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
@@ -51,7 +52,18 @@ switch (command)
         }
 
         return 0;
+    case "metering":
+        var meteringWorkspaces = int.Parse(Option("--workspaces") ?? "100", System.Globalization.CultureInfo.InvariantCulture);
+        var meteringPasses = int.Parse(Option("--passes") ?? "200", System.Globalization.CultureInfo.InvariantCulture);
+        var meteringWarmup = int.Parse(Option("--warmup") ?? "20", System.Globalization.CultureInfo.InvariantCulture);
+        var meteringBody = MeteringBenchmark.Run(meteringWorkspaces, meteringPasses, meteringWarmup);
+        if (Option("--write") is { } meteringPath)
+        {
+            BenchmarkReport.Write(meteringPath, "metering", $"One metering pass with {meteringWorkspaces} workspaces (test:///default)", "make bench-metering", meteringBody);
+        }
+
+        return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]");
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]");
         return 2;
 }

@@ -8,15 +8,21 @@ namespace NodeAgent.Agent.Metering;
 /// One entry of the usage journal: the records a sample produced together with the baselines after that sample,
 /// so a record and the baseline it advanced to are written (and lost) together. A compaction writes one entry holding
 /// the acknowledged sequence and every record after it. <see cref="NextSequence"/> is the sequence the next record gets.
+/// <see cref="Epoch"/> is the journal's epoch, the same in every entry of one journal (0 in format-1 entries, written
+/// before epochs existed).
 /// </summary>
 internal sealed record JournalEntry(
+    ulong Epoch,
     ulong AcknowledgedSequence,
     ulong NextSequence,
     DateTimeOffset? SampledAt,
     IReadOnlyList<UsageRecord> Records,
     IReadOnlyDictionary<string, UsageBaseline> Baselines)
 {
-    private const byte Format = 1;
+    /// <summary>The format written: 2 adds the epoch after the format byte. Format 1 (no epoch) is still read, as epoch 0.</summary>
+    internal const byte Format = 2;
+
+    private const byte FormatWithoutEpoch = 1;
 
     /// <summary>The largest entry read back; a length above it is a torn or corrupt header, not an entry.</summary>
     public const int MaxPayload = 256 << 20;
@@ -28,6 +34,7 @@ internal sealed record JournalEntry(
         using (var w = new BinaryWriter(payload, System.Text.Encoding.UTF8, leaveOpen: true))
         {
             w.Write(Format);
+            w.Write(Epoch);
             w.Write(AcknowledgedSequence);
             w.Write(NextSequence);
             w.Write(SampledAt is { } at ? at.UtcTicks : -1L);
@@ -95,11 +102,12 @@ internal sealed record JournalEntry(
     private static JournalEntry Decode(byte[] payload)
     {
         using var r = new BinaryReader(new MemoryStream(payload), System.Text.Encoding.UTF8);
-        if (r.ReadByte() != Format)
+        var epoch = r.ReadByte() switch
         {
-            throw new IOException("unknown usage journal entry format");
-        }
-
+            Format => r.ReadUInt64(),
+            FormatWithoutEpoch => 0UL,
+            _ => throw new IOException("unknown usage journal entry format"),
+        };
         var acknowledged = r.ReadUInt64();
         var next = r.ReadUInt64();
         var sampledTicks = r.ReadInt64();
@@ -127,7 +135,7 @@ internal sealed record JournalEntry(
             throw new IOException("trailing bytes in usage journal entry");
         }
 
-        return new JournalEntry(acknowledged, next, sampledTicks < 0 ? null : new DateTimeOffset(sampledTicks, TimeSpan.Zero), records, baselines);
+        return new JournalEntry(epoch, acknowledged, next, sampledTicks < 0 ? null : new DateTimeOffset(sampledTicks, TimeSpan.Zero), records, baselines);
     }
 }
 

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using NodeAgent.Agent.Images;
 using NodeAgent.Contract.V1;
 
@@ -8,6 +10,9 @@ namespace NodeAgent.Agent.Metering;
 /// (<c>DIRECTORY/usage.journal</c>) of CRC-checked entries, each fsynced before it counts. Each sample's records
 /// and the baselines they advanced to go into one entry, so a crash keeps both or neither. Records get this host's
 /// next sequence numbers as they are appended; the next number is in every entry, so it survives compaction.
+/// A new journal draws a random non-zero <see cref="Epoch"/>, kept in every entry and every record: sequences are
+/// unique per (host, epoch), so a host whose journal was lost (and whose new one numbers from 1 again) is not taken
+/// for one resending old records. A journal written before epochs (entry format 1) keeps epoch 0.
 /// On open a torn last entry (a crash mid-write) is cut off. <see cref="Acknowledge"/> drops the records the
 /// scheduler stored by rewriting the file (temporary file, fsync, rename, directory fsync): either the old file or the
 /// new one is there after a crash, and both say the same about every record not yet acknowledged. Thread-safe.
@@ -22,15 +27,16 @@ public sealed class UsageJournal : IDisposable
     private readonly List<UsageRecord> _pending = [];
     private Dictionary<string, UsageBaseline> _baselines = new(StringComparer.Ordinal);
     private FileStream _file;
+    private ulong _epoch;
     private ulong _acknowledged;
     private ulong _next = 1;
     private DateTimeOffset? _lastSample;
 
-    private UsageJournal(string directory)
+    private UsageJournal(string directory, Random? epochSource)
     {
         _directory = directory;
         _path = Path.Combine(directory, FileName);
-        _file = Load();
+        _file = Load(epochSource);
     }
 
     /// <summary>Raised after records were appended (on the appending thread): the shipper wakes to send them.</summary>
@@ -38,6 +44,15 @@ public sealed class UsageJournal : IDisposable
 
     /// <summary>Bytes of a torn last entry cut off when the journal was opened; 0 after a clean shutdown.</summary>
     public long DiscardedBytes { get; private set; }
+
+    /// <summary>
+    /// This journal's epoch, drawn once when it was created and carried by every record it numbers (0: a journal
+    /// written before epochs). Its records' sequences are unique within it.
+    /// </summary>
+    public ulong Epoch
+    {
+        get { lock (_lock) { return _epoch; } }
+    }
 
     /// <summary>The sequence the next appended record gets.</summary>
     public ulong NextSequence
@@ -68,12 +83,16 @@ public sealed class UsageJournal : IDisposable
         get { lock (_lock) { return _pending.Count; } }
     }
 
-    /// <summary>Opens (or creates) the journal in <paramref name="directory"/>, reading every whole entry and cutting off a torn tail.</summary>
-    public static UsageJournal Open(string directory)
+    /// <summary>
+    /// Opens (or creates) the journal in <paramref name="directory"/>, reading every whole entry and cutting off a torn
+    /// tail. A journal without a whole entry (new, or lost to corruption from its first entry on) draws a new epoch from
+    /// <paramref name="epochSource"/> (null: the system's cryptographic generator) and writes it in a first entry.
+    /// </summary>
+    public static UsageJournal Open(string directory, Random? epochSource = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Directory.CreateDirectory(directory);
-        return new UsageJournal(directory);
+        return new UsageJournal(directory, epochSource);
     }
 
     /// <summary>Up to <paramref name="max"/> records not yet acknowledged, lowest sequence first.</summary>
@@ -101,11 +120,12 @@ public sealed class UsageJournal : IDisposable
             numbered = records.Select(r =>
             {
                 var copy = r.Clone();
+                copy.JournalEpoch = _epoch;
                 copy.Sequence = sequence++;
                 return copy;
             }).ToList();
             var copyOfBaselines = new Dictionary<string, UsageBaseline>(baselines, StringComparer.Ordinal);
-            Write(new JournalEntry(_acknowledged, sequence, sampledAt, numbered, copyOfBaselines));
+            Write(new JournalEntry(_epoch, _acknowledged, sequence, sampledAt, numbered, copyOfBaselines));
             _next = sequence;
             _lastSample = sampledAt;
             _baselines = copyOfBaselines;
@@ -140,7 +160,7 @@ public sealed class UsageJournal : IDisposable
             try
             {
                 using var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None);
-                file.Write(new JournalEntry(sequence, _next, _lastSample, kept, _baselines).Encode());
+                file.Write(new JournalEntry(_epoch, sequence, _next, _lastSample, kept, _baselines).Encode());
                 file.Flush(flushToDisk: true);
             }
             catch (IOException)
@@ -193,7 +213,7 @@ public sealed class UsageJournal : IDisposable
         }
     }
 
-    private FileStream Load()
+    private FileStream Load(Random? epochSource)
     {
         File.Delete(_path + ".tmp"); // a compaction that did not reach its rename: the journal itself is whole
         var created = !File.Exists(_path);
@@ -205,12 +225,28 @@ public sealed class UsageJournal : IDisposable
             offset += length;
         }
 
-        var file = OpenForAppend();
+        _file = OpenForAppend();
         if (offset < data.Length)
         {
             DiscardedBytes = data.Length - offset;
-            file.SetLength(offset);
-            file.Flush(flushToDisk: true);
+            _file.SetLength(offset);
+            _file.Flush(flushToDisk: true);
+        }
+
+        if (offset == 0)
+        {
+            // No whole entry: nothing was ever numbered here, or what was is gone and numbering starts from 1 again.
+            // Either way a new epoch, written at once, so the journal keeps it from its first open on.
+            _epoch = DrawEpoch(epochSource);
+            try
+            {
+                Write(new JournalEntry(_epoch, _acknowledged, _next, _lastSample, [], _baselines));
+            }
+            catch (IOException)
+            {
+                _file.Dispose();
+                throw;
+            }
         }
 
         if (created)
@@ -218,11 +254,34 @@ public sealed class UsageJournal : IDisposable
             CacheFiles.SyncDirectory(_directory);
         }
 
-        return file;
+        return _file;
+    }
+
+    /// <summary>A random non-zero 64-bit id: 0 means "no epoch" (a journal from before epochs).</summary>
+    private static ulong DrawEpoch(Random? source)
+    {
+        Span<byte> bytes = stackalloc byte[sizeof(ulong)];
+        ulong epoch;
+        do
+        {
+            if (source is null)
+            {
+                RandomNumberGenerator.Fill(bytes);
+            }
+            else
+            {
+                source.NextBytes(bytes);
+            }
+
+            epoch = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        }
+        while (epoch == 0);
+        return epoch;
     }
 
     private void Replay(JournalEntry entry)
     {
+        _epoch = entry.Epoch;
         _acknowledged = Math.Max(_acknowledged, entry.AcknowledgedSequence);
         _next = Math.Max(_next, entry.NextSequence);
         _lastSample = entry.SampledAt ?? _lastSample;

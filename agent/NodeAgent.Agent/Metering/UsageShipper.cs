@@ -10,7 +10,7 @@ namespace NodeAgent.Agent.Metering;
 /// Sends the journal's records to the scheduler, lowest sequence first, at most <see cref="MaxBatch"/> per call, and
 /// drops them from the journal once the scheduler acknowledges them. A failed call (scheduler down, network
 /// partition, an answer lost after the scheduler stored the records) keeps every record and tries again after a
-/// backoff; the scheduler stores each (host, sequence) once, so what is sent again is not counted again.
+/// backoff; the scheduler stores each (host, journal epoch, sequence) once, so what is sent again is not counted again.
 /// </summary>
 public sealed partial class UsageShipper(
     UsageJournal journal,
@@ -41,7 +41,7 @@ public sealed partial class UsageShipper(
             return 0;
         }
 
-        var request = new ReportUsageRequest { HostId = hostId };
+        var request = new ReportUsageRequest { HostId = hostId, JournalEpoch = journal.Epoch };
         request.Records.AddRange(batch);
         var before = journal.AcknowledgedSequence;
         var response = await client.ReportUsageAsync(request, CallOptions.WithTimeout(CallTimeout, cancellationToken)).ConfigureAwait(false);

@@ -9,7 +9,8 @@ namespace NodeAgent.Scheduler.Api;
 
 /// <summary>
 /// nodeagent.v1.UsageService: validates agents' usage batches and readers' queries, and translates them to and
-/// from <see cref="UsageLedger"/>. Every problem of a batch is named at once, record by record.
+/// from <see cref="UsageLedger"/>. Every problem of a batch is named at once, record by record. A batch comes from one
+/// journal: every record carries the request's journal epoch.
 /// </summary>
 internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
 {
@@ -27,12 +28,12 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
         var v = new RequestValidator("ReportUsage");
         var host = v.HostId("host_id", request.HostId);
         v.Count("records", request.Records.Count, MaxBatch);
-        var entries = request.Records.Count > MaxBatch ? [] : request.Records.Select((r, i) => ToEntry(r, $"records[{i}]", request.HostId, host, v)).ToList();
+        var entries = request.Records.Count > MaxBatch ? [] : request.Records.Select((r, i) => ToEntry(r, $"records[{i}]", request, host, v)).ToList();
         var duplicates = request.Records.GroupBy(r => r.Sequence).Where(g => g.Count() > 1).Select(g => g.Key).Take(5).ToList();
-        v.Require(duplicates.Count == 0, $"records repeat the sequence {string.Join(", ", duplicates)}; each record of a host has its own");
+        v.Require(duplicates.Count == 0, $"records repeat the sequence {string.Join(", ", duplicates)}; each record of a journal has its own");
         v.ThrowIfInvalid();
 
-        var result = await ledger.ReportAsync(host, entries, context.CancellationToken);
+        var result = await ledger.ReportAsync(host, request.JournalEpoch, entries, context.CancellationToken);
         return new V1.ReportUsageResponse { AcknowledgedSequence = (ulong)result.Acknowledged };
     }
 
@@ -65,9 +66,13 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
         return Task.FromResult(response);
     }
 
-    private static UsageEntry ToEntry(V1.UsageRecord r, string at, string hostText, HostId host, RequestValidator v)
+    private static UsageEntry ToEntry(V1.UsageRecord r, string at, V1.ReportUsageRequest request, HostId host, RequestValidator v)
     {
+        var hostText = request.HostId;
         v.Require(r.HostId.Length == 0 || r.HostId == hostText, $"{at}.host_id '{IdSyntax.Printable(r.HostId)}' is not the reporting host {hostText}; a host reports only its own usage");
+        v.Require(
+            r.JournalEpoch == request.JournalEpoch,
+            $"{at}.journal_epoch is {r.JournalEpoch}, not the request's journal_epoch {request.JournalEpoch}; a request carries the records of one journal, so send each epoch's records in a request of that epoch");
         v.LeaseId($"{at}.lease_id", r.LeaseId);
         v.Name($"{at}.owner", r.Owner);
         var project = r.Project.Length == 0 ? r.Owner : v.Name($"{at}.project", r.Project);
@@ -75,7 +80,7 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
         var period = (int)v.Range($"{at}.period_seconds", r.PeriodSeconds, 1, 3600);
         v.Require(r.PoweredOnSeconds <= r.PeriodSeconds, $"{at}.powered_on_seconds is {r.PoweredOnSeconds}, more than its period_seconds {r.PeriodSeconds}");
         return new UsageEntry(
-            host, sequence, r.LeaseId, r.Owner, project,
+            host, request.JournalEpoch, sequence, r.LeaseId, r.Owner, project,
             r.PeriodStart is null ? Missing(v, $"{at}.period_start") : Time($"{at}.period_start", r.PeriodStart, v),
             period,
             v.NonNegative($"{at}.cpu_seconds", r.CpuSeconds),
@@ -136,6 +141,7 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
     private static V1.UsageRecord ToWire(UsageEntry e) => new()
     {
         HostId = e.Host.Value,
+        JournalEpoch = e.JournalEpoch,
         Sequence = (ulong)e.Sequence,
         LeaseId = e.LeaseId,
         Owner = e.Owner,

@@ -199,6 +199,62 @@ internal static class Migrations
             sequence INTEGER NOT NULL CHECK (sequence >= 0)
         ) STRICT;
         """,
+
+        // 11: usage is keyed by (host, journal epoch, sequence) and acknowledged per (host, journal epoch): an agent
+        // whose journal was lost numbers its new one from 1 under a new random epoch, and those records are not
+        // resends. journal_epoch holds the unsigned 64-bit epoch as the signed integer of the same bits; existing rows
+        // are epoch 0 (journals from before epochs keep 0). SQLite cannot change a primary key, so both tables are
+        // rebuilt: create the new one, copy, drop the old, rename, recreate the indexes. No other table, view or
+        // trigger refers to them.
+        """
+        CREATE TABLE usage_new (
+            host_id TEXT NOT NULL,
+            journal_epoch INTEGER NOT NULL DEFAULT 0,
+            sequence INTEGER NOT NULL CHECK (sequence >= 1),
+            lease_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            project TEXT NOT NULL,
+            period_start INTEGER NOT NULL,
+            period_seconds INTEGER NOT NULL CHECK (period_seconds BETWEEN 1 AND 3600),
+            cpu_seconds REAL NOT NULL CHECK (cpu_seconds >= 0),
+            vcpu_seconds REAL NOT NULL CHECK (vcpu_seconds >= 0),
+            memory_bytes INTEGER NOT NULL CHECK (memory_bytes >= 0),
+            memory_resident_bytes INTEGER NOT NULL CHECK (memory_resident_bytes >= 0),
+            net_rx_bytes INTEGER NOT NULL CHECK (net_rx_bytes >= 0),
+            net_tx_bytes INTEGER NOT NULL CHECK (net_tx_bytes >= 0),
+            net_rx_packets INTEGER NOT NULL CHECK (net_rx_packets >= 0),
+            net_tx_packets INTEGER NOT NULL CHECK (net_tx_packets >= 0),
+            disk_read_bytes INTEGER NOT NULL CHECK (disk_read_bytes >= 0),
+            disk_write_bytes INTEGER NOT NULL CHECK (disk_write_bytes >= 0),
+            disk_read_ops INTEGER NOT NULL CHECK (disk_read_ops >= 0),
+            disk_write_ops INTEGER NOT NULL CHECK (disk_write_ops >= 0),
+            powered_on_seconds INTEGER NOT NULL CHECK (powered_on_seconds >= 0),
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY (host_id, journal_epoch, sequence)
+        ) STRICT;
+        INSERT INTO usage_new (host_id, journal_epoch, sequence, lease_id, owner, project, period_start, period_seconds, cpu_seconds,
+                               vcpu_seconds, memory_bytes, memory_resident_bytes, net_rx_bytes, net_tx_bytes, net_rx_packets,
+                               net_tx_packets, disk_read_bytes, disk_write_bytes, disk_read_ops, disk_write_ops, powered_on_seconds,
+                               received_at)
+        SELECT host_id, 0, sequence, lease_id, owner, project, period_start, period_seconds, cpu_seconds, vcpu_seconds, memory_bytes,
+               memory_resident_bytes, net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets, disk_read_bytes, disk_write_bytes,
+               disk_read_ops, disk_write_ops, powered_on_seconds, received_at
+        FROM usage;
+        DROP TABLE usage;
+        ALTER TABLE usage_new RENAME TO usage;
+        CREATE INDEX usage_by_owner ON usage (owner, period_start);
+        CREATE INDEX usage_by_project ON usage (project, period_start);
+        CREATE INDEX usage_by_lease ON usage (lease_id);
+        CREATE TABLE usage_acknowledged_new (
+            host_id TEXT NOT NULL,
+            journal_epoch INTEGER NOT NULL DEFAULT 0,
+            sequence INTEGER NOT NULL CHECK (sequence >= 0),
+            PRIMARY KEY (host_id, journal_epoch)
+        ) STRICT;
+        INSERT INTO usage_acknowledged_new (host_id, journal_epoch, sequence) SELECT host_id, 0, sequence FROM usage_acknowledged;
+        DROP TABLE usage_acknowledged;
+        ALTER TABLE usage_acknowledged_new RENAME TO usage_acknowledged;
+        """,
     ];
 
     public static int Latest => Steps.Length;

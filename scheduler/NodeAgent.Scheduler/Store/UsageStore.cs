@@ -4,17 +4,18 @@ using NodeAgent.Scheduler.Usage;
 
 namespace NodeAgent.Scheduler.Store;
 
-/// <summary>The source of truth for metered usage and, per host, how far its records are acknowledged.</summary>
+/// <summary>The source of truth for metered usage and, per host and journal epoch, how far its records are acknowledged.</summary>
 public interface IUsageStore
 {
     /// <summary>
-    /// Stores the records a host shipped, each (host, sequence) once — a resent record is ignored — and moves
-    /// the host's acknowledged sequence over every record now stored without a gap, in one transaction.
+    /// Stores the records a host shipped from its journal of epoch <paramref name="epoch"/> (every entry's
+    /// <see cref="UsageEntry.JournalEpoch"/>), each (host, epoch, sequence) once — a resent record is ignored — and
+    /// moves the (host, epoch)'s acknowledged sequence over every record now stored without a gap, in one transaction.
     /// </summary>
-    Task<UsageAppendResult> AppendAsync(HostId host, IReadOnlyList<UsageEntry> entries, DateTimeOffset now, CancellationToken cancellationToken = default);
+    Task<UsageAppendResult> AppendAsync(HostId host, ulong epoch, IReadOnlyList<UsageEntry> entries, DateTimeOffset now, CancellationToken cancellationToken = default);
 
-    /// <summary>The highest sequence up to which every record the host sent is stored (0: none yet).</summary>
-    long Acknowledged(HostId host);
+    /// <summary>The highest sequence up to which every record the host sent from journal epoch <paramref name="epoch"/> is stored (0: none yet).</summary>
+    long Acknowledged(HostId host, ulong epoch);
 
     /// <summary>Matching records ordered by period_start, host and sequence; at most <paramref name="limit"/>.</summary>
     IReadOnlyList<UsageEntry> Query(UsageQuery query, int limit);
@@ -23,28 +24,37 @@ public interface IUsageStore
     IReadOnlyList<UsageSum> Totals(UsageQuery query, UsageGrouping grouping);
 }
 
-/// <summary>Usage in SQLite (the usage and usage_acknowledged tables, schema step 10).</summary>
+/// <summary>
+/// Usage in SQLite (the usage and usage_acknowledged tables, schema steps 10 and 11). A journal epoch is an unsigned
+/// 64-bit id, kept in an INTEGER column as the signed integer of the same bits.
+/// </summary>
 public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
 {
     private const string Columns =
-        "host_id, sequence, lease_id, owner, project, period_start, period_seconds, cpu_seconds, vcpu_seconds, memory_bytes, " +
+        "host_id, journal_epoch, sequence, lease_id, owner, project, period_start, period_seconds, cpu_seconds, vcpu_seconds, memory_bytes, " +
         "memory_resident_bytes, net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets, disk_read_bytes, disk_write_bytes, " +
         "disk_read_ops, disk_write_ops, powered_on_seconds";
 
     private const string Filter =
         "($owner IS NULL OR owner = $owner) AND ($project IS NULL OR project = $project) AND period_start >= $from AND period_start < $to";
 
-    public Task<UsageAppendResult> AppendAsync(HostId host, IReadOnlyList<UsageEntry> entries, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        database.WriteAsync((connection, transaction) =>
+    public Task<UsageAppendResult> AppendAsync(HostId host, ulong epoch, IReadOnlyList<UsageEntry> entries, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        if (entries.FirstOrDefault(e => e.JournalEpoch != epoch) is { } other)
+        {
+            throw new ArgumentException($"usage entry {other.Sequence} is of journal epoch {other.JournalEpoch}, not the batch's {epoch}; store each epoch's entries in their own call", nameof(entries));
+        }
+
+        return database.WriteAsync((connection, transaction) =>
         {
             var inserted = 0;
             foreach (var e in entries)
             {
                 using var insert = SqliteDatabase.Command(
                     connection, transaction,
-                    $"INSERT OR IGNORE INTO usage ({Columns}, received_at) VALUES ($host, $seq, $lease, $owner, $project, $start, $period, $cpu, $vcpu, " +
+                    $"INSERT OR IGNORE INTO usage ({Columns}, received_at) VALUES ($host, $epoch, $seq, $lease, $owner, $project, $start, $period, $cpu, $vcpu, " +
                     "$mem, $rss, $rx, $tx, $rxp, $txp, $dr, $dw, $dro, $dwo, $on, $now)",
-                    ("$host", host.Value), ("$seq", e.Sequence), ("$lease", e.LeaseId), ("$owner", e.Owner), ("$project", e.Project),
+                    ("$host", host.Value), ("$epoch", Signed(epoch)), ("$seq", e.Sequence), ("$lease", e.LeaseId), ("$owner", e.Owner), ("$project", e.Project),
                     ("$start", Nanos(e.PeriodStart)), ("$period", e.PeriodSeconds), ("$cpu", e.CpuSeconds), ("$vcpu", e.VcpuSeconds),
                     ("$mem", e.MemoryBytes), ("$rss", e.MemoryResidentBytes), ("$rx", e.NetRxBytes), ("$tx", e.NetTxBytes),
                     ("$rxp", e.NetRxPackets), ("$txp", e.NetTxPackets), ("$dr", e.DiskReadBytes), ("$dw", e.DiskWriteBytes),
@@ -52,31 +62,33 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
                 inserted += insert.ExecuteNonQuery();
             }
 
-            var acknowledged = Advance(connection, transaction, host, entries);
+            var acknowledged = Advance(connection, transaction, host, epoch, entries);
             using var save = SqliteDatabase.Command(
                 connection, transaction,
-                "INSERT INTO usage_acknowledged (host_id, sequence) VALUES ($host, $seq) ON CONFLICT (host_id) DO UPDATE SET sequence = excluded.sequence",
-                ("$host", host.Value), ("$seq", acknowledged));
+                "INSERT INTO usage_acknowledged (host_id, journal_epoch, sequence) VALUES ($host, $epoch, $seq) " +
+                "ON CONFLICT (host_id, journal_epoch) DO UPDATE SET sequence = excluded.sequence",
+                ("$host", host.Value), ("$epoch", Signed(epoch)), ("$seq", acknowledged));
             save.ExecuteNonQuery();
             return new UsageAppendResult(inserted, acknowledged);
         }, cancellationToken);
+    }
 
-    public long Acknowledged(HostId host) => database.Read(connection => Stored(connection, null, host) ?? 0);
+    public long Acknowledged(HostId host, ulong epoch) => database.Read(connection => Stored(connection, null, host, epoch) ?? 0);
 
     public IReadOnlyList<UsageEntry> Query(UsageQuery query, int limit) => database.Read(connection =>
     {
         using var command = SqliteDatabase.Command(
             connection, null,
-            $"SELECT {Columns} FROM usage WHERE {Filter} ORDER BY period_start, host_id, sequence LIMIT $limit",
+            $"SELECT {Columns} FROM usage WHERE {Filter} ORDER BY period_start, host_id, journal_epoch, sequence LIMIT $limit",
             [.. Parameters(query), ("$limit", limit)]);
         using var r = command.ExecuteReader();
         var entries = new List<UsageEntry>();
         while (r.Read())
         {
             entries.Add(new UsageEntry(
-                HostId.Parse(r.GetString(0)), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetString(4), FromNanos(r.GetInt64(5)),
-                r.GetInt32(6), r.GetDouble(7), r.GetDouble(8), r.GetInt64(9), r.GetInt64(10), r.GetInt64(11), r.GetInt64(12),
-                r.GetInt64(13), r.GetInt64(14), r.GetInt64(15), r.GetInt64(16), r.GetInt64(17), r.GetInt64(18), r.GetInt32(19)));
+                HostId.Parse(r.GetString(0)), Unsigned(r.GetInt64(1)), r.GetInt64(2), r.GetString(3), r.GetString(4), r.GetString(5),
+                FromNanos(r.GetInt64(6)), r.GetInt32(7), r.GetDouble(8), r.GetDouble(9), r.GetInt64(10), r.GetInt64(11), r.GetInt64(12),
+                r.GetInt64(13), r.GetInt64(14), r.GetInt64(15), r.GetInt64(16), r.GetInt64(17), r.GetInt64(18), r.GetInt64(19), r.GetInt32(20)));
         }
 
         return entries;
@@ -116,24 +128,27 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     });
 
     /// <summary>
-    /// The new acknowledged sequence: from the stored one (for a host never acknowledged, from just below the
-    /// lowest sequence it has sent — its journal may begin above 1 after compaction), over every following
-    /// sequence that is stored, up to the first gap.
+    /// The new acknowledged sequence of (host, epoch): from the stored one (for an epoch never acknowledged, from just
+    /// below the lowest sequence the host has sent in it — its journal may begin above 1 after compaction), over every
+    /// following sequence of that epoch that is stored, up to the first gap. A new epoch starts its own count.
     /// </summary>
-    private static long Advance(SqliteConnection connection, SqliteTransaction transaction, HostId host, IReadOnlyList<UsageEntry> entries)
+    private static long Advance(SqliteConnection connection, SqliteTransaction transaction, HostId host, ulong epoch, IReadOnlyList<UsageEntry> entries)
     {
-        var acknowledged = Stored(connection, transaction, host);
+        var acknowledged = Stored(connection, transaction, host, epoch);
         if (acknowledged is null)
         {
-            using var lowest = SqliteDatabase.Command(connection, transaction, "SELECT MIN(sequence) FROM usage WHERE host_id = $host", ("$host", host.Value));
+            using var lowest = SqliteDatabase.Command(
+                connection, transaction, "SELECT MIN(sequence) FROM usage WHERE host_id = $host AND journal_epoch = $epoch",
+                ("$host", host.Value), ("$epoch", Signed(epoch)));
             var min = lowest.ExecuteScalar();
             acknowledged = min is long m ? m - 1 : entries.Count > 0 ? entries.Min(e => e.Sequence) - 1 : 0;
         }
 
         var ack = acknowledged.Value;
         using var following = SqliteDatabase.Command(
-            connection, transaction, "SELECT sequence FROM usage WHERE host_id = $host AND sequence > $ack ORDER BY sequence",
-            ("$host", host.Value), ("$ack", ack));
+            connection, transaction,
+            "SELECT sequence FROM usage WHERE host_id = $host AND journal_epoch = $epoch AND sequence > $ack ORDER BY sequence",
+            ("$host", host.Value), ("$epoch", Signed(epoch)), ("$ack", ack));
         using var r = following.ExecuteReader();
         while (r.Read() && r.GetInt64(0) == ack + 1)
         {
@@ -143,11 +158,18 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
         return ack;
     }
 
-    private static long? Stored(SqliteConnection connection, SqliteTransaction? transaction, HostId host)
+    private static long? Stored(SqliteConnection connection, SqliteTransaction? transaction, HostId host, ulong epoch)
     {
-        using var command = SqliteDatabase.Command(connection, transaction, "SELECT sequence FROM usage_acknowledged WHERE host_id = $host", ("$host", host.Value));
+        using var command = SqliteDatabase.Command(
+            connection, transaction, "SELECT sequence FROM usage_acknowledged WHERE host_id = $host AND journal_epoch = $epoch",
+            ("$host", host.Value), ("$epoch", Signed(epoch)));
         return command.ExecuteScalar() is long value ? value : null;
     }
+
+    /// <summary>An epoch as SQLite keeps it: the signed 64-bit integer of the same bits.</summary>
+    private static long Signed(ulong epoch) => unchecked((long)epoch);
+
+    private static ulong Unsigned(long stored) => unchecked((ulong)stored);
 
     private static (string, object?)[] Parameters(UsageQuery q) =>
         [("$owner", q.Owner), ("$project", q.Project), ("$from", Nanos(q.From)), ("$to", Nanos(q.To))];

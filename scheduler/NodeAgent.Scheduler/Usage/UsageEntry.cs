@@ -3,11 +3,13 @@ using NodeAgent.Contract;
 namespace NodeAgent.Scheduler.Usage;
 
 /// <summary>
-/// What one workspace used during one period, as its host metered it; (<see cref="Host"/>, <see cref="Sequence"/>)
-/// names it, so a record shipped twice is the same record. <see cref="PeriodStart"/> is kept to 100 ns.
+/// What one workspace used during one period, as its host metered it; (<see cref="Host"/>, <see cref="JournalEpoch"/>,
+/// <see cref="Sequence"/>) names it, so a record shipped twice is the same record, while a host whose journal was lost
+/// numbers its new one's records under a new epoch. <see cref="PeriodStart"/> is kept to 100 ns.
 /// </summary>
 public sealed record UsageEntry(
     HostId Host,
+    ulong JournalEpoch,
     long Sequence,
     string LeaseId,
     string Owner,
@@ -56,5 +58,5 @@ public sealed record UsageSum(
     DateTimeOffset FirstPeriodStart,
     DateTimeOffset LastPeriodStart);
 
-/// <summary>The outcome of storing a batch: how many were new, and the host's acknowledged sequence after it.</summary>
+/// <summary>The outcome of storing a batch: how many were new, and the acknowledged sequence of the host's journal epoch after it.</summary>
 public sealed record UsageAppendResult(int Inserted, long Acknowledged);

@@ -14,8 +14,11 @@ public sealed partial class UsageLedger(IUsageStore store, HostRegistry hosts, I
     /// <summary>The most records one answer carries: at a few hundred bytes each they fill most of a 4 MiB message.</summary>
     public const int MaxRecords = 10_000;
 
-    /// <summary>Stores a host's batch; throws <see cref="HostNotFoundException"/> for a host that never registered.</summary>
-    public async Task<UsageAppendResult> ReportAsync(HostId host, IReadOnlyList<UsageEntry> entries, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores a host's batch, every entry of journal epoch <paramref name="epoch"/>; throws
+    /// <see cref="HostNotFoundException"/> for a host that never registered.
+    /// </summary>
+    public async Task<UsageAppendResult> ReportAsync(HostId host, ulong epoch, IReadOnlyList<UsageEntry> entries, CancellationToken cancellationToken)
     {
         _ = hosts.Get(host);
         foreach (var (lease, count) in Foreign(host, entries))
@@ -23,8 +26,8 @@ public sealed partial class UsageLedger(IUsageStore store, HostRegistry hosts, I
             LogForeignLease(logger, host.Value, lease, count);
         }
 
-        var result = await store.AppendAsync(host, entries, time.GetUtcNow(), cancellationToken);
-        LogReported(logger, host.Value, entries.Count, result.Inserted, result.Acknowledged);
+        var result = await store.AppendAsync(host, epoch, entries, time.GetUtcNow(), cancellationToken);
+        LogReported(logger, host.Value, entries.Count, result.Inserted, epoch, result.Acknowledged);
         return result;
     }
 
@@ -53,8 +56,8 @@ public sealed partial class UsageLedger(IUsageStore store, HostRegistry hosts, I
     [LoggerMessage(EventId = 700, Level = LogLevel.Warning, Message = "Host {HostId} reported {Count} usage records for lease {LeaseId}, which is not placed on it; they are stored all the same")]
     private static partial void LogForeignLease(ILogger logger, string hostId, string leaseId, int count);
 
-    [LoggerMessage(EventId = 701, Level = LogLevel.Debug, Message = "Host {HostId} reported {Count} usage records, {Inserted} new; acknowledged up to {Acknowledged}")]
-    private static partial void LogReported(ILogger logger, string hostId, int count, int inserted, long acknowledged);
+    [LoggerMessage(EventId = 701, Level = LogLevel.Debug, Message = "Host {HostId} reported {Count} usage records, {Inserted} new; journal epoch {JournalEpoch} acknowledged up to {Acknowledged}")]
+    private static partial void LogReported(ILogger logger, string hostId, int count, int inserted, ulong journalEpoch, long acknowledged);
 }
 
 /// <summary>A usage read matched more records than one answer carries; the message says to narrow it or ask for totals.</summary>

@@ -32,6 +32,9 @@ internal sealed class RecordingUsageServer : UsageServiceBase
 
     public List<IReadOnlyList<ulong>> Batches { get; } = [];
 
+    /// <summary>Each call's journal epoch, and the epochs its records carried.</summary>
+    public List<(ulong Request, IReadOnlyList<ulong> Records)> Epochs { get; } = [];
+
     public int RecordsReceived { get; private set; }
 
     public IReadOnlyList<UsageRecord> Stored
@@ -44,6 +47,7 @@ internal sealed class RecordingUsageServer : UsageServiceBase
         lock (_lock)
         {
             Batches.Add(request.Records.Select(r => r.Sequence).ToList());
+            Epochs.Add((request.JournalEpoch, request.Records.Select(r => r.JournalEpoch).Distinct().ToList()));
             RecordsReceived += request.Records.Count;
             foreach (var record in request.Records)
             {

@@ -37,15 +37,17 @@ public sealed class UsageJournalTests : IDisposable
     [Fact]
     public void Open_TornLastEntry_IsCutOffAndNothingBeforeItIsLost()
     {
+        ulong epoch;
         using (var journal = UsageJournal.Open(_dir.Path))
         {
             journal.Append([Record("a", 1)], Baselines(("a", 1)), T0);
             journal.Append([Record("a", 2)], Baselines(("a", 3)), T0 + Minute);
+            epoch = journal.Epoch;
         }
 
         var whole = new FileInfo(JournalFile).Length;
         // A crash in the middle of writing the third entry: only its first half reached the disk.
-        var torn = new JournalEntry(0, 4, T0 + 2 * Minute, [Record("a", 3)], Baselines(("a", 6))).Encode();
+        var torn = new JournalEntry(epoch, 0, 4, T0 + 2 * Minute, [Record("a", 3)], Baselines(("a", 6))).Encode();
         using (var file = new FileStream(JournalFile, FileMode.Append))
         {
             file.Write(torn, 0, torn.Length / 2);
@@ -179,14 +181,16 @@ public sealed class UsageJournalTests : IDisposable
         var clock = new ManualClock(T0);
         var source = new SetReadings();
         source.Current.Add(SetReadings.Running("w1", cpu: 100));
+        ulong epoch;
         using (var journal = UsageJournal.Open(_dir.Path))
         {
             Sampler(source, journal, clock).SampleOnce();
+            epoch = journal.Epoch;
         }
 
         // The second sample's entry was torn by the crash: neither its record nor its baseline counts.
         clock.Advance(Minute);
-        var torn = new JournalEntry(0, 2, clock.GetUtcNow(), [Record("w1", 30)], Baselines(("w1", 130))).Encode();
+        var torn = new JournalEntry(epoch, 0, 2, clock.GetUtcNow(), [Record("w1", 30)], Baselines(("w1", 130))).Encode();
         using (var file = new FileStream(JournalFile, FileMode.Append))
         {
             file.Write(torn, 0, torn.Length - 5);

@@ -51,6 +51,10 @@ public sealed class UsageShipperTests : IAsyncLifetime
         Assert.Equal(3, await Shipper(channel).ShipOnceAsync(CancellationToken.None));
 
         Assert.Equal([1UL, 2UL, 3UL], _service.Stored.Select(r => r.Sequence));
+        Assert.NotEqual(0UL, _journal.Epoch);
+        var call = Assert.Single(_service.Epochs);
+        Assert.Equal(_journal.Epoch, call.Request);
+        Assert.Equal([_journal.Epoch], call.Records);
         Assert.Equal(0, _journal.PendingCount);
         _journal.Dispose();
         _journal = UsageJournal.Open(_dir.Path);

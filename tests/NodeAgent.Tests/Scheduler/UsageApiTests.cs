@@ -10,7 +10,7 @@ using NodeAgent.Tests.Support;
 namespace NodeAgent.Tests.Scheduler;
 
 /// <summary>UsageService against the real scheduler (its SQLite file on disk) over loopback gRPC; hosts register as a <see cref="FakeAgent"/>.</summary>
-public sealed class UsageApiTests : IAsyncLifetime
+public sealed partial class UsageApiTests : IAsyncLifetime
 {
     internal static readonly DateTimeOffset Start = new(2026, 11, 2, 9, 0, 0, TimeSpan.Zero);
 
