@@ -3,6 +3,7 @@ using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler;
 using NodeAgent.Scheduler.Images;
 using NodeAgent.Scheduler.Networks;
+using NodeAgent.Scheduler.Placement;
 
 var listen = new Option<string[]>("--listen")
 {
@@ -91,11 +92,43 @@ var imageMaxSize = new Option<string>("--image-max-size")
         """,
     DefaultValueFactory = _ => "16T",
 };
+var placementStrategy = new Option<string>("--placement-strategy")
+{
+    HelpName = "spread|pack",
+    Description = "spread: prefer the host with the smallest share of its capacity allocated, so load stays even; pack: prefer the fullest host that fits, so whole hosts stay free.",
+    DefaultValueFactory = _ => "spread",
+};
+var placementWeights = new Option<string>("--placement-weights")
+{
+    HelpName = "NAME=W,…",
+    Description = $"""
+        How much each ranker counts; the score of a host is the weighted mean of its rankers' scores (0–1).
+        Rankers: measured-load (the host's smoothed CPU utilization and memory pressure, as its agent measures them),
+        image-cached (the image is in the host's cache), spread or pack (the strategy's ranker; either name sets it),
+        group-spread (fewer live leases of the lease's spread group). A ranker left out counts 0.
+        """,
+    DefaultValueFactory = _ => PlacementOptions.DefaultWeightsText,
+};
+var placementSample = new Option<int>("--placement-sample")
+{
+    HelpName = "N",
+    Description = "Rank at most N feasible hosts, found by examining hosts in a random order, so a placement costs the same on 100 hosts and on 10,000.",
+    DefaultValueFactory = _ => PlacementOptions.DefaultSampleSize,
+};
+var placementSeed = new Option<int?>("--placement-seed")
+{
+    Description = "The seed of the random order hosts are examined in; by default one is drawn at start. The seed in use is logged at start, and each decision's sample seed with it, so a decision can be replayed.",
+};
+var loadHalfLife = new Option<TimeSpan>("--load-half-life")
+{
+    Description = "The half-life of each host's smoothed load that placement ranks by (hh:mm:ss): a sample this old counts half as much as a new one.",
+    DefaultValueFactory = _ => new SchedulerOptions().LoadHalfLife,
+};
 
 var root = new RootCommand("nodeagent-scheduler: registers hosts, places leased workspaces on them by load, hands out their addresses, and ends leases when they expire.")
 {
     listen, database, heartbeatInterval, heartbeatTtl, networks, defaultNetwork, addressQuarantine,
-    imageRepository, imageListen, imageUrl, imageMaxSize,
+    imageRepository, imageListen, imageUrl, imageMaxSize, placementStrategy, placementWeights, placementSample, placementSeed, loadHalfLife,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -115,6 +148,14 @@ root.SetAction(async (result, cancellationToken) =>
             ImageListen = result.GetValue(imageListen) is "none" ? null : RpcListenAddress.Parse(result.GetValue(imageListen)!),
             ImageUrl = result.GetValue(imageUrl) is { } url ? ParseUrl("image-url", url) : null,
             ImageMaxSizeBytes = ImageRepositoryChecks.ParseSize(result.GetValue(imageMaxSize)!),
+            Placement = new PlacementOptions
+            {
+                Strategy = PlacementOptions.ParseStrategy(result.GetValue(placementStrategy)!),
+                Weights = PlacementOptions.ParseWeights(result.GetValue(placementWeights)!),
+                SampleSize = result.GetValue(placementSample),
+                Seed = result.GetValue(placementSeed),
+            },
+            LoadHalfLife = result.GetValue(loadHalfLife),
         };
         if (result.GetValue(imageRepository) is { } directory)
         {
@@ -145,6 +186,10 @@ root.SetAction(async (result, cancellationToken) =>
     Console.WriteLine(images.PublicUrl is { } imagesUrl
         ? $"nodeagent-scheduler image repository at {imagesUrl}, files in {images.Directory}"
         : "nodeagent-scheduler runs without an image repository (--image-listen none)");
+
+    var placement = app.Services.GetRequiredService<PlacementPipeline>();
+    Console.WriteLine($"placement: {options.Placement.Strategy.ToString().ToLowerInvariant()}, weights {PlacementOptions.FormatWeights(options.Placement.Weights)}, " +
+        $"sample {placement.SampleSize} hosts, seed {placement.Seed}");
 
     foreach (var network in options.Networks)
     {

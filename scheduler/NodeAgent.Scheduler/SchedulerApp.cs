@@ -44,7 +44,7 @@ public static class SchedulerApp
         services.AddSingleton<IHostStore, SqliteHostStore>();
         services.AddSingleton<HostRegistry>();
         services.AddSingleton<ILeaseStore, SqliteLeaseStore>();
-        services.AddSingleton(PlacementPipeline.Default());
+        services.AddSingleton(PlacementPipeline.FromOptions(options.Placement));
         services.AddSingleton(new AddressAllocator(options, random ?? new Random()));
         services.AddSingleton(_ => new NodeAgent.Metrics.MetricsRegistry());
         services.AddSingleton<SchedulerMetrics>();

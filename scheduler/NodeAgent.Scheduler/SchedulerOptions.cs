@@ -18,6 +18,12 @@ public sealed record SchedulerOptions
 
     public TimeSpan HeartbeatTtl { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How placement filters and ranks hosts: strategy, ranker weights, sample size, seed.</summary>
+    public NodeAgent.Scheduler.Placement.PlacementOptions Placement { get; init; } = NodeAgent.Scheduler.Placement.PlacementOptions.Default;
+
+    /// <summary>The half-life of each host's smoothed load (CPU utilization, memory pressure) that placement ranks by.</summary>
+    public TimeSpan LoadHalfLife { get; init; } = NodeAgent.Scheduler.Placement.LoadAverage.DefaultHalfLife;
+
     /// <summary>The networks workspaces get addresses on; none means workspaces get no NIC.</summary>
     public IReadOnlyList<NetworkDefinition> Networks { get; init; } = [];
 
@@ -75,6 +81,12 @@ public sealed record SchedulerOptions
             problems.Add($"heartbeat-ttl: {HeartbeatTtl} must be at least twice heartbeat-interval ({HeartbeatInterval}), or one late heartbeat marks a host down");
         }
 
+        if (LoadHalfLife <= TimeSpan.Zero)
+        {
+            problems.Add($"load-half-life: {LoadHalfLife} must be positive, e.g. 00:01:00");
+        }
+
+        problems.AddRange(Placement.Validate().Select(p => "placement: " + p));
         problems.AddRange(NetworkChecks.Problems(Networks, DefaultNetwork, AddressQuarantine));
         problems.AddRange(ImageRepositoryChecks.Problems(this));
         return problems;

@@ -50,6 +50,7 @@ public static class LeaseCommands
         var nicInbound = new Option<string?>("--nic-inbound") { Description = "Average bandwidth into each NIC of the guest, bytes per second, e.g. 10M. Default: unlimited." };
         var nicOutbound = new Option<string?>("--nic-outbound") { Description = "Average bandwidth out of each NIC of the guest, bytes per second, e.g. 10M. Default: unlimited." };
         var sshUser = SshUserOption();
+        var placement = new LeasePlacement();
         var command = new ManualCommand("lease", "Lease a workspace: placed on a host, given an address, booted; prints how to reach it.", """
             The scheduler places the workspace on the least loaded host that fits and has a bridge for its
             network, gives it the lowest free address of that network and a MAC of its own, and the host
@@ -77,13 +78,19 @@ public static class LeaseCommands
             Sharing the host: --cpu-weight sets the workspace's share of contended CPUs, --cpu-cap caps each
             vCPU, --memory-limit caps what its QEMU process may hold, and --nic-inbound/--nic-outbound limit
             each NIC. The host enforces them with cgroups and tc; `ws show` lists them.
-
+            """ + "\n\n" + LeasePlacement.Manual + "\n\n" + """
             Examples:
               ws lease --image debian-12 --memory 2G --duration 4h --ssh-key ~/.ssh/id_ed25519.pub --ssh-user debian
               ws lease --image debian-12:3 --disk 40G --data-disk 100G --iops 2000 --duration 1d
               ws lease --image debian-12 --cpus 4 --cpu-cap 50 --memory 4G --memory-limit 4.5G --nic-outbound 50M
+              ws lease --image debian-12 --anti-affinity db --label rack=r1 --dry-run
             """)
         { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, network, sshKeys, dataDisks, iops, diskBandwidth, cpuWeight, cpuCap, memoryLimit, nicInbound, nicOutbound, sshUser };
+        foreach (var option in placement.All)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
             var user = SshUser(parse.GetValue(sshUser));
@@ -123,9 +130,22 @@ public static class LeaseCommands
                     NicInboundBytesPerSecond = parse.GetValue(nicInbound) is { } inbound ? Parsing.Size(inbound, "--nic-inbound") : 0,
                     NicOutboundBytesPerSecond = parse.GetValue(nicOutbound) is { } outbound ? Parsing.Size(outbound, "--nic-outbound") : 0,
                 },
+                Placement = placement.Constraints(parse),
+                DryRun = parse.GetValue(placement.DryRun),
             };
             var limit = Parsing.Duration(parse.GetValue(waitLimit)!, "--wait-limit");
             var lease = await new LeaseServiceClient(context.Channel).CreateLeaseAsync(request, context.Call);
+            if (request.DryRun)
+            {
+                context.Write(lease, () => LeasePlacement.Render(lease) + "\n");
+                if (lease.HostId.Length == 0)
+                {
+                    throw new RpcException(StatusCode.FailedPrecondition, "no host can take the lease now; see the reasons above");
+                }
+
+                return;
+            }
+
             if (!parse.GetValue(noWait) && !IsSettled(lease, LeaseState.Running))
             {
                 lease = await LeaseFollower.FollowAsync(context, lease, l => IsSettled(l, LeaseState.Running), limit);

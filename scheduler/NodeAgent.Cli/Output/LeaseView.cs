@@ -59,6 +59,7 @@ public static class LeaseView
         Resources: {l.Resources.Vcpus} vCPUs, {Units.Bytes(l.Resources.MemoryBytes)} memory, {(l.Resources.DiskBytes == 0 ? "image-sized" : Units.Bytes(l.Resources.DiskBytes))} disk
         Disks:     {Disks(l)}
         Limits:    {Limits(l)}
+        Placement: {Placement(l)}
         Save:      {Save(l)}
         Created:   {l.CreatedAt.ToDateTimeOffset():u}
         Expires:   {l.ExpiresAt.ToDateTimeOffset():u}{(l.State is LeaseState.Ended or LeaseState.Failed ? string.Empty : $" ({Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})")}
@@ -114,6 +115,25 @@ public static class LeaseView
             limits.NicOutboundBytesPerSecond > 0 ? $"each NIC {Units.Bytes(limits.NicOutboundBytesPerSecond)}/s out" : null,
         }.OfType<string>().ToList();
         return parts.Count == 0 ? "the host's defaults" : string.Join(", ", parts);
+    }
+
+    /// <summary>"architecture aarch64, features gpu, labels rack=r1, anti-affinity group db, spread group web".</summary>
+    private static string Placement(Lease l)
+    {
+        if (l.Placement is not { } p)
+        {
+            return "anywhere";
+        }
+
+        var parts = new[]
+        {
+            p.Architecture.Length > 0 ? $"architecture {p.Architecture}" : null,
+            p.RequiredFeatures.Count > 0 ? "features " + string.Join(", ", p.RequiredFeatures) : null,
+            p.RequiredLabels.Count > 0 ? "labels " + string.Join(", ", p.RequiredLabels.OrderBy(x => x.Key, StringComparer.Ordinal).Select(x => $"{x.Key}={x.Value}")) : null,
+            p.AntiAffinityGroup.Length > 0 ? $"anti-affinity group {p.AntiAffinityGroup}" : null,
+            p.SpreadGroup.Length > 0 ? $"spread group {p.SpreadGroup}" : null,
+        }.OfType<string>().ToList();
+        return parts.Count == 0 ? "anywhere" : string.Join(", ", parts);
     }
 
     /// <summary>The latest save and how it went.</summary>

@@ -17,7 +17,14 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
     {
         var v = new RequestValidator("CreateLease");
         var lease = await leases.CreateAsync(WireMapping.ToLeaseRequest(request, Owner(context, v), v), context.CancellationToken);
-        return WireMapping.ToWire(lease);
+        var wire = WireMapping.ToWire(lease);
+        if (request.DryRun)
+        {
+            // Nothing was stored: the answer has no id to look up.
+            wire.Id = string.Empty;
+        }
+
+        return wire;
     }
 
     public override Task<Lease> GetLease(GetLeaseRequest request, ServerCallContext context) =>

@@ -98,6 +98,7 @@ internal static partial class WireMapping
         wire.DataDiskBytes.Add(lease.DataDiskBytes.Select(b => (ulong)b));
         wire.DiskLimits = ToWire(lease.DiskLimits);
         wire.Limits = lease.Limits?.Clone();
+        wire.Placement = lease.Placement?.Clone();
         wire.DiskAllocatedBytes = (ulong)lease.Disk.AllocatedBytes;
         wire.DiskUsedBytes = (ulong)lease.Disk.UsedBytes;
         if (lease.Save is { } save)

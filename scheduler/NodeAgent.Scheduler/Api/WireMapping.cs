@@ -140,6 +140,8 @@ internal static partial class WireMapping
             DataDiskBytes = ToDataDisks("data_disk_bytes", request.DataDiskBytes, v),
             DiskLimits = ToDiskLimits(request.DiskLimits, v),
             Limits = ToLimits(request.Limits, resources.MemoryBytes, v),
+            Placement = ToPlacement(request.Placement, v),
+            DryRun = request.DryRun,
         };
         v.ThrowIfInvalid();
         return result;

@@ -99,6 +99,12 @@ public sealed record LeaseRequest(string Owner, string Image, Resources Resource
 
     /// <summary>CPU weight and cap, hard memory limit, NIC bandwidth, already checked; null for the host's defaults.</summary>
     public Contract.V1.WorkspaceLimits? Limits { get; init; }
+
+    /// <summary>Which hosts may take it and what it is placed next to, already checked; null for none.</summary>
+    public Contract.V1.PlacementConstraints? Placement { get; init; }
+
+    /// <summary>Only decide where it would go; store nothing.</summary>
+    public bool DryRun { get; init; }
 }
 
 /// <summary>
@@ -147,6 +153,9 @@ public sealed record Lease(
 
     /// <summary>CPU weight and cap, hard memory limit, NIC bandwidth (the wire message, never changed after creation); null for the host's defaults.</summary>
     public Contract.V1.WorkspaceLimits? Limits { get; init; }
+
+    /// <summary>Which hosts may take it and what it is placed next to (the wire message, never changed after creation); null for none.</summary>
+    public Contract.V1.PlacementConstraints? Placement { get; init; }
 
     /// <summary>What the lease's disks claim of its host: the root disk and every data disk.</summary>
     public long ClaimedDiskBytes => Resources.DiskBytes + DataDiskBytes.Sum();

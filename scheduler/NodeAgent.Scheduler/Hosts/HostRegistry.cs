@@ -23,6 +23,7 @@ public sealed record DesiredSet(HostId HostId, long Version, IReadOnlyList<Lease
 public sealed partial class HostRegistry(IHostStore store, SchedulerOptions options, TimeProvider time, ILogger<HostRegistry> logger)
 {
     private readonly ConcurrentDictionary<HostId, FrozenSet<string>> _cachedImages = new();
+    private readonly ConcurrentDictionary<HostId, Placement.LoadAverage> _loads = new();
 
     public ChangeSignal<HostId> DesiredChanges { get; } = new();
 
@@ -41,10 +42,14 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
     /// <summary>Records a heartbeat and returns the host's desired-set version.</summary>
     public async Task<long> HeartbeatAsync(HostId id, Resources capacity, HostLoad load, string degradedReason, CancellationToken cancellationToken)
     {
-        if (!await store.RecordHeartbeatAsync(new Heartbeat(id, capacity, load, time.GetUtcNow(), degradedReason), cancellationToken))
+        var now = time.GetUtcNow();
+        if (!await store.RecordHeartbeatAsync(new Heartbeat(id, capacity, load, now, degradedReason), cancellationToken))
         {
             throw new HostNotFoundException(id);
         }
+
+        _loads.AddOrUpdate(id, (_, sample) => new Placement.LoadAverage(options.LoadHalfLife).Observe(sample.now, sample.load, sample.capacity),
+            (_, average, sample) => average.Observe(sample.now, sample.load, sample.capacity), (now, load, capacity));
 
         return Get(id).DesiredVersion;
     }
@@ -54,6 +59,12 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
     /// only: it is a placement preference, and every heartbeat brings it again.
     /// </summary>
     public void RecordCachedImages(HostId id, IEnumerable<string> digests) => _cachedImages[id] = digests.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The host's smoothed CPU utilization and memory pressure over its heartbeats (half-life --load-half-life); null
+    /// before its first heartbeat since this scheduler started. Kept in memory: every heartbeat brings a sample.
+    /// </summary>
+    public Placement.LoadAverage? LoadOf(HostId id) => _loads.GetValueOrDefault(id);
 
     public IReadOnlySet<string> CachedImagesOn(HostId id) => _cachedImages.TryGetValue(id, out var digests) ? digests : FrozenSet<string>.Empty;
 

@@ -45,6 +45,14 @@ public sealed partial class LeaseManager(
         var network = addresses.Resolve(request.Network);
         var image = images.ResolveForLease(request.Image, request.ImageVersion);
         var claim = request.Resources with { DiskBytes = request.Resources.DiskBytes + request.DataDiskBytes.Sum() };
+        var wanted = PlacementRequestFor(claim, network?.Name, image.Sha256, request.Placement);
+        if (request.DryRun)
+        {
+            var plan = store.Read(session => placement.Decide(Candidates(session, now, wanted), wanted));
+            return new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, plan.Explain("would go to"),
+                plan.Host, now, now + request.Duration, now, request.RequestId) { ImageRef = image, Placement = request.Placement };
+        }
+
         var lease = await store.WriteAsync(session =>
         {
             if (request.RequestId is { } requestId && session.FindByRequestId(request.Owner, requestId) is { } existing)
@@ -60,11 +68,12 @@ public sealed partial class LeaseManager(
                 DataDiskBytes = request.DataDiskBytes,
                 DiskLimits = request.DiskLimits,
                 Limits = request.Limits,
+                Placement = request.Placement,
             };
             var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
-            var candidates = Candidates(session, now);
+            var candidates = Candidates(session, now, wanted);
             var deciding = time.GetTimestamp();
-            var decision = placement.Decide(candidates, new PlacementRequest(claim, network?.Name) { ImageSha256 = image.Sha256 });
+            var decision = placement.Decide(candidates, wanted);
             metrics?.PlacementDuration.Observe(time.GetElapsedTime(deciding).TotalSeconds);
             if (decision.Host is not { } host)
             {
@@ -270,8 +279,46 @@ public sealed partial class LeaseManager(
         return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMillisecond));
     }
 
-    private List<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now) =>
-        session.Hosts().Select(h => new PlacementCandidate(h, h.HealthAt(now, hosts.HeartbeatTtl), h.Free) { CachedImages = hosts.CachedImagesOn(h.Id) }).ToList();
+    private static PlacementRequest PlacementRequestFor(Resources claim, string? network, string? imageSha256, Contract.V1.PlacementConstraints? constraints) =>
+        new(claim, network)
+        {
+            ImageSha256 = imageSha256,
+            Architecture = constraints is { Architecture.Length: > 0 } ? constraints.Architecture : null,
+            RequiredFeatures = constraints?.RequiredFeatures.ToList() ?? [],
+            RequiredLabels = constraints?.RequiredLabels.ToDictionary(l => l.Key, l => l.Value, StringComparer.Ordinal) ?? new Dictionary<string, string>(),
+            AntiAffinityGroup = constraints is { AntiAffinityGroup.Length: > 0 } ? constraints.AntiAffinityGroup : null,
+            SpreadGroup = constraints is { SpreadGroup.Length: > 0 } ? constraints.SpreadGroup : null,
+        };
+
+    /// <summary>
+    /// Every host as placement sees it: health, what is free, its smoothed load, its cached images, and how many live
+    /// leases of the request's groups it runs (read only when the request has groups).
+    /// </summary>
+    private List<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request)
+    {
+        var antiAffinity = request.AntiAffinityGroup is { } anti ? session.GroupLeasesByHost(anti, antiAffinity: true) : null;
+        var spread = request.SpreadGroup is { } group ? session.GroupLeasesByHost(group, antiAffinity: false) : null;
+        return session.Hosts().Select(h =>
+        {
+            var candidate = new PlacementCandidate(h, h.HealthAt(now, hosts.HeartbeatTtl), h.Free) { CachedImages = hosts.CachedImagesOn(h.Id) };
+            if (hosts.LoadOf(h.Id) is { LastSampleAt: not null } load)
+            {
+                candidate = candidate with { CpuLoad = load.Cpu, MemoryPressure = load.MemoryPressure };
+            }
+
+            if (antiAffinity is not null && antiAffinity.ContainsKey(h.Id))
+            {
+                candidate = candidate with { AntiAffinityGroups = new HashSet<string>(StringComparer.Ordinal) { request.AntiAffinityGroup! } };
+            }
+
+            if (spread is not null && spread.TryGetValue(h.Id, out var count))
+            {
+                candidate = candidate with { SpreadGroupLeases = new Dictionary<string, int>(StringComparer.Ordinal) { [request.SpreadGroup!] = count } };
+            }
+
+            return candidate;
+        }).ToList();
+    }
 
     private void Changed(Lease lease)
     {

@@ -102,7 +102,7 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
 internal static class HostRows
 {
     /// <summary>The lease states that count against a host's capacity, as stored: <see cref="Lease.CapacityHoldingStates"/>.</summary>
-    private static readonly string Holding = string.Join(", ", Lease.CapacityHoldingStates.Select(s => $"'{s.ToString().ToLowerInvariant()}'"));
+    public static readonly string Holding = string.Join(", ", Lease.CapacityHoldingStates.Select(s => $"'{s.ToString().ToLowerInvariant()}'"));
 
     public static readonly string Select = $"""
         SELECT h.host_id, h.hostname, h.agent_version, h.architecture, h.domain_type, h.capacity_vcpus, h.capacity_memory_bytes,

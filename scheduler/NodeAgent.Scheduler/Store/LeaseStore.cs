@@ -32,6 +32,9 @@ public interface ILeaseSession
 
     void Update(Lease lease);
 
+    /// <summary>How many leases of the group hold capacity on each host (anti-affinity or spread group).</summary>
+    IReadOnlyDictionary<HostId, int> GroupLeasesByHost(string group, bool antiAffinity);
+
     /// <summary>Marks the host's desired set as changed and returns its new version.</summary>
     long BumpDesiredVersion(HostId host);
 
@@ -73,7 +76,8 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +
             "power, reboots_requested, reboots_done, ssh_keys, " +
             "image_version, image_ref, data_disk_bytes, data_disk_total_bytes, disk_total_iops, disk_total_bytes_per_second, disk_allocated_bytes, disk_used_bytes, " +
-            "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description, limits";
+            "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description, limits, " +
+            "placement, anti_affinity_group, spread_group";
 
         public Lease? FindLease(LeaseId id) =>
             Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
@@ -110,7 +114,8 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                 $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid, " +
                 "$power, $reboots_requested, $reboots_done, $ssh_keys, " +
                 "$image_version, $image_ref, $data_disks, $data_disk_total, $iops, $bps, $disk_allocated, $disk_used, " +
-                "$save_generation, $save_image, $save_state, $save_reason, $save_version, $save_requested, $save_description, $limits)",
+                "$save_generation, $save_image, $save_state, $save_reason, $save_version, $save_requested, $save_description, $limits, " +
+                "$placement, $anti_affinity_group, $spread_group)",
                 Parameters(lease));
             InsertNetworks(lease);
         }
@@ -131,6 +136,23 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             {
                 throw new StoreException($"lease {lease.Id} vanished from the database while it was updated");
             }
+        }
+
+        public IReadOnlyDictionary<HostId, int> GroupLeasesByHost(string group, bool antiAffinity)
+        {
+            // The column name is one of two constants, never input.
+            var column = antiAffinity ? "anti_affinity_group" : "spread_group";
+            using var command = Command(
+                $"SELECT host_id, COUNT(*) FROM leases WHERE {column} = $group AND host_id IS NOT NULL AND state IN ({HostRows.Holding}) GROUP BY host_id",
+                ("$group", group));
+            using var r = command.ExecuteReader();
+            var counts = new Dictionary<HostId, int>();
+            while (r.Read())
+            {
+                counts[HostId.Parse(r.GetString(0))] = r.GetInt32(1);
+            }
+
+            return counts;
         }
 
         public long BumpDesiredVersion(HostId host)
@@ -158,6 +180,9 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             ("$save_reason", lease.Save?.Reason ?? string.Empty), ("$save_version", lease.Save?.ImageVersion ?? 0),
             ("$save_requested", lease.Save?.RequestedAt.ToUnixTimeMilliseconds() ?? 0), ("$save_description", lease.Save?.Description ?? string.Empty),
             ("$limits", lease.Limits?.ToByteArray()),
+            ("$placement", lease.Placement?.ToByteArray()),
+            ("$anti_affinity_group", lease.Placement?.AntiAffinityGroup ?? string.Empty),
+            ("$spread_group", lease.Placement?.SpreadGroup ?? string.Empty),
         ];
 
         private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
@@ -192,6 +217,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                         r.GetString(26), r.GetInt64(25), ParseSaveState(r.GetString(27)), r.GetString(28), r.GetInt32(29),
                         DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(30)), r.GetString(31)),
                     Limits = r.IsDBNull(32) ? null : Contract.V1.WorkspaceLimits.Parser.ParseFrom((byte[])r.GetValue(32)),
+                    Placement = r.IsDBNull(33) ? null : Contract.V1.PlacementConstraints.Parser.ParseFrom((byte[])r.GetValue(33)),
                 });
             }
 

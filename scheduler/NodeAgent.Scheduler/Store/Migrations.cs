@@ -255,6 +255,16 @@ internal static class Migrations
         DROP TABLE usage_acknowledged;
         ALTER TABLE usage_acknowledged_new RENAME TO usage_acknowledged;
         """,
+
+        // 12: a lease's placement constraints, as the protobuf-encoded nodeagent.v1.PlacementConstraints (NULL:
+        // none), and its two groups as columns, so placement counts a group's live leases per host in one query.
+        """
+        ALTER TABLE leases ADD COLUMN placement BLOB;
+        ALTER TABLE leases ADD COLUMN anti_affinity_group TEXT NOT NULL DEFAULT '';
+        ALTER TABLE leases ADD COLUMN spread_group TEXT NOT NULL DEFAULT '';
+        CREATE INDEX leases_by_anti_affinity_group ON leases (anti_affinity_group) WHERE anti_affinity_group != '';
+        CREATE INDEX leases_by_spread_group ON leases (spread_group) WHERE spread_group != '';
+        """,
     ];
 
     public static int Latest => Steps.Length;
