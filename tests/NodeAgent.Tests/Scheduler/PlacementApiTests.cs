@@ -3,6 +3,7 @@ using NodeAgent.Contract.V1;
 using NodeAgent.Rpc;
 using NodeAgent.Rpc.Client;
 using NodeAgent.Tests.Support;
+using Xunit.Abstractions;
 
 namespace NodeAgent.Tests.Scheduler;
 
@@ -10,7 +11,7 @@ namespace NodeAgent.Tests.Scheduler;
 /// Placement constraints and explanations through the scheduler's real API: architecture, features, labels,
 /// anti-affinity and spread groups, dry runs, the smoothed load placement ranks by, and hostile constraint values.
 /// </summary>
-public sealed class PlacementApiTests : IAsyncLifetime
+public sealed class PlacementApiTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
     private RunningScheduler _scheduler = null!;
@@ -110,6 +111,7 @@ public sealed class PlacementApiTests : IAsyncLifetime
 
         var plan = await _leases.CreateLeaseAsync(Request(new PlacementConstraints { Architecture = "x86_64" }, dryRun: true));
 
+        output.WriteLine(plan.StateReason);
         Assert.Empty(plan.Id);
         Assert.Equal(LeaseState.Pending, plan.State);
         Assert.Equal("idle", plan.HostId);
