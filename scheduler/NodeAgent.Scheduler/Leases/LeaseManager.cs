@@ -30,8 +30,10 @@ public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState
 /// </summary>
 public sealed partial class LeaseManager(
     ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, AddressAllocator addresses, ILeaseImages images, TimeProvider time, ILogger<LeaseManager> logger,
-    Metrics.SchedulerMetrics? metrics = null)
+    Metrics.SchedulerMetrics? metrics = null, IEnumerable<ILeaseAdmission>? admissions = null)
 {
+    private readonly ILeaseAdmission[] _admissions = admissions?.ToArray() ?? [];
+
     /// <summary>The longest a lease may run, counted from its creation.</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(366);
 
@@ -70,6 +72,17 @@ public sealed partial class LeaseManager(
                 Limits = request.Limits,
                 Placement = request.Placement,
             };
+            foreach (var admission in _admissions)
+            {
+                if (admission.Refuse(session, pending, now) is { } refusal)
+                {
+                    metrics?.Refused.Inc();
+                    var refused = LeaseStateMachine.Move(pending, LeaseState.Failed, refusal, now);
+                    session.Insert(refused);
+                    return refused;
+                }
+            }
+
             var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
             var candidates = Candidates(session, now, wanted);
             var deciding = time.GetTimestamp();
