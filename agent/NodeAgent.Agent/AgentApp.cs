@@ -24,7 +24,7 @@ namespace NodeAgent.Agent;
 public static class AgentApp
 {
     /// <param name="openLibvirt">Opens a libvirt connection: once at start, and again after libvirtd is lost.</param>
-    public static IHost Build(AgentOptions options, Func<LibvirtHypervisor> openLibvirt, Action<ILoggingBuilder>? configureLogging = null)
+    public static IHost Build(AgentOptions options, Func<LibvirtHypervisor> openLibvirt, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null)
     {
         Directory.CreateDirectory(options.StateDirectory);
         Directory.CreateDirectory(options.WorkspacesPath);
@@ -39,7 +39,7 @@ public static class AgentApp
         configureLogging?.Invoke(builder.Logging);
         var services = builder.Services;
         services.AddSingleton(options);
-        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(time ?? TimeProvider.System);
         services.AddSingleton(_ => new Random());
         services.AddSingleton(_ => CrashAfterStep.FromEnvironment());
         services.AddSingleton(sp =>

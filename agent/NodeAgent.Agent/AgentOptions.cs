@@ -26,6 +26,9 @@ public sealed record AgentOptions
     /// <summary>Whether each project's workspaces share one cgroup partition (docs/resources.md, "Per-project fair share").</summary>
     public Partitions.PartitionMode ProjectPartitions { get; init; } = Partitions.PartitionMode.Auto;
 
+    /// <summary>How long after a lease's end (and after its destruction time) the agent enforces them itself when the scheduler has not.</summary>
+    public TimeSpan ExpiryMargin { get; init; } = Workspaces.LocalExpiry.Default.Margin;
+
     /// <summary>How long a guest asked to shut down (ACPI) gets before it is powered off.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -123,6 +126,11 @@ public sealed record AgentOptions
         if (StopTimeout < TimeSpan.Zero || StopTimeout > TimeSpan.FromHours(1))
         {
             problems.Add($"stop-timeout: {StopTimeout} is outside 0–1 hour (0 powers guests off without asking them first)");
+        }
+
+        if (ExpiryMargin < TimeSpan.Zero || ExpiryMargin > TimeSpan.FromDays(1))
+        {
+            problems.Add($"expiry-margin: {ExpiryMargin} is outside 0–1 day; the default is {Workspaces.LocalExpiry.Default.Margin}");
         }
 
         if (UsagePeriod < TimeSpan.FromSeconds(1) || UsagePeriod > TimeSpan.FromHours(1))

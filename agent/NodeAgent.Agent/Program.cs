@@ -61,6 +61,13 @@ var usagePeriod = new Option<TimeSpan>("--usage-period")
         + "Records are kept in STATE/usage until the scheduler has stored them (docs/metering.md).",
     DefaultValueFactory = _ => new AgentOptions().UsagePeriod,
 };
+var expiryMargin = new Option<TimeSpan>("--expiry-margin")
+{
+    Description = "When the scheduler has not ended a lease this long after its end, the agent shuts the guest down itself, and removes the "
+        + "workspace this long after the destruction time the scheduler gave it (its --expiry-grace after the end): a host cut off from the "
+        + "scheduler never keeps expired workspaces (hh:mm:ss).",
+    DefaultValueFactory = _ => new AgentOptions().ExpiryMargin,
+};
 var parallelOperations = new Option<int>("--parallel-operations")
 {
     Description = "How many workspaces may be created, stopped or removed at once; the others wait their turn.",
@@ -118,7 +125,7 @@ var projectPartitions = new Option<PartitionMode>("--project-partitions")
 
 var root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
 {
-    scheduler, stateDirectory, imagesDirectory, imageCacheSize, imageFetchAttempts, libvirtUri, domainType, reconcileInterval, stopTimeout, usagePeriod, parallelOperations, hostId, networks,
+    scheduler, stateDirectory, imagesDirectory, imageCacheSize, imageFetchAttempts, libvirtUri, domainType, reconcileInterval, stopTimeout, usagePeriod, expiryMargin, parallelOperations, hostId, networks,
     reservedVcpus, reservedMemory, cpuOvercommit, memoryOvercommit, metricsListen, projectPartitions,
 };
 root.SetAction(async (result, cancellationToken) =>
@@ -152,6 +159,7 @@ root.SetAction(async (result, cancellationToken) =>
             ReconcileInterval = result.GetValue(reconcileInterval),
             StopTimeout = result.GetValue(stopTimeout),
             UsagePeriod = result.GetValue(usagePeriod),
+            ExpiryMargin = result.GetValue(expiryMargin),
             ParallelOperations = result.GetValue(parallelOperations),
             HostId = result.GetValue(hostId),
             Networks = networkDefinitions,

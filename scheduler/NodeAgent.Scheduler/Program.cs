@@ -119,6 +119,18 @@ var placementSeed = new Option<int?>("--placement-seed")
 {
     Description = "The seed of the random order hosts are examined in; by default one is drawn at start. The seed in use is logged at start, and each decision's sample seed with it, so a decision can be replayed.",
 };
+var expiryWarning = new Option<TimeSpan>("--expiry-warning")
+{
+    Description = "How long before a lease ends its owner is warned: the lease's reason says when it ends and how to extend it (hh:mm:ss).",
+    DefaultValueFactory = _ => new SchedulerOptions().ExpiryWarning,
+};
+var expiryGrace = new Option<TimeSpan>("--expiry-grace")
+{
+    Description = "When a lease ends its guest is shut down; this long after, its workspace is destroyed (hh:mm:ss). Meanwhile the owner can "
+        + "`ws save` the stopped disk or `ws extend` the lease. Agents also destroy an expired workspace on their own this long after its end "
+        + "(plus a margin) when they cannot reach the scheduler.",
+    DefaultValueFactory = _ => new SchedulerOptions().ExpiryGrace,
+};
 var loadHalfLife = new Option<TimeSpan>("--load-half-life")
 {
     Description = "The half-life of each host's smoothed load that placement ranks by (hh:mm:ss): a sample this old counts half as much as a new one.",
@@ -128,7 +140,7 @@ var loadHalfLife = new Option<TimeSpan>("--load-half-life")
 var root = new RootCommand("nodeagent-scheduler: registers hosts, places leased workspaces on them by load, hands out their addresses, and ends leases when they expire.")
 {
     listen, database, heartbeatInterval, heartbeatTtl, networks, defaultNetwork, addressQuarantine,
-    imageRepository, imageListen, imageUrl, imageMaxSize, placementStrategy, placementWeights, placementSample, placementSeed, loadHalfLife,
+    imageRepository, imageListen, imageUrl, imageMaxSize, placementStrategy, placementWeights, placementSample, placementSeed, loadHalfLife, expiryWarning, expiryGrace,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -156,6 +168,8 @@ root.SetAction(async (result, cancellationToken) =>
                 Seed = result.GetValue(placementSeed),
             },
             LoadHalfLife = result.GetValue(loadHalfLife),
+            ExpiryWarning = result.GetValue(expiryWarning),
+            ExpiryGrace = result.GetValue(expiryGrace),
         };
         if (result.GetValue(imageRepository) is { } directory)
         {

@@ -50,6 +50,7 @@ public static class SchedulerApp
         services.AddSingleton<SchedulerMetrics>();
         services.AddSingleton<SchedulerStateCollector>();
         services.AddSingleton<MetricsRoute>();
+        services.AddSingleton(new LeaseExpiryPolicy(options.ExpiryWarning, options.ExpiryGrace));
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();

@@ -18,6 +18,12 @@ public sealed record SchedulerOptions
 
     public TimeSpan HeartbeatTtl { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long before a lease's end its owner is warned (the lease's reason says so, and watchers see it).</summary>
+    public TimeSpan ExpiryWarning { get; init; } = Leases.LeaseExpiryPolicy.Default.Warning;
+
+    /// <summary>How long after a lease's end its stopped workspace is kept (for `ws save` or `ws extend`) before it is destroyed.</summary>
+    public TimeSpan ExpiryGrace { get; init; } = Leases.LeaseExpiryPolicy.Default.Grace;
+
     /// <summary>How placement filters and ranks hosts: strategy, ranker weights, sample size, seed.</summary>
     public NodeAgent.Scheduler.Placement.PlacementOptions Placement { get; init; } = NodeAgent.Scheduler.Placement.PlacementOptions.Default;
 
@@ -79,6 +85,16 @@ public sealed record SchedulerOptions
         if (HeartbeatTtl < HeartbeatInterval * 2)
         {
             problems.Add($"heartbeat-ttl: {HeartbeatTtl} must be at least twice heartbeat-interval ({HeartbeatInterval}), or one late heartbeat marks a host down");
+        }
+
+        if (ExpiryWarning < TimeSpan.Zero || ExpiryWarning > TimeSpan.FromDays(7))
+        {
+            problems.Add($"expiry-warning: {ExpiryWarning} is outside 0–7 days; the default is {Leases.LeaseExpiryPolicy.Default.Warning}");
+        }
+
+        if (ExpiryGrace < TimeSpan.Zero || ExpiryGrace > TimeSpan.FromDays(7))
+        {
+            problems.Add($"expiry-grace: {ExpiryGrace} is outside 0–7 days; the default is {Leases.LeaseExpiryPolicy.Default.Grace}");
         }
 
         if (LoadHalfLife <= TimeSpan.Zero)

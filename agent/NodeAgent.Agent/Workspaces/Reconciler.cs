@@ -32,6 +32,8 @@ public sealed partial class Reconciler(
 {
     private readonly ConcurrentDictionary<string, Task> _drives = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _slots = new(options.ParallelOperations);
+    private readonly LocalExpiry _expiry = new(options.ExpiryMargin);
+    private readonly ConcurrentDictionary<string, LocalExpiryStage> _expiryLogged = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -200,12 +202,30 @@ public sealed partial class Reconciler(
         _ => state.ToString(),
     };
 
-    /// <summary>The workspace as the latest desired set wants it, or null when it is not wanted.</summary>
+    /// <summary>
+    /// The workspace as the latest desired set wants it, or null when it is not wanted; a lease the scheduler has not
+    /// ended a margin after its end is ended here (<see cref="LocalExpiry"/>).
+    /// </summary>
     private Workspace? Wanted(string id)
     {
         var spec = desired.Latest?.Workspaces.FirstOrDefault(w => w.Id == id);
-        return spec is null ? null : Workspace.FromWire(spec);
+        if (spec is null)
+        {
+            return null;
+        }
+
+        var (workspace, stage) = _expiry.Apply(Workspace.FromWire(spec), time.GetUtcNow());
+        if (stage != LocalExpiryStage.None && _expiryLogged.GetValueOrDefault(id) != stage)
+        {
+            _expiryLogged[id] = stage;
+            LogLocalExpiry(logger, id, stage == LocalExpiryStage.Removed ? "removing it" : "shutting its guest down", options.ExpiryMargin.TotalSeconds);
+        }
+
+        return workspace;
     }
+
+    [LoggerMessage(EventId = 416, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId}: its lease ended and the scheduler has not ended it {Seconds:0} s later (is it reachable?); {Action} here")]
+    private static partial void LogLocalExpiry(ILogger logger, string workspaceId, string action, double seconds);
 
     [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId} failed: {Reason}")]
     private static partial void LogFailed(ILogger logger, string workspaceId, string reason);

@@ -26,6 +26,9 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
     /// <summary>Data disks and I/O limits.</summary>
     public WorkspaceStorage Storage { get; init; } = WorkspaceStorage.None;
 
+    /// <summary>When the workspace is destroyed after its lease ended; <see cref="DateTimeOffset.MaxValue"/> when the scheduler said nothing.</summary>
+    public DateTimeOffset DestroyAt { get; init; } = DateTimeOffset.MaxValue;
+
     /// <summary>The latest save of the root disk asked for; null when none was.</summary>
     public WorkspaceSave? Save { get; init; }
 
@@ -85,6 +88,7 @@ public sealed record Workspace(string Id, string Owner, string Image, int Vcpus,
             Storage = storage,
             Save = save,
             Limits = Hypervisor.ResourceLimits.FromWire(spec.Limits),
+            DestroyAt = spec.DestroyAt?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue,
         };
     }
 

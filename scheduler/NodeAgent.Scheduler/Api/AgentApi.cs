@@ -93,7 +93,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
             var desired = leases.DesiredFor(id);
             if (sent != desired.Version)
             {
-                await responses.WriteAsync(WireMapping.ToWire(desired, uploadUrl()), token);
+                await responses.WriteAsync(WireMapping.ToWire(desired, uploadUrl(), leases.Expiry), token);
                 sent = desired.Version;
             }
 

@@ -61,7 +61,7 @@ internal static partial class WireMapping
     }
 
     /// <summary>What an agent needs to create the lease's workspace; <paramref name="uploadUrl"/> is where saves go (empty: no repository).</summary>
-    public static V1.WorkspaceSpec ToSpec(Lease lease, string uploadUrl)
+    public static V1.WorkspaceSpec ToSpec(Lease lease, string uploadUrl, Leases.LeaseExpiryPolicy? expiry = null)
     {
         var spec = new V1.WorkspaceSpec
         {
@@ -70,6 +70,7 @@ internal static partial class WireMapping
             Image = lease.ImageRef?.Clone() ?? new V1.ImageRef { Name = lease.Image },
             Resources = ToWire(lease.Resources),
             ExpiresAt = Timestamp.FromDateTimeOffset(lease.ExpiresAt),
+            DestroyAt = Timestamp.FromDateTimeOffset((expiry ?? Leases.LeaseExpiryPolicy.Default).DestroyAt(lease.ExpiresAt)),
             Power = ToWire(lease.Power),
             RebootCount = (ulong)lease.RebootsRequested,
             Networks = { lease.Networks.Select(ToWire) },

@@ -114,11 +114,12 @@ internal static partial class WireMapping
     }
 
     /// <param name="uploadUrl">Where the host uploads saved disks; empty when the scheduler has no image repository.</param>
-    public static V1.DesiredWorkspaces ToWire(DesiredSet set, string uploadUrl) => new()
+    /// <param name="expiry">When an expired lease's workspace is destroyed: the agent enforces it when it cannot reach the scheduler.</param>
+    public static V1.DesiredWorkspaces ToWire(DesiredSet set, string uploadUrl, Leases.LeaseExpiryPolicy expiry) => new()
     {
         HostId = set.HostId.Value,
         Version = (ulong)set.Version,
-        Workspaces = { set.Workspaces.Select(lease => ToSpec(lease, uploadUrl)) },
+        Workspaces = { set.Workspaces.Select(lease => ToSpec(lease, uploadUrl, expiry)) },
     };
 
     public static LeaseRequest ToLeaseRequest(V1.CreateLeaseRequest request, string owner, RequestValidator v)

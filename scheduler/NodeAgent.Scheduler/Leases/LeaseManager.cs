@@ -30,8 +30,10 @@ public sealed record WorkspaceObservation(LeaseId Id, Contract.V1.WorkspaceState
 /// </summary>
 public sealed partial class LeaseManager(
     ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, AddressAllocator addresses, ILeaseImages images, TimeProvider time, ILogger<LeaseManager> logger,
-    Metrics.SchedulerMetrics? metrics = null, IEnumerable<ILeaseAdmission>? admissions = null)
+    Metrics.SchedulerMetrics? metrics = null, IEnumerable<ILeaseAdmission>? admissions = null, LeaseExpiryPolicy? expiry = null)
 {
+    private readonly LeaseExpiryPolicy _expiry = expiry ?? LeaseExpiryPolicy.Default;
+
     private readonly ILeaseAdmission[] _admissions = admissions?.ToArray() ?? [];
 
     /// <summary>The longest a lease may run, counted from its creation.</summary>
@@ -159,19 +161,6 @@ public sealed partial class LeaseManager(
     /// <summary>Ends a lease: its workspace is stopped and removed. Releasing an ended lease changes nothing.</summary>
     public Task<Lease> ReleaseAsync(LeaseId id, CancellationToken cancellationToken) =>
         StopAsync(id, "released", cancellationToken);
-
-    /// <summary>Moves every lease whose time is up towards its end.</summary>
-    public async Task<int> ExpireDueAsync(CancellationToken cancellationToken)
-    {
-        var now = Now();
-        var due = store.Read(s => s.DueForExpiry(now));
-        foreach (var lease in due)
-        {
-            await StopAsync(lease.Id, $"expired at {lease.ExpiresAt:u}", cancellationToken);
-        }
-
-        return due.Count;
-    }
 
     /// <summary>Applies an agent's reports about workspaces on its host.</summary>
     public async Task ApplyAsync(HostId host, IReadOnlyList<WorkspaceObservation> observations, CancellationToken cancellationToken)

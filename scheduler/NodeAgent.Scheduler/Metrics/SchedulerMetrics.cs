@@ -31,6 +31,8 @@ public sealed class SchedulerMetrics : IRpcCallObserver
         PlacementDuration = registry.CreateHistogram("nodeagent_scheduler_placement_duration_seconds",
             "Time of one placement decision: filtering and ranking every registered host for a new lease.",
             [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
+        ExpiryWarnings = registry.CreateCounter("nodeagent_scheduler_lease_expiry_warnings_total",
+            "Leases warned that they end soon (--expiry-warning before their end); a scheduler restart may warn a lease again.").WithLabels();
         _requests = registry.CreateCounter("nodeagent_scheduler_api_requests_total",
             "gRPC calls answered, by full method path and gRPC status name (OK, NOT_FOUND, ...).", "method", "code");
         _requestDuration = registry.CreateHistogram("nodeagent_scheduler_api_request_duration_seconds",
@@ -47,6 +49,8 @@ public sealed class SchedulerMetrics : IRpcCallObserver
     public Counter.Child Refused { get; }
 
     public Histogram PlacementDuration { get; }
+
+    public Counter.Child ExpiryWarnings { get; }
 
     /// <summary>The methods the server implements: the only values of the method label besides <see cref="UnknownMethod"/>.</summary>
     public void UseMethods(IEnumerable<string> methods) => _methods = methods.ToFrozenSet(StringComparer.Ordinal);

@@ -59,6 +59,10 @@ internal sealed class RunningScheduler : IAsyncDisposable
 
     public RpcChannel CreateChannel() => new(Address);
 
+    /// <summary>One of the scheduler's own services, to drive a duty (expiry, a queue pass) at a moment the test chooses.</summary>
+    public T Service<T>()
+        where T : notnull => _app.Services.GetRequiredService<T>();
+
     /// <summary>The scheduler's image repository (enabled on a free loopback port unless the test turned it off).</summary>
     public ImageRepository Repository => _app.Services.GetRequiredService<ImageRepository>();
 
