@@ -18,6 +18,9 @@ public sealed record SchedulerOptions
 
     public TimeSpan HeartbeatTtl { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How often draining hosts are checked for becoming drained or missing their deadline.</summary>
+    public TimeSpan DrainCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The networks workspaces get addresses on; none means workspaces get no NIC.</summary>
     public IReadOnlyList<NetworkDefinition> Networks { get; init; } = [];
 
@@ -73,6 +76,11 @@ public sealed record SchedulerOptions
         if (HeartbeatTtl < HeartbeatInterval * 2)
         {
             problems.Add($"heartbeat-ttl: {HeartbeatTtl} must be at least twice heartbeat-interval ({HeartbeatInterval}), or one late heartbeat marks a host down");
+        }
+
+        if (DrainCheckInterval <= TimeSpan.Zero)
+        {
+            problems.Add($"drain-check-interval: {DrainCheckInterval} must be positive, e.g. 00:00:05");
         }
 
         problems.AddRange(NetworkChecks.Problems(Networks, DefaultNetwork, AddressQuarantine));
