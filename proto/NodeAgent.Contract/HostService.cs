@@ -14,6 +14,9 @@ public static class HostServiceMethods
 
     public static readonly Method<GetHostRequest, Host> GetHost =
         Method.Unary(ServiceName, nameof(GetHost), GetHostRequest.Parser, Host.Parser);
+
+    public static readonly Method<SetHostAdminStateRequest, Host> SetHostAdminState =
+        Method.Unary(ServiceName, nameof(SetHostAdminState), SetHostAdminStateRequest.Parser, Host.Parser);
 }
 
 /// <summary>Server side of <c>nodeagent.v1.HostService</c>; methods not overridden answer UNIMPLEMENTED.</summary>
@@ -25,9 +28,13 @@ public abstract class HostServiceBase : IRpcService
     public virtual Task<Host> GetHost(GetHostRequest request, ServerCallContext context) =>
         throw NotImplemented.For(HostServiceMethods.GetHost.Path);
 
+    public virtual Task<Host> SetHostAdminState(SetHostAdminStateRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(HostServiceMethods.SetHostAdminState.Path);
+
     public void Bind(RpcServiceRegistry registry) => registry
         .AddUnary(HostServiceMethods.ListHosts, ListHosts)
-        .AddUnary(HostServiceMethods.GetHost, GetHost);
+        .AddUnary(HostServiceMethods.GetHost, GetHost)
+        .AddUnary(HostServiceMethods.SetHostAdminState, SetHostAdminState);
 }
 
 /// <summary>Client of <c>nodeagent.v1.HostService</c>.</summary>
@@ -38,4 +45,7 @@ public sealed class HostServiceClient(RpcChannel channel)
 
     public Task<Host> GetHostAsync(GetHostRequest request, CallOptions options = default) =>
         channel.UnaryAsync(HostServiceMethods.GetHost, request, options);
+
+    public Task<Host> SetHostAdminStateAsync(SetHostAdminStateRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(HostServiceMethods.SetHostAdminState, request, options);
 }

@@ -53,6 +53,7 @@ public static class SchedulerApp
         services.AddSingleton(new LeaseExpiryPolicy(options.ExpiryWarning, options.ExpiryGrace));
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
+        services.AddSingleton<DrainMonitor>().AddHostedService(provider => provider.GetRequiredService<DrainMonitor>());
         services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
         services.AddSingleton<IUsageStore, SqliteUsageStore>().AddSingleton<UsageLedger>();
         services.AddSingleton<ILeaseImages>(provider =>
@@ -67,7 +68,7 @@ public static class SchedulerApp
             var repository = provider.GetRequiredService<ImageRepository>();
             var registry = new RpcServiceRegistry()
                 .Add(new AgentApi(hosts, leases, () => repository.PublicUrl?.AbsoluteUri ?? string.Empty))
-                .Add(new HostApi(hosts))
+                .Add(new HostApi(hosts, provider.GetRequiredService<TimeProvider>()))
                 .Add(new LeaseApi(leases))
                 .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri))
                 .Add(new UsageApi(provider.GetRequiredService<UsageLedger>()));

@@ -30,6 +30,9 @@ public sealed record SchedulerOptions
     /// <summary>The half-life of each host's smoothed load (CPU utilization, memory pressure) that placement ranks by.</summary>
     public TimeSpan LoadHalfLife { get; init; } = NodeAgent.Scheduler.Placement.LoadAverage.DefaultHalfLife;
 
+    /// <summary>How often draining hosts are checked for becoming drained or missing their deadline.</summary>
+    public TimeSpan DrainCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The networks workspaces get addresses on; none means workspaces get no NIC.</summary>
     public IReadOnlyList<NetworkDefinition> Networks { get; init; } = [];
 
@@ -103,6 +106,12 @@ public sealed record SchedulerOptions
         }
 
         problems.AddRange(Placement.Validate().Select(p => "placement: " + p));
+
+        if (DrainCheckInterval <= TimeSpan.Zero)
+        {
+            problems.Add($"drain-check-interval: {DrainCheckInterval} must be positive, e.g. 00:00:05");
+        }
+
         problems.AddRange(NetworkChecks.Problems(Networks, DefaultNetwork, AddressQuarantine));
         problems.AddRange(ImageRepositoryChecks.Problems(this));
         return problems;

@@ -101,27 +101,3 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
         }
     }
 }
-
-/// <summary>nodeagent.v1.HostService: hosts as operators and ws see them.</summary>
-internal sealed class HostApi(HostRegistry hosts) : HostServiceBase
-{
-    public override Task<ListHostsResponse> ListHosts(ListHostsRequest request, ServerCallContext context)
-    {
-        var response = new ListHostsResponse();
-        foreach (var host in hosts.List())
-        {
-            response.Hosts.Add(WireMapping.ToWire(host, hosts.HealthOf(host)));
-        }
-
-        return Task.FromResult(response);
-    }
-
-    public override Task<NodeAgent.Contract.V1.Host> GetHost(GetHostRequest request, ServerCallContext context)
-    {
-        var v = new RequestValidator("GetHost");
-        var id = v.HostId("host_id", request.HostId);
-        v.ThrowIfInvalid();
-        var host = hosts.Get(id);
-        return Task.FromResult(WireMapping.ToWire(host, hosts.HealthOf(host)));
-    }
-}

@@ -16,6 +16,7 @@ internal static class ErrorMapping
         HostNotFoundException e => new RpcException(StatusCode.NotFound, e.Message),
         LeaseNotFoundException e => new RpcException(StatusCode.NotFound, e.Message),
         LeaseStateException e => new RpcException(StatusCode.FailedPrecondition, e.Message),
+        HostAdminStateException e => new RpcException(StatusCode.FailedPrecondition, e.Message),
         ImageNotFoundException e => new RpcException(StatusCode.NotFound, e.Message),
         ImageRetiredException e => new RpcException(StatusCode.FailedPrecondition, e.Message),
         InvalidImageException e => new RpcException(StatusCode.InvalidArgument, e.Message),

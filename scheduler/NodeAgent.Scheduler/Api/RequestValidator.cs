@@ -59,6 +59,47 @@ internal sealed class RequestValidator(string method)
         }
     }
 
+    /// <summary>An admin action on a host; UNSPECIFIED and values this scheduler does not know are refused, naming the allowed ones.</summary>
+    public HostAdminAction HostAdminAction(string field, Contract.V1.HostAdminAction value)
+    {
+        switch (value)
+        {
+            case Contract.V1.HostAdminAction.Enable: return Domain.HostAdminAction.Enable;
+            case Contract.V1.HostAdminAction.Disable: return Domain.HostAdminAction.Disable;
+            case Contract.V1.HostAdminAction.Drain: return Domain.HostAdminAction.Drain;
+            default:
+                var name = Enum.IsDefined(value) ? "HOST_ADMIN_ACTION_UNSPECIFIED" : ((int)value).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                _problems.Add($"{field} is {name}; it must be one of HOST_ADMIN_ACTION_ENABLE, HOST_ADMIN_ACTION_DISABLE, HOST_ADMIN_ACTION_DRAIN");
+                return default;
+        }
+    }
+
+    /// <summary>A point in time after <paramref name="now"/> and at most <paramref name="max"/> later; null (with the problem noted) otherwise.</summary>
+    public DateTimeOffset? Deadline(string field, Google.Protobuf.WellKnownTypes.Timestamp? value, DateTimeOffset now, TimeSpan max)
+    {
+        if (value is null)
+        {
+            _problems.Add($"{field} is missing; give the time by which the host must be empty, at most {Human(max)} ahead");
+            return null;
+        }
+
+        // Compared in seconds first: Timestamp.ToDateTimeOffset throws on values outside DateTimeOffset's range.
+        var latest = now + max;
+        if (value.Nanos is < 0 or > 999_999_999 || value.Seconds <= now.ToUnixTimeSeconds() - 1 || value.Seconds > latest.ToUnixTimeSeconds() ||
+            value.ToDateTimeOffset() is var at && (at <= now || at > latest))
+        {
+            _problems.Add($"{field} is {Describe(value)}; it must be after now ({now:u}) and at most {Human(max)} ahead (by {latest:u})");
+            return null;
+        }
+
+        return at;
+    }
+
+    private static string Describe(Google.Protobuf.WellKnownTypes.Timestamp value) =>
+        value.Seconds is >= -62_135_596_800 and <= 253_402_300_799 && value.Nanos is >= 0 and <= 999_999_999
+            ? value.ToDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture)
+            : $"{value.Seconds}s since the Unix epoch";
+
     public TimeSpan Duration(string field, Google.Protobuf.WellKnownTypes.Duration? value, TimeSpan min, TimeSpan max)
     {
         if (value is null)

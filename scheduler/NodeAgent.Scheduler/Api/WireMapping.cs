@@ -70,7 +70,8 @@ internal static partial class WireMapping
     public static V1.Resources ToWire(Resources r) =>
         new() { Vcpus = (uint)r.Vcpus, MemoryBytes = (ulong)r.MemoryBytes, DiskBytes = (ulong)r.DiskBytes };
 
-    public static V1.Host ToWire(HostRecord host, HostHealth health)
+    /// <param name="now">The scheduler's time, to say how long a down host has been silent.</param>
+    public static V1.Host ToWire(HostRecord host, HostHealth health, DateTimeOffset now)
     {
         var r = host.Registration;
         var info = new V1.HostInfo
@@ -98,7 +99,12 @@ internal static partial class WireMapping
                 HostHealth.Degraded => V1.HostHealth.Degraded,
                 _ => V1.HostHealth.Down,
             },
-            HealthReason = health == HostHealth.Degraded ? host.DegradedReason : string.Empty,
+            HealthReason = health switch
+            {
+                HostHealth.Degraded => host.DegradedReason,
+                HostHealth.Down => host.SilenceAt(now),
+                _ => string.Empty,
+            },
             Load = new V1.HostLoad
             {
                 CpuUtilization = host.Load.CpuUtilization,
@@ -110,8 +116,23 @@ internal static partial class WireMapping
             Allocated = ToWire(host.Allocated),
             RegisteredAt = Timestamp.FromDateTimeOffset(host.RegisteredAt),
             LastHeartbeatAt = host.LastHeartbeatAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
+            AdminState = ToWire(host.Admin.State),
+            AdminReason = host.Admin.Reason,
+            DrainDeadline = host.Admin.DrainDeadline is { } deadline ? Timestamp.FromDateTimeOffset(deadline) : null,
+            AdminSince = Timestamp.FromDateTimeOffset(host.Admin.Since),
+            AdminChangedBy = host.Admin.ChangedBy,
         };
     }
+
+    public static V1.HostAdminState ToWire(HostAdminState state) => state switch
+    {
+        HostAdminState.Enabled => V1.HostAdminState.Enabled,
+        HostAdminState.Disabled => V1.HostAdminState.Disabled,
+        HostAdminState.Draining => V1.HostAdminState.Draining,
+        HostAdminState.Drained => V1.HostAdminState.Drained,
+        HostAdminState.DrainFailed => V1.HostAdminState.DrainFailed,
+        _ => V1.HostAdminState.Unspecified,
+    };
 
     /// <param name="uploadUrl">Where the host uploads saved disks; empty when the scheduler has no image repository.</param>
     /// <param name="expiry">When an expired lease's workspace is destroyed: the agent enforces it when it cannot reach the scheduler.</param>

@@ -36,6 +36,11 @@ public sealed record HostRegistration(
     public IReadOnlyList<string> Networks { get; init; } = [];
 }
 
+/// <summary>
+/// How a host is doing, from its heartbeats. <see cref="Down"/> is what people read as "unreachable": no heartbeat
+/// within the TTL. Nothing ends or moves a down host's leases: its workspaces may still run, and the two sides
+/// reconcile when its heartbeats return.
+/// </summary>
 public enum HostHealth
 {
     Up,
@@ -57,6 +62,9 @@ public sealed record HostRecord(
 {
     public HostId Id => Registration.Id;
 
+    /// <summary>Whether an operator lets the scheduler place new workspaces here; enabled unless one changed it.</summary>
+    public HostAdmin Admin { get; init; } = HostAdmin.Default;
+
     /// <summary>What is left for new leases: capacity less what leases hold and what foreign domains use.</summary>
     public Resources Free => new(
         Registration.Capacity.Vcpus - Allocated.Vcpus - Load.Foreign.Vcpus,
@@ -67,6 +75,18 @@ public sealed record HostRecord(
         LastHeartbeatAt is not { } last || now - last > ttl ? HostHealth.Down
         : DegradedReason.Length > 0 ? HostHealth.Degraded
         : HostHealth.Up;
+
+    /// <summary>How long the host has been silent, for people: "no heartbeat for 47 s".</summary>
+    public string SilenceAt(DateTimeOffset now) =>
+        LastHeartbeatAt is { } last ? "no heartbeat for " + Span(now - last) : "no heartbeat yet";
+
+    private static string Span(TimeSpan span) => span.TotalSeconds switch
+    {
+        < 120 => $"{Math.Max(0, (long)span.TotalSeconds)} s",
+        < 7200 => $"{(long)span.TotalMinutes} min",
+        < 172_800 => $"{(long)span.TotalHours} h",
+        _ => $"{(long)span.TotalDays} days",
+    };
 }
 
 /// <summary>A heartbeat as the scheduler stores it.</summary>

@@ -13,6 +13,7 @@ public static class RejectReasons
     public const string Degraded = "degraded (its agent cannot run new workspaces now; see `ws hosts show`)";
     public const string Disabled = "disabled by an admin";
     public const string Draining = "draining";
+    public const string Drained = "drained (`ws hosts enable` returns it to placement)";
     public const string Vcpus = "insufficient vCPUs";
     public const string Memory = "insufficient memory";
     public const string Disk = "insufficient disk";
@@ -41,6 +42,7 @@ public sealed class HostScheduleFilter : IHostFilter
     {
         HostSchedule.Enabled => null,
         HostSchedule.Draining => RejectReasons.Draining,
+        HostSchedule.Drained => RejectReasons.Drained,
         _ => RejectReasons.Disabled,
     };
 }

@@ -13,6 +13,9 @@ public enum HostSchedule
 
     /// <summary>The host is being emptied: no new workspaces, and the ones it runs are moving or ending.</summary>
     Draining,
+
+    /// <summary>A drain finished (or failed at its deadline): the host takes nothing new until an admin enables it.</summary>
+    Drained,
 }
 
 /// <summary>A host as placement sees it: its record, health and admin state now, what is still free on it, and what it runs.</summary>
@@ -22,7 +25,13 @@ public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Reso
     public IReadOnlySet<string> CachedImages { get; init; } = new HashSet<string>();
 
     /// <summary>The host's admin state; only <see cref="HostSchedule.Enabled"/> hosts get new workspaces.</summary>
-    public HostSchedule Schedule { get; init; } = HostSchedule.Enabled;
+    public HostSchedule Schedule { get; init; } = Host.Admin.State switch
+    {
+        HostAdminState.Enabled => HostSchedule.Enabled,
+        HostAdminState.Draining => HostSchedule.Draining,
+        HostAdminState.Drained or HostAdminState.DrainFailed => HostSchedule.Drained,
+        _ => HostSchedule.Disabled,
+    };
 
     /// <summary>The anti-affinity groups that have a live lease on this host.</summary>
     public IReadOnlySet<string> AntiAffinityGroups { get; init; } = new HashSet<string>();

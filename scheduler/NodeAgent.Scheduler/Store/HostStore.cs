@@ -17,6 +17,16 @@ public interface IHostStore
     IReadOnlyList<HostRecord> List();
 
     HostRecord? Find(HostId id);
+
+    /// <summary>
+    /// Sets the host's admin state to <paramref name="updated"/> if it is still exactly <paramref name="expected"/>;
+    /// false when it changed meanwhile (or the host is not registered), so a drain that completes and an operator's
+    /// enable at the same moment cannot overwrite each other unseen.
+    /// </summary>
+    Task<bool> SetAdminAsync(HostId id, HostAdmin expected, HostAdmin updated, CancellationToken cancellationToken = default);
+
+    /// <summary>The leases that hold capacity on the host (<see cref="Lease.CapacityHoldingStates"/>), oldest first.</summary>
+    IReadOnlyList<LeaseId> LeasesHoldingCapacity(HostId id);
 }
 
 /// <summary>Hosts in SQLite.</summary>
@@ -30,8 +40,8 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
             command.Transaction = transaction;
             command.CommandText = """
                 INSERT INTO hosts (host_id, hostname, agent_version, architecture, domain_type, capacity_vcpus, capacity_memory_bytes,
-                                   capacity_disk_bytes, labels, features, networks, registered_at)
-                VALUES ($id, $hostname, $version, $arch, $type, $vcpus, $memory, $disk, $labels, $features, $networks, $now)
+                                   capacity_disk_bytes, labels, features, networks, registered_at, admin_since)
+                VALUES ($id, $hostname, $version, $arch, $type, $vcpus, $memory, $disk, $labels, $features, $networks, $now, $now)
                 ON CONFLICT (host_id) DO UPDATE SET
                     hostname = excluded.hostname, agent_version = excluded.agent_version, architecture = excluded.architecture,
                     domain_type = excluded.domain_type, capacity_vcpus = excluded.capacity_vcpus,
@@ -82,6 +92,47 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
 
+    public async Task<bool> SetAdminAsync(HostId id, HostAdmin expected, HostAdmin updated, CancellationToken cancellationToken = default) =>
+        await database.WriteAsync((connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                UPDATE hosts SET admin_state = $state, admin_reason = $reason, drain_deadline = $deadline, admin_since = $since, admin_by = $by
+                WHERE host_id = $id AND admin_state = $was_state AND admin_reason = $was_reason AND drain_deadline IS $was_deadline
+                    AND admin_since = $was_since AND admin_by = $was_by
+                """;
+            var p = command.Parameters;
+            p.AddWithValue("$id", id.Value);
+            AddAdmin(p, "$", updated);
+            AddAdmin(p, "$was_", expected);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+
+    public IReadOnlyList<LeaseId> LeasesHoldingCapacity(HostId id) => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT lease_id FROM leases WHERE host_id = $id AND state IN ({HostRows.Holding}) ORDER BY created_at, lease_id";
+        command.Parameters.AddWithValue("$id", id.Value);
+        using var reader = command.ExecuteReader();
+        var leases = new List<LeaseId>();
+        while (reader.Read())
+        {
+            leases.Add(LeaseId.Parse(reader.GetString(0)));
+        }
+
+        return leases;
+    });
+
+    private static void AddAdmin(SqliteParameterCollection p, string prefix, HostAdmin admin)
+    {
+        p.AddWithValue(prefix + "state", HostAdminStateMachine.Name(admin.State));
+        p.AddWithValue(prefix + "reason", admin.Reason);
+        p.AddWithValue(prefix + "deadline", admin.DrainDeadline is { } deadline ? deadline.ToUnixTimeMilliseconds() : DBNull.Value);
+        p.AddWithValue(prefix + "since", admin.Since.ToUnixTimeMilliseconds());
+        p.AddWithValue(prefix + "by", admin.ChangedBy);
+    }
+
     public IReadOnlyList<HostRecord> List() => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
@@ -104,12 +155,14 @@ internal static class HostRows
     /// <summary>The lease states that count against a host's capacity, as stored: <see cref="Lease.CapacityHoldingStates"/>.</summary>
     public static readonly string Holding = string.Join(", ", Lease.CapacityHoldingStates.Select(s => $"'{s.ToString().ToLowerInvariant()}'"));
 
+    private static readonly Dictionary<string, HostAdminState> AdminStates = Enum.GetValues<HostAdminState>().ToDictionary(HostAdminStateMachine.Name, StringComparer.Ordinal);
+
     public static readonly string Select = $"""
         SELECT h.host_id, h.hostname, h.agent_version, h.architecture, h.domain_type, h.capacity_vcpus, h.capacity_memory_bytes,
                h.capacity_disk_bytes, h.labels, h.features, h.registered_at, h.last_heartbeat_at, h.load_cpu,
                h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces, h.desired_version,
                COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0), h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason,
-               h.networks
+               h.networks, h.admin_state, h.admin_reason, h.drain_deadline, h.admin_since, h.admin_by
         FROM hosts h
         LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(memory_bytes) AS memory_bytes, SUM(disk_bytes + data_disk_total_bytes) AS disk_bytes
                    FROM leases WHERE state IN ({Holding}) GROUP BY host_id) a ON a.host_id = h.host_id
@@ -144,8 +197,22 @@ internal static class HostRows
         var load = new HostLoad(r.GetDouble(12), r.GetInt64(13), r.GetDouble(14), r.GetInt32(15), new Resources(r.GetInt32(20), r.GetInt64(21), 0));
         DateTimeOffset? lastHeartbeat = r.IsDBNull(11) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11));
         var allocated = new Resources(r.GetInt32(17), r.GetInt64(18), r.GetInt64(19));
-        return new HostRecord(registration, load, allocated, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)), lastHeartbeat, r.GetInt64(16), r.GetString(22));
+        return new HostRecord(registration, load, allocated, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)), lastHeartbeat, r.GetInt64(16), r.GetString(22))
+        {
+            Admin = new HostAdmin(
+                AdminState(r.GetString(24)),
+                r.GetString(25),
+                r.IsDBNull(26) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(26)),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(27)),
+                r.GetString(28)),
+        };
     }
+
+    /// <summary>The state as stored (<see cref="HostAdminStateMachine.Name"/>; the schema's CHECK allows nothing else).</summary>
+    private static HostAdminState AdminState(string stored) =>
+        AdminStates.TryGetValue(stored, out var state)
+            ? state
+            : throw new StoreException($"a host's admin_state is '{stored}', which this scheduler does not know; run the scheduler version that wrote it");
 }
 
 [JsonSerializable(typeof(Dictionary<string, string>))]

@@ -265,6 +265,19 @@ internal static class Migrations
         CREATE INDEX leases_by_anti_affinity_group ON leases (anti_affinity_group) WHERE anti_affinity_group != '';
         CREATE INDEX leases_by_spread_group ON leases (spread_group) WHERE spread_group != '';
         """,
+
+        // 13: a host's admin state: enabled, disabled, draining, drained or drain-failed, with the operator's reason
+        // (or why a drain failed), the drain's deadline (NULL: none), since when (Unix milliseconds) and who changed
+        // it. Existing hosts are enabled, as they were, since their registration.
+        """
+        ALTER TABLE hosts ADD COLUMN admin_state TEXT NOT NULL DEFAULT 'enabled'
+            CHECK (admin_state IN ('enabled', 'disabled', 'draining', 'drained', 'drain-failed'));
+        ALTER TABLE hosts ADD COLUMN admin_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE hosts ADD COLUMN drain_deadline INTEGER;
+        ALTER TABLE hosts ADD COLUMN admin_since INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE hosts ADD COLUMN admin_by TEXT NOT NULL DEFAULT '';
+        UPDATE hosts SET admin_since = registered_at;
+        """,
     ];
 
     public static int Latest => Steps.Length;

@@ -71,6 +71,7 @@ public sealed class ContractTests
         yield return Row(LeaseServiceMethods.SetLeasePower);
         yield return Row(HostServiceMethods.ListHosts);
         yield return Row(HostServiceMethods.GetHost);
+        yield return Row(HostServiceMethods.SetHostAdminState);
         yield return Row(UsageServiceMethods.GetUsage);
         yield return Row(UsageServiceMethods.ReportUsage);
     }

@@ -150,6 +150,27 @@ public sealed class PlacementApiTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task AdminStates_DisabledAndDrainingHostsGetNothingNew_AndTheRefusalSaysSo()
+    {
+        await RegisterAsync("off");
+        await RegisterAsync("leaving");
+        await RegisterAsync("on");
+        var hosts = new HostServiceClient(_channel);
+        await hosts.SetHostAdminStateAsync(new SetHostAdminStateRequest { HostId = "off", Action = HostAdminAction.Disable, Reason = "disk swap" });
+        await hosts.SetHostAdminStateAsync(new SetHostAdminStateRequest
+        {
+            HostId = "leaving", Action = HostAdminAction.Drain, DrainDeadline = Timestamp.FromDateTimeOffset(_clock.GetUtcNow() + TimeSpan.FromHours(1)),
+        });
+
+        var placed = await _leases.CreateLeaseAsync(Request());
+        await hosts.SetHostAdminStateAsync(new SetHostAdminStateRequest { HostId = "on", Action = HostAdminAction.Disable });
+        var refused = await _leases.CreateLeaseAsync(Request());
+
+        Assert.Equal("on", placed.HostId);
+        Assert.Equal("no host can take it: 2 hosts: disabled by an admin; 1 host: draining", refused.StateReason);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task SpreadGroup_PrefersHostsWithFewerOfTheGroup()
     {
         await RegisterAsync("a");
