@@ -8,6 +8,7 @@ using NodeAgent.Scheduler.Leases;
 using NodeAgent.Scheduler.Metrics;
 using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Placement;
+using NodeAgent.Scheduler.Quotas;
 using NodeAgent.Scheduler.Store;
 using NodeAgent.Scheduler.Usage;
 
@@ -50,6 +51,8 @@ public static class SchedulerApp
         services.AddSingleton<SchedulerMetrics>();
         services.AddSingleton<SchedulerStateCollector>();
         services.AddSingleton<MetricsRoute>();
+        services.AddSingleton<QuotaAdmission>().AddSingleton<ILeaseAdmission>(provider => provider.GetRequiredService<QuotaAdmission>());
+        services.AddSingleton<IQuotaStore, SqliteQuotaStore>().AddSingleton<QuotaBook>();
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
@@ -69,7 +72,8 @@ public static class SchedulerApp
                 .Add(new HostApi(hosts))
                 .Add(new LeaseApi(leases))
                 .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri))
-                .Add(new UsageApi(provider.GetRequiredService<UsageLedger>()));
+                .Add(new UsageApi(provider.GetRequiredService<UsageLedger>()))
+                .Add(new QuotaApi(provider.GetRequiredService<QuotaBook>()));
             var metrics = provider.GetRequiredService<SchedulerMetrics>();
             var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Observer = metrics };
             var server = new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
