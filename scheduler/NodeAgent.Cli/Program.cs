@@ -25,6 +25,7 @@ root.Subcommands.Add(SaveCommand.Create(options));
 root.Subcommands.Add(HostCommands.Create(options));
 root.Subcommands.Add(ImageCommands.Create(options));
 root.Subcommands.Add(UsageCommand.Create(options));
+root.Subcommands.Add(QuotaCommands.Create(options));
 ManualHelp.Install(root);
 
 var parse = root.Parse(args);

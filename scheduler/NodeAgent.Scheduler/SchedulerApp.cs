@@ -8,6 +8,7 @@ using NodeAgent.Scheduler.Leases;
 using NodeAgent.Scheduler.Metrics;
 using NodeAgent.Scheduler.Networks;
 using NodeAgent.Scheduler.Placement;
+using NodeAgent.Scheduler.Quotas;
 using NodeAgent.Scheduler.Store;
 using NodeAgent.Scheduler.Usage;
 
@@ -51,6 +52,8 @@ public static class SchedulerApp
         services.AddSingleton<SchedulerStateCollector>();
         services.AddSingleton<MetricsRoute>();
         services.AddSingleton(new LeaseExpiryPolicy(options.ExpiryWarning, options.ExpiryGrace));
+        services.AddSingleton<QuotaAdmission>().AddSingleton<ILeaseAdmission>(provider => provider.GetRequiredService<QuotaAdmission>());
+        services.AddSingleton<IQuotaStore, SqliteQuotaStore>().AddSingleton<QuotaBook>();
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<DrainMonitor>().AddHostedService(provider => provider.GetRequiredService<DrainMonitor>());
@@ -71,7 +74,8 @@ public static class SchedulerApp
                 .Add(new HostApi(hosts, provider.GetRequiredService<TimeProvider>()))
                 .Add(new LeaseApi(leases))
                 .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri))
-                .Add(new UsageApi(provider.GetRequiredService<UsageLedger>()));
+                .Add(new UsageApi(provider.GetRequiredService<UsageLedger>()))
+                .Add(new QuotaApi(provider.GetRequiredService<QuotaBook>()));
             var metrics = provider.GetRequiredService<SchedulerMetrics>();
             var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Observer = metrics };
             var server = new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());

@@ -52,9 +52,19 @@ public sealed partial class LeaseManager(
         var wanted = PlacementRequestFor(claim, network?.Name, image.Sha256, request.Placement);
         if (request.DryRun)
         {
-            var plan = store.Read(session => placement.Decide(Candidates(session, now, wanted), wanted));
-            return new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, plan.Explain("would go to"),
-                plan.Host, now, now + request.Duration, now, request.RequestId) { ImageRef = image, Placement = request.Placement };
+            var asked = new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, string.Empty,
+                null, now, now + request.Duration, now, request.RequestId) { ImageRef = image, Placement = request.Placement, DataDiskBytes = request.DataDiskBytes };
+            return store.Read(session =>
+            {
+                // The same rules as a real lease: a quota that would refuse it is the answer, before any host is looked at.
+                if (_admissions.Select(a => a.Refuse(session, asked, now)).FirstOrDefault(r => r is not null) is { } refusal)
+                {
+                    return asked with { Reason = refusal };
+                }
+
+                var plan = placement.Decide(Candidates(session, now, wanted), wanted);
+                return asked with { Reason = plan.Explain("would go to"), Host = plan.Host };
+            });
         }
 
         var lease = await store.WriteAsync(session =>
@@ -148,6 +158,14 @@ public sealed partial class LeaseManager(
             if (expires - lease.CreatedAt > MaxLifetime)
             {
                 throw new ArgumentOutOfRangeException(nameof(by), $"lease {id} would then end {expires:u}, past the longest lifetime of {MaxLifetime.TotalDays:0} days from its creation");
+            }
+
+            foreach (var quota in _admissions.OfType<Quotas.QuotaAdmission>())
+            {
+                if (quota.RefuseExtension(session, lease, expires, now) is { } refusal)
+                {
+                    throw new QuotaExceededException(refusal);
+                }
             }
 
             var extended = lease with { ExpiresAt = expires, UpdatedAt = now };

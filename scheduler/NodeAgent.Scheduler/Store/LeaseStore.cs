@@ -52,6 +52,18 @@ public interface ILeaseSession
 
     /// <summary>Moves the lease's assigned addresses into quarantine until <paramref name="until"/>; returns how many.</summary>
     int Quarantine(LeaseId lease, DateTimeOffset until);
+
+    /// <summary>The project's quota in force: its own settings over the default quota's (LeaseStore.Quotas.cs).</summary>
+    ProjectQuota QuotaOf(string project);
+
+    /// <summary>What the project's live leases (every state before ended or failed) hold together; no vCPU-milliseconds.</summary>
+    ProjectUse LiveUseOf(string project);
+
+    /// <summary>
+    /// vCPU-milliseconds of the project's leases inside [<paramref name="from"/>, <paramref name="until"/>): each lease
+    /// from its creation to its expiry, or, once ended or failed, to when it did (its last update), if earlier.
+    /// </summary>
+    long VcpuMillisecondsOf(string project, DateTimeOffset from, DateTimeOffset until);
 }
 
 /// <summary>The source of truth for leases: runs lease logic in transactions.</summary>

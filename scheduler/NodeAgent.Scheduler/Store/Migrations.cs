@@ -278,6 +278,27 @@ internal static class Migrations
         ALTER TABLE hosts ADD COLUMN admin_by TEXT NOT NULL DEFAULT '';
         UPDATE hosts SET admin_since = registered_at;
         """,
+
+        // 14: per-project quotas (docs/quotas.md). One row per project with settings of its own, and the default
+        // quota under the project '*' (never a valid project id). NULL leaves a limit to the default (the default:
+        // unlimited); 0 is unlimited, set explicitly. A core-hours budget and its period are set together, periods
+        // and durations in whole seconds. Existing leases count against quotas as they are: no row exists, so
+        // nothing is limited until an admin sets a quota.
+        """
+        CREATE TABLE quotas (
+            project TEXT PRIMARY KEY,
+            max_vcpus INTEGER CHECK (max_vcpus >= 0),
+            max_memory_bytes INTEGER CHECK (max_memory_bytes >= 0),
+            max_workspaces INTEGER CHECK (max_workspaces >= 0),
+            core_hours_budget REAL CHECK (core_hours_budget >= 0),
+            period_seconds INTEGER CHECK (period_seconds >= 0),
+            max_lease_seconds INTEGER CHECK (max_lease_seconds >= 0),
+            updated_at INTEGER NOT NULL,
+            updated_by TEXT NOT NULL,
+            CHECK ((core_hours_budget IS NULL) = (period_seconds IS NULL)),
+            CHECK (core_hours_budget = 0 OR period_seconds > 0)
+        ) STRICT;
+        """,
     ];
 
     public static int Latest => Steps.Length;
