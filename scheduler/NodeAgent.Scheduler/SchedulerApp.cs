@@ -52,6 +52,7 @@ public static class SchedulerApp
         services.AddSingleton<MetricsRoute>();
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
+        services.AddHostedService<QueueService>();
         services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
         services.AddSingleton<IUsageStore, SqliteUsageStore>().AddSingleton<UsageLedger>();
         services.AddSingleton<ILeaseImages>(provider =>
