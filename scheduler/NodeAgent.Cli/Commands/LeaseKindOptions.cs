@@ -17,8 +17,8 @@ internal sealed class LeaseKindOptions
         once, and `ws show` tells the same. It gives up after --queue-limit (default a day).
 
         --start TIME reserves the capacity for the window [TIME, TIME + --duration) on one host: the
-        scheduler refuses the reservation if any host's window would be overbooked, and nothing placed
-        meanwhile may take that capacity (a lease that would run into the window goes to another host
+        scheduler admits it on a host that has the capacity free for the whole window, or refuses it
+        and says why when no host has; nothing placed meanwhile may take that capacity (a lease that would run into the window goes to another host
         or fails, and `ws extend` refuses to run into it). At TIME the reservation becomes a running
         workspace on that host. TIME is local time unless it ends in Z (UTC) or an offset: 2026-12-01T09:00,
         2026-12-01T09:00Z, 2026-12-01T09:00+01:00. ws returns once the reservation is admitted.
