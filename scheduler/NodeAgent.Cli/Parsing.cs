@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace NodeAgent.Cli;
 
-/// <summary>Reads sizes ("2G", "512MiB") and durations ("2h", "1h30m", "3d") as people write them.</summary>
+/// <summary>Reads sizes ("2G", "512MiB"), durations ("2h", "1h30m", "3d") and moments ("2026-12-01T09:00") as people write them.</summary>
 public static partial class Parsing
 {
     /// <summary>Binary units: K, M, G, T (with or without "i" and "B"); a bare number is bytes.</summary>
@@ -78,6 +78,45 @@ public static partial class Parsing
 
         return total;
     }
+
+    /// <summary>
+    /// A moment as people write it: "2026-12-01T09:00" (or with a space for the T, or with seconds, or a bare date for
+    /// midnight) in <paramref name="zone"/>, the local time zone unless a test passes another; "Z" or an offset such as
+    /// "+01:00" at the end says the zone instead. A local time the clocks skip (daylight saving) is refused; one they
+    /// pass twice is read in standard time.
+    /// </summary>
+    public static DateTimeOffset Moment(string text, string option, TimeZoneInfo? zone = null)
+    {
+        var match = MomentPattern().Match(text.Trim());
+        var example = "write e.g. 2026-12-01T09:00 (local time), 2026-12-01T09:00Z (UTC) or 2026-12-01T09:00+01:00";
+        if (!match.Success ||
+            !DateTime.TryParseExact(match.Groups[1].Value + (match.Groups[2].Success ? "T" + match.Groups[2].Value : "T00:00"),
+                ["yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss"], CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        {
+            throw new UsageException($"{option} '{text}' is not a date and time; {example}");
+        }
+
+        var suffix = match.Groups[3].Value;
+        if (suffix.Length > 0)
+        {
+            var offset = suffix is "Z" or "z" ? TimeSpan.Zero
+                : TimeSpan.ParseExact(suffix[1..], @"hh\:mm", CultureInfo.InvariantCulture) * (suffix[0] == '-' ? -1 : 1);
+            return offset.Duration() > TimeSpan.FromHours(14)
+                ? throw new UsageException($"{option} '{text}': the offset {suffix} is beyond ±14:00; {example}")
+                : new DateTimeOffset(local, offset);
+        }
+
+        zone ??= TimeZoneInfo.Local;
+        if (zone.IsInvalidTime(local))
+        {
+            throw new UsageException($"{option} '{text}' does not exist in the time zone {zone.Id} (the clocks skip it); give another time, or the offset, e.g. {local:yyyy-MM-dd'T'HH:mm}Z");
+        }
+
+        return new DateTimeOffset(local, zone.GetUtcOffset(local));
+    }
+
+    [GeneratedRegex(@"^([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ]([0-9]{2}:[0-9]{2}(?::[0-9]{2})?))?(Z|z|[+-][0-9]{2}:[0-9]{2})?$")]
+    private static partial Regex MomentPattern();
 
     [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)(?:i?[bB])?$")]
     private static partial Regex SizePattern();

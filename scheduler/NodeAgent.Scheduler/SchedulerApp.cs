@@ -57,6 +57,7 @@ public static class SchedulerApp
         services.AddSingleton<LeaseManager>();
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<DrainMonitor>().AddHostedService(provider => provider.GetRequiredService<DrainMonitor>());
+        services.AddHostedService<QueueService>();
         services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
         services.AddSingleton<IUsageStore, SqliteUsageStore>().AddSingleton<UsageLedger>();
         services.AddSingleton<ILeaseImages>(provider =>

@@ -24,8 +24,8 @@ public static class LeaseCommands
         var cpus = new Option<uint>("--cpus") { Description = "Virtual CPUs.", DefaultValueFactory = _ => 1 };
         var memory = new Option<string>("--memory") { Description = "Memory, e.g. 512M or 2G.", DefaultValueFactory = _ => "1G" };
         var disk = new Option<string>("--disk") { Description = "Root disk size, e.g. 10G. 0 keeps the image's size.", DefaultValueFactory = _ => "0" };
-        var duration = new Option<string>("--duration") { Description = "How long the lease lasts, e.g. 30m, 2h, 7d.", DefaultValueFactory = _ => "1h" };
-        var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the lease is accepted instead of waiting until it runs." };
+        var duration = new Option<string>("--duration") { Description = "How long the lease lasts, e.g. 30m, 2h, 7d (with --start: the window's length).", DefaultValueFactory = _ => "1h" };
+        var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the lease is accepted (or queued) instead of waiting until it runs." };
         var waitLimit = new Option<string>("--wait-limit") { Description = "Give up waiting after this long (the lease stays).", DefaultValueFactory = _ => "10m" };
         var requestId = new Option<string?>("--request-id") { Description = "Idempotency key: repeating the command with the same key returns the same lease." };
         var network = new Option<string?>("--network")
@@ -51,6 +51,7 @@ public static class LeaseCommands
         var nicOutbound = new Option<string?>("--nic-outbound") { Description = "Average bandwidth out of each NIC of the guest, bytes per second, e.g. 10M. Default: unlimited." };
         var sshUser = SshUserOption();
         var placement = new LeasePlacement();
+        var kind = new LeaseKindOptions();
         var command = new ManualCommand("lease", "Lease a workspace: placed on a host, given an address, booted; prints how to reach it.", """
             The scheduler places the workspace on the least loaded host that fits and has a bridge for its
             network, gives it the lowest free address of that network and a MAC of its own, and the host
@@ -78,15 +79,17 @@ public static class LeaseCommands
             Sharing the host: --cpu-weight sets the workspace's share of contended CPUs, --cpu-cap caps each
             vCPU, --memory-limit caps what its QEMU process may hold, and --nic-inbound/--nic-outbound limit
             each NIC. The host enforces them with cgroups and tc; `ws show` lists them.
-            """ + "\n\n" + LeasePlacement.Manual + "\n\n" + """
+            """ + "\n\n" + LeaseKindOptions.Manual + "\n\n" + LeasePlacement.Manual + "\n\n" + """
             Examples:
               ws lease --image debian-12 --memory 2G --duration 4h --ssh-key ~/.ssh/id_ed25519.pub --ssh-user debian
               ws lease --image debian-12:3 --disk 40G --data-disk 100G --iops 2000 --duration 1d
               ws lease --image debian-12 --cpus 4 --cpu-cap 50 --memory 4G --memory-limit 4.5G --nic-outbound 50M
               ws lease --image debian-12 --anti-affinity db --label rack=r1 --dry-run
+              ws lease --image debian-12 --cpus 8 --best-effort --queue-limit 6h --duration 3h
+              ws lease --image debian-12 --cpus 16 --start 2026-12-01T09:00 --duration 4h
             """)
         { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, network, sshKeys, dataDisks, iops, diskBandwidth, cpuWeight, cpuCap, memoryLimit, nicInbound, nicOutbound, sshUser };
-        foreach (var option in placement.All)
+        foreach (var option in placement.All.Concat(kind.All))
         {
             command.Options.Add(option);
         }
@@ -133,6 +136,7 @@ public static class LeaseCommands
                 Placement = placement.Constraints(parse),
                 DryRun = parse.GetValue(placement.DryRun),
             };
+            kind.Apply(parse, request);
             var limit = Parsing.Duration(parse.GetValue(waitLimit)!, "--wait-limit");
             var lease = await new LeaseServiceClient(context.Channel).CreateLeaseAsync(request, context.Call);
             if (request.DryRun)
@@ -146,7 +150,8 @@ public static class LeaseCommands
                 return;
             }
 
-            if (!parse.GetValue(noWait) && !IsSettled(lease, LeaseState.Running))
+            // A reservation is settled once admitted: it runs at its start, which may be months away.
+            if (!parse.GetValue(noWait) && request.Kind != LeaseKind.Reservation && !IsSettled(lease, LeaseState.Running))
             {
                 lease = await LeaseFollower.FollowAsync(context, lease, l => IsSettled(l, LeaseState.Running), limit);
             }
@@ -194,14 +199,26 @@ public static class LeaseCommands
         return command;
     }
 
-    private static Command ExtendCommand(GlobalOptions options)
+    private static ManualCommand ExtendCommand(GlobalOptions options)
     {
         var id = new Argument<string>("LEASE-ID") { Description = "The lease to extend." };
-        var by = new Option<string>("--by") { Description = "How much longer, e.g. 1h or 2d.", Required = true };
-        var command = new Command("extend", "Move a lease's end further out.") { id, by };
+        var longer = new Argument<string?>("DURATION") { Description = "How much longer, e.g. 1h or 2d (or give it as --by).", Arity = ArgumentArity.ZeroOrOne };
+        var by = new Option<string?>("--by") { Description = "How much longer, e.g. 1h or 2d." };
+        var command = new ManualCommand("extend", "Move a lease's end further out.", """
+            `ws extend LEASE-ID 2h` moves the lease's end two hours out, up to a year from its creation. It
+            is refused when an advance reservation on the lease's host needs the capacity in the added time:
+            the answer names the reservation's start and how far the lease can go instead. A best-effort
+            lease still waiting in the queue gets a longer run time instead; a reservation a longer window
+            (refused, likewise, if it would run into another one).
+            """)
+        { id, longer, by };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
-            var request = new ExtendLeaseRequest { Id = parse.GetValue(id), By = Duration.FromTimeSpan(Parsing.Duration(parse.GetValue(by)!, "--by")) };
+            var (positional, named) = (parse.GetValue(longer), parse.GetValue(by));
+            var text = positional is not null && named is not null
+                ? throw new UsageException("give how much longer once: either DURATION or --by, e.g. `ws extend LEASE-ID 2h`")
+                : positional ?? named ?? throw new UsageException("say how much longer, e.g. `ws extend LEASE-ID 2h`");
+            var request = new ExtendLeaseRequest { Id = parse.GetValue(id), By = Duration.FromTimeSpan(Parsing.Duration(text, positional is null ? "--by" : "DURATION")) };
             var lease = await new LeaseServiceClient(context.Channel).ExtendLeaseAsync(request, context.Call);
             context.Write(lease, () => LeaseView.Render(lease));
         }, token));

@@ -17,7 +17,7 @@ internal static class LeaseFollower
     {
         var clock = Stopwatch.StartNew();
         var progress = Console.Error;
-        var last = (lease.State, lease.StateReason);
+        var last = (lease.State, lease.StateReason, lease.QueuePosition);
         await progress.WriteLineAsync(Line(clock, lease));
         var options = CallOptions.WithTimeout(limit, context.CancellationToken);
         try
@@ -25,9 +25,9 @@ internal static class LeaseFollower
             await foreach (var update in new LeaseServiceClient(context.Channel).WatchLeaseAsync(new GetLeaseRequest { Id = lease.Id }, options))
             {
                 lease = update;
-                if ((lease.State, lease.StateReason) != last)
+                if ((lease.State, lease.StateReason, lease.QueuePosition) != last)
                 {
-                    last = (lease.State, lease.StateReason);
+                    last = (lease.State, lease.StateReason, lease.QueuePosition);
                     await progress.WriteLineAsync(Line(clock, lease));
                 }
 
@@ -40,14 +40,16 @@ internal static class LeaseFollower
         catch (RpcException e) when (e.Status == StatusCode.DeadlineExceeded)
         {
             throw new RpcException(StatusCode.DeadlineExceeded,
-                $"lease {lease.Id} is still {LeaseView.StateName(lease.State)} after {Minutes(limit)} ({lease.StateReason}); it continues — follow it with `ws show {lease.Id}`");
+                $"lease {lease.Id} is still {LeaseView.StateLabel(lease)} after {Minutes(limit)} ({lease.StateReason}); it continues — follow it with `ws show {lease.Id}`");
         }
 
         return lease;
     }
 
+    /// <summary>"  12.0s  queued    2nd in project alice's queue; waiting: no host can take it: 1 host: insufficient vCPUs".</summary>
     private static string Line(Stopwatch clock, Lease lease) =>
-        $"{clock.Elapsed.TotalSeconds,6:0.0}s  {LeaseView.StateName(lease.State),-9} {lease.StateReason}";
+        $"{clock.Elapsed.TotalSeconds,6:0.0}s  {LeaseView.StateLabel(lease),-9} " +
+        (lease.QueuePosition > 0 ? LeaseView.QueuePlace(lease) + "; " : string.Empty) + lease.StateReason;
 
     private static string Minutes(TimeSpan limit) => limit.TotalMinutes >= 1 ? $"{limit.TotalMinutes:0.#} minutes" : $"{limit.TotalSeconds:0.#} seconds";
 }

@@ -19,6 +19,39 @@ public static class LeaseView
         _ => "unknown",
     };
 
+    /// <summary>"queued" for a best-effort lease waiting for a host, "reserved" for a reservation before its start, else the state's name.</summary>
+    public static string StateLabel(Lease lease) => (lease.State, lease.Kind) switch
+    {
+        (LeaseState.Pending, LeaseKind.BestEffort) => "queued",
+        (LeaseState.Pending, LeaseKind.Reservation) => "reserved",
+        _ => StateName(lease.State),
+    };
+
+    /// <summary>UNSPECIFIED (a scheduler from before lease kinds) reads as immediate.</summary>
+    public static string KindName(LeaseKind kind) => kind switch
+    {
+        LeaseKind.BestEffort => "best-effort",
+        LeaseKind.Reservation => "reservation",
+        _ => "immediate",
+    };
+
+    /// <summary>"3rd in project alice's queue" for a queued lease; empty otherwise.</summary>
+    public static string QueuePlace(Lease lease) =>
+        lease.QueuePosition == 0 ? string.Empty : $"{Ordinal(lease.QueuePosition)} in project {lease.Owner}'s queue";
+
+    /// <summary>"1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", ...</summary>
+    public static string Ordinal(uint n)
+    {
+        var suffix = (n % 100) is 11 or 12 or 13 ? "th" : (n % 10) switch
+        {
+            1 => "st",
+            2 => "nd",
+            3 => "rd",
+            _ => "th",
+        };
+        return n.ToString(System.Globalization.CultureInfo.InvariantCulture) + suffix;
+    }
+
     /// <summary>The power state the owner wants; UNSPECIFIED reads as running.</summary>
     public static PowerState Power(Lease lease) => lease.Power == PowerState.Unspecified ? PowerState.Running : lease.Power;
 
@@ -34,14 +67,17 @@ public static class LeaseView
 
     public static string RenderList(IEnumerable<Lease> leases)
     {
-        var table = new Table("LEASE", "STATE", "POWER", "HOST", "ADDRESS", "IMAGE", "VCPUS", "MEMORY", "EXPIRES");
+        var table = new Table("LEASE", "STATE", "POWER", "HOST", "ADDRESS", "IMAGE", "VCPUS", "MEMORY", "EXPIRES", "KIND");
         var now = DateTimeOffset.UtcNow;
         foreach (var l in leases)
         {
-            table.Add(l.Id, StateName(l.State), Placed(l) ? PowerName(Power(l)) : "-", l.HostId.Length == 0 ? "-" : l.HostId,
+            var queued = StateLabel(l) == "queued";
+            table.Add(l.Id, StateLabel(l), Placed(l) ? PowerName(Power(l)) : "-", l.HostId.Length == 0 ? "-" : l.HostId,
                 l.Networks.Count == 0 ? "-" : l.Networks[0].Address, l.Image,
                 l.Resources.Vcpus.ToString(System.Globalization.CultureInfo.InvariantCulture), Units.Bytes(l.Resources.MemoryBytes),
-                l.State is LeaseState.Ended or LeaseState.Failed ? "-" : Until(l.ExpiresAt.ToDateTimeOffset() - now));
+                l.State is LeaseState.Ended or LeaseState.Failed ? "-" : (queued ? "gives up " : string.Empty) + Until(l.ExpiresAt.ToDateTimeOffset() - now),
+                KindName(l.Kind) + (queued && l.QueuePosition > 0 ? $", {Ordinal(l.QueuePosition)} in queue"
+                    : StateLabel(l) == "reserved" && l.Start is { } start ? ", starts " + Until(start.ToDateTimeOffset() - now) : string.Empty));
         }
 
         return table.ToString();
@@ -51,6 +87,7 @@ public static class LeaseView
     public static string Render(Lease l, string? sshUser = null) => $"""
         Lease:     {l.Id}
         State:     {StateName(l.State)} — {l.StateReason}
+        Kind:      {Kind(l)}
         Power:     {(Placed(l) ? PowerName(Power(l)) + " (as its owner asked)" : "-")}
         Reboots:   {l.RebootsRequested} asked for, {l.RebootsDone} carried out
         Host:      {(l.HostId.Length == 0 ? "-" : l.HostId)}
@@ -62,12 +99,47 @@ public static class LeaseView
         Placement: {Placement(l)}
         Save:      {Save(l)}
         Created:   {l.CreatedAt.ToDateTimeOffset():u}
-        Expires:   {l.ExpiresAt.ToDateTimeOffset():u}{(l.State is LeaseState.Ended or LeaseState.Failed ? string.Empty : $" ({Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})")}
+        Expires:   {l.ExpiresAt.ToDateTimeOffset():u}{(l.State is LeaseState.Ended or LeaseState.Failed ? string.Empty : $" ({(StateLabel(l) == "queued" ? "gives up waiting " : string.Empty)}{Until(l.ExpiresAt.ToDateTimeOffset() - DateTimeOffset.UtcNow)})")}
         {Networks(l)}
         SSH keys:  {Keys(l)}
         {Ssh(l, sshUser)}
 
         """;
+
+    /// <summary>
+    /// "immediate"; "best-effort — 2nd in project alice's queue since 2026-11-30 08:00:00Z; runs 3h once placed";
+    /// "reservation — 2026-12-01 09:00:00Z until 2026-12-01 13:00:00Z (starts in 2d)".
+    /// </summary>
+    private static string Kind(Lease l)
+    {
+        var name = KindName(l.Kind);
+        if (StateLabel(l) == "queued")
+        {
+            var place = l.QueuePosition > 0 ? QueuePlace(l) + " " : "in the queue ";
+            var since = l.QueuedAt is { } queued ? $"since {queued.ToDateTimeOffset():u}" : string.Empty;
+            return $"{name} — {place}{since}; runs {Hours(l.RunDuration?.ToTimeSpan() ?? TimeSpan.Zero)} once placed";
+        }
+
+        if (l.Kind == LeaseKind.Reservation && l.Start is { } start)
+        {
+            var window = $"{name} — {start.ToDateTimeOffset():u} until {l.ExpiresAt.ToDateTimeOffset():u}";
+            return StateLabel(l) == "reserved" ? $"{window} (starts {Until(start.ToDateTimeOffset() - DateTimeOffset.UtcNow)})" : window;
+        }
+
+        return name;
+    }
+
+    /// <summary>"3h", "1h30m", "2d4h": a run time as ws takes durations.</summary>
+    private static string Hours(TimeSpan span)
+    {
+        var parts = new[]
+        {
+            span.Days > 0 ? $"{span.Days}d" : null,
+            span.Hours > 0 ? $"{span.Hours}h" : null,
+            span.Minutes > 0 ? $"{span.Minutes}m" : null,
+        }.OfType<string>().ToList();
+        return parts.Count == 0 ? $"{span.Seconds}s" : string.Concat(parts);
+    }
 
     /// <summary>"debian-12:3 (sha256 0123456789ab…)", or the bare name for a lease made before the catalogue.</summary>
     public static string ImageName(Lease l) => l.ImageRef is { } image

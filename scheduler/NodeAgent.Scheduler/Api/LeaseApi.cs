@@ -16,7 +16,9 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
     public override async Task<Lease> CreateLease(CreateLeaseRequest request, ServerCallContext context)
     {
         var v = new RequestValidator("CreateLease");
-        var lease = await leases.CreateAsync(WireMapping.ToLeaseRequest(request, Owner(context, v), v), context.CancellationToken);
+        var (kind, start, queueLimit) = WireMapping.ToKind(request, v);
+        var leaseRequest = WireMapping.ToLeaseRequest(request, Owner(context, v), v) with { Kind = kind, Start = start, QueueLimit = queueLimit };
+        var lease = await leases.CreateAsync(leaseRequest, context.CancellationToken);
         var wire = WireMapping.ToWire(lease);
         if (request.DryRun)
         {

@@ -173,6 +173,7 @@ internal static partial class WireMapping
     {
         var wire = ToWireWithoutDisks(lease);
         AddDisks(wire, lease);
+        AddKind(wire, lease);
         return wire;
     }
 

@@ -105,6 +105,14 @@ public sealed record LeaseRequest(string Owner, string Image, Resources Resource
 
     /// <summary>Only decide where it would go; store nothing.</summary>
     public bool DryRun { get; init; }
+
+    public LeaseKind Kind { get; init; } = LeaseKind.Immediate;
+
+    /// <summary>A reservation's start (its window is [Start, Start + Duration)); null for other kinds.</summary>
+    public DateTimeOffset? Start { get; init; }
+
+    /// <summary>How long a best-effort lease may wait for a host before it gives up.</summary>
+    public TimeSpan QueueLimit { get; init; } = LeaseKinds.DefaultQueueLimit;
 }
 
 /// <summary>
@@ -159,6 +167,38 @@ public sealed record Lease(
 
     /// <summary>What the lease's disks claim of its host: the root disk and every data disk.</summary>
     public long ClaimedDiskBytes => Resources.DiskBytes + DataDiskBytes.Sum();
+
+    /// <summary>What the lease claims of its host: its vCPUs and memory, and its disks (<see cref="ClaimedDiskBytes"/>).</summary>
+    public Resources Claim => Resources with { DiskBytes = ClaimedDiskBytes };
+
+    public LeaseKind Kind { get; init; } = LeaseKind.Immediate;
+
+    /// <summary>A reservation's start: its window is [StartAt, ExpiresAt). Null for other kinds.</summary>
+    public DateTimeOffset? StartAt { get; init; }
+
+    /// <summary>When a best-effort lease joined its project's queue; null for other kinds. The store keeps its arrival order beside it.</summary>
+    public DateTimeOffset? QueuedAt { get; init; }
+
+    /// <summary>
+    /// How long the workspace runs once placed. A queued best-effort lease's <see cref="ExpiresAt"/> is when it gives
+    /// up waiting; placing it sets ExpiresAt to the placement time plus this.
+    /// </summary>
+    public TimeSpan RunFor { get; init; }
+
+    /// <summary>The network the workspace joins once placed, resolved when the lease was made; null for none.</summary>
+    public string? WantedNetwork { get; init; }
+
+    /// <summary>A queued lease's place in its project's queue (1: next), computed when read and never stored; 0 otherwise.</summary>
+    public int QueuePosition { get; init; }
+
+    /// <summary>Whether the lease is a best-effort lease waiting in its project's queue.</summary>
+    public bool IsQueued => Kind == LeaseKind.BestEffort && State == LeaseState.Pending;
+
+    /// <summary>Whether the lease is an advance reservation waiting on its host for its start.</summary>
+    public bool IsReserved => Kind == LeaseKind.Reservation && State == LeaseState.Pending;
+
+    /// <summary>The project whose queue and fair share the lease counts in: its owner, until projects exist.</summary>
+    public string Project => Owner;
 
     /// <summary>
     /// The guest's hostname: the lease id, which <see cref="LeaseId.New"/> makes a DNS label ("w-" and letters and

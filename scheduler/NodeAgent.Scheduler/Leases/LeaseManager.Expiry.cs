@@ -38,7 +38,9 @@ public sealed partial class LeaseManager
         {
             if (lease.ExpiresAt > now)
             {
-                moved += await WarnAsync(lease, now, cancellationToken) ? 1 : 0;
+                // Only a workspace on a host is warned: a queued lease's end is when it gives up waiting.
+                var placed = lease.State is LeaseState.Starting or LeaseState.Running or LeaseState.Stopped or LeaseState.Paused;
+                moved += placed && await WarnAsync(lease, now, cancellationToken) ? 1 : 0;
             }
             else if (_expiry.DestroyAt(lease.ExpiresAt) <= now || lease.State is LeaseState.Pending or LeaseState.Placing)
             {

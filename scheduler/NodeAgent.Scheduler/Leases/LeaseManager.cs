@@ -41,49 +41,32 @@ public sealed partial class LeaseManager(
 
     public ChangeSignal<LeaseId> LeaseChanges { get; } = new();
 
+    /// <summary>
+    /// Makes a lease of the request's kind (LeaseManager.Kinds.cs): an immediate lease is placed now or fails, a
+    /// best-effort one joins its project's queue and is placed as soon as its turn comes and a host can take it, a
+    /// reservation is admitted on a host that can keep its window free, or refused.
+    /// </summary>
     /// <exception cref="UnknownNetworkException">The request names a network this scheduler does not have; nothing is stored.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A reservation's window is not in the future or ends too far ahead; nothing is stored.</exception>
     /// <remarks>The image is resolved in the catalogue first; an unknown or retired image stores nothing either.</remarks>
     public async Task<Lease> CreateAsync(LeaseRequest request, CancellationToken cancellationToken)
     {
         var now = Now();
         var network = addresses.Resolve(request.Network);
         var image = images.ResolveForLease(request.Image, request.ImageVersion);
-        var claim = request.Resources with { DiskBytes = request.Resources.DiskBytes + request.DataDiskBytes.Sum() };
-        var wanted = PlacementRequestFor(claim, network?.Name, image.Sha256, request.Placement);
+        var pending = NewLease(request, network?.Name, image, now);
         if (request.DryRun)
         {
-            var asked = new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, string.Empty,
-                null, now, now + request.Duration, now, request.RequestId) { ImageRef = image, Placement = request.Placement, DataDiskBytes = request.DataDiskBytes };
-            return store.Read(session =>
-            {
-                // The same rules as a real lease: a quota that would refuse it is the answer, before any host is looked at.
-                if (_admissions.Select(a => a.Refuse(session, asked, now)).FirstOrDefault(r => r is not null) is { } refusal)
-                {
-                    return asked with { Reason = refusal };
-                }
-
-                var plan = placement.Decide(Candidates(session, now, wanted), wanted);
-                return asked with { Reason = plan.Explain("would go to"), Host = plan.Host };
-            });
+            return store.Read(session => DryRun(session, pending, now));
         }
 
-        var lease = await store.WriteAsync(session =>
+        var (lease, others) = await store.WriteAsync<(Lease Lease, IReadOnlyList<Lease> Others)>(session =>
         {
             if (request.RequestId is { } requestId && session.FindByRequestId(request.Owner, requestId) is { } existing)
             {
-                return existing;
+                return (existing, []);
             }
 
-            var pending = new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, "accepted",
-                null, now, now + request.Duration, now, request.RequestId)
-            {
-                SshKeys = request.SshKeys,
-                ImageRef = image,
-                DataDiskBytes = request.DataDiskBytes,
-                DiskLimits = request.DiskLimits,
-                Limits = request.Limits,
-                Placement = request.Placement,
-            };
             foreach (var admission in _admissions)
             {
                 if (admission.Refuse(session, pending, now) is { } refusal)
@@ -91,42 +74,16 @@ public sealed partial class LeaseManager(
                     metrics?.Refused.Inc();
                     var refused = LeaseStateMachine.Move(pending, LeaseState.Failed, refusal, now);
                     session.Insert(refused);
-                    return refused;
+                    return (refused, []);
                 }
             }
 
-            var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
-            var candidates = Candidates(session, now, wanted);
-            var deciding = time.GetTimestamp();
-            var decision = placement.Decide(candidates, wanted);
-            metrics?.PlacementDuration.Observe(time.GetElapsedTime(deciding).TotalSeconds);
-            if (decision.Host is not { } host)
+            return pending.Kind switch
             {
-                metrics?.Refused.Inc();
-                var failed = LeaseStateMachine.Move(placing, LeaseState.Failed, decision.Explain(), now);
-                session.Insert(failed);
-                return failed;
-            }
-
-            ValueList<NetworkAttachment> nics = [];
-            if (network is not null)
-            {
-                if (!addresses.TryAssign(session, network, placing.Id, now, out var nic, out var refusal))
-                {
-                    metrics?.Refused.Inc();
-                    var refused = LeaseStateMachine.Move(placing, LeaseState.Failed, refusal, now);
-                    session.Insert(refused);
-                    return refused;
-                }
-
-                nics = [nic];
-            }
-
-            metrics?.Placed.Inc();
-            var starting = LeaseStateMachine.Move(placing, LeaseState.Starting, $"placed on {host}; waiting for the host to start it", now) with { Host = host, Networks = nics };
-            session.Insert(starting);
-            session.BumpDesiredVersion(host);
-            return starting;
+                LeaseKind.BestEffort => Enqueue(session, pending, now),
+                LeaseKind.Reservation => (Reserve(session, pending, now), []),
+                _ => (PlaceImmediately(session, pending, now), []),
+            };
         }, cancellationToken);
 
         LogCreated(logger, lease.Id.Value, lease.Owner, lease.State, lease.Host?.Value ?? "-", lease.Reason);
@@ -136,13 +93,19 @@ public sealed partial class LeaseManager(
         }
 
         Changed(lease);
-        return lease;
+        Announce(others);
+        return lease.IsQueued ? Get(lease.Id) : lease;
     }
 
-    public Lease Get(LeaseId id) => store.Read(s => s.FindLease(id)) ?? throw new LeaseNotFoundException(id);
+    public Lease Get(LeaseId id) => store.Read(s => WithQueuePositions(s, [s.FindLease(id) ?? throw new LeaseNotFoundException(id)])[0]);
 
-    public IReadOnlyList<Lease> List(bool includeEnded) => store.Read(s => s.ListLeases(includeEnded));
+    public IReadOnlyList<Lease> List(bool includeEnded) => store.Read(s => WithQueuePositions(s, s.ListLeases(includeEnded)));
 
+    /// <summary>
+    /// Moves a lease's end out by <paramref name="by"/>, within <see cref="MaxLifetime"/> and only if no reservation on
+    /// its host needs the capacity then. A best-effort lease still in the queue gets a longer run time instead.
+    /// </summary>
+    /// <exception cref="LeaseStateException">The lease has ended, or a reservation needs its host's capacity; the message says until when it can run.</exception>
     public async Task<Lease> ExtendAsync(LeaseId id, TimeSpan by, CancellationToken cancellationToken)
     {
         var now = Now();
@@ -152,6 +115,18 @@ public sealed partial class LeaseManager(
             if (lease.IsTerminal || lease.State == LeaseState.Stopping)
             {
                 throw new LeaseStateException(lease, lease.State);
+            }
+
+            if (lease.IsQueued)
+            {
+                var longer = lease with { RunFor = lease.RunFor + by, UpdatedAt = now };
+                if (longer.RunFor > MaxLifetime)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(by), $"lease {id} would then run {longer.RunFor.TotalDays:0.#} days once placed, longer than the longest lifetime of {MaxLifetime.TotalDays:0} days");
+                }
+
+                session.Update(longer);
+                return longer;
             }
 
             var expires = lease.ExpiresAt + by;
@@ -168,12 +143,13 @@ public sealed partial class LeaseManager(
                 }
             }
 
+            CheckReservationsAllow(session, lease, expires);
             var extended = lease with { ExpiresAt = expires, UpdatedAt = now };
             session.Update(extended);
             return extended;
         }, cancellationToken);
         Changed(lease);
-        return lease;
+        return lease.IsQueued ? Get(lease.Id) : lease;
     }
 
     /// <summary>Ends a lease: its workspace is stopped and removed. Releasing an ended lease changes nothing.</summary>
@@ -255,7 +231,7 @@ public sealed partial class LeaseManager(
             switch (lease.State)
             {
                 case LeaseState.Pending or LeaseState.Placing:
-                    next = LeaseStateMachine.Move(lease, LeaseState.Ended, $"{why} before it was placed", now);
+                    next = LeaseStateMachine.Move(lease, LeaseState.Ended, NotPlacedReason(lease, why), now);
                     break;
                 case LeaseState.Starting or LeaseState.Running or LeaseState.Stopped or LeaseState.Paused:
                     next = LeaseStateMachine.Move(LeaseSaving.Abandon(lease, why, now), LeaseState.Stopping, $"{why}; {lease.Host} is removing the workspace", now);
@@ -273,6 +249,11 @@ public sealed partial class LeaseManager(
         {
             LogStateChanged(logger, after.Id.Value, after.State, after.Reason);
             Changed(after);
+            if (before.IsQueued)
+            {
+                // The leases behind it moved up.
+                AnnounceQueue();
+            }
         }
 
         return after;
@@ -298,6 +279,9 @@ public sealed partial class LeaseManager(
         var now = time.GetUtcNow();
         return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMillisecond));
     }
+
+    /// <summary>What placement needs to know of a lease: its claim (data disks included), network, image and constraints.</summary>
+    private static PlacementRequest PlacementRequestFor(Lease lease) => PlacementRequestFor(lease.Claim, lease.WantedNetwork, lease.ImageRef?.Sha256, lease.Placement);
 
     private static PlacementRequest PlacementRequestFor(Resources claim, string? network, string? imageSha256, Contract.V1.PlacementConstraints? constraints) =>
         new(claim, network)
@@ -346,6 +330,12 @@ public sealed partial class LeaseManager(
         if (lease.Host is { } host)
         {
             hosts.DesiredChanges.Notify(host);
+        }
+
+        if (lease.IsTerminal)
+        {
+            // Capacity (or a reservation's window) was freed: the queue may move.
+            QueueWake.Notify(QueueKey);
         }
     }
 

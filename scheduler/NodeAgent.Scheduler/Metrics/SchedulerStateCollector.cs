@@ -27,20 +27,21 @@ public sealed class SchedulerStateCollector
         _leasesByState = registry.CreateCollected(MetricType.Gauge, "nodeagent_scheduler_leases", "Live leases (not ended or failed) by state.", "state");
         _hostsByHealth = registry.CreateCollected(MetricType.Gauge, "nodeagent_scheduler_hosts", "Registered hosts by health: up, down (no recent heartbeat) or degraded (the agent says it cannot take work).", "health");
         _queue = registry.CreateCollected(MetricType.Gauge, "nodeagent_scheduler_queue_length",
-            "Leases waiting for a host (state pending). Placement happens when a lease is created, so this stays 0 until leases can queue.");
+            "Best-effort leases waiting in the queue for a host (state pending); reservations waiting for their start are not counted.");
         registry.AddCollector("scheduler-state", Collect);
     }
 
     public void Collect(Scrape scrape)
     {
         ArgumentNullException.ThrowIfNull(scrape);
-        var counts = _leases.List(includeEnded: false).GroupBy(l => l.State).ToDictionary(g => g.Key, g => g.Count());
+        var leases = _leases.List(includeEnded: false);
+        var counts = leases.GroupBy(l => l.State).ToDictionary(g => g.Key, g => g.Count());
         foreach (var state in LiveStates)
         {
             scrape.Add(_leasesByState, counts.GetValueOrDefault(state), Name(state));
         }
 
-        scrape.Add(_queue, counts.GetValueOrDefault(LeaseState.Pending));
+        scrape.Add(_queue, leases.Count(l => l.IsQueued));
         var health = _hosts.List().GroupBy(_hosts.HealthOf).ToDictionary(g => g.Key, g => g.Count());
         foreach (var value in Enum.GetValues<HostHealth>())
         {

@@ -61,12 +61,13 @@ public sealed class PlacementPipeline
     /// reported and the one worth acting on: an admin's disabling or draining explains a host better than its
     /// missing heartbeat during maintenance; health is one comparison and rules out dead hosts before anything is
     /// computed for them; architecture, network, features and labels are what a host is, so they are reported
-    /// for a host that is also full; anti-affinity and capacity depend on the leases placed at this moment.
+    /// for a host that is also full; anti-affinity and capacity depend on the leases placed at this moment, and
+    /// reservations on what is promised later, so a host full now is reported as full rather than as reserved.
     /// </summary>
     public static IReadOnlyList<IHostFilter> DefaultFilters() =>
     [
         new HostScheduleFilter(), new HostUpFilter(), new ArchitectureFilter(), new NetworkFilter(), new FeaturesFilter(),
-        new LabelsFilter(), new AntiAffinityFilter(), new CapacityFilter(),
+        new LabelsFilter(), new AntiAffinityFilter(), new CapacityFilter(), new ReservationFilter(),
     ];
 
     /// <summary>The default filters and <see cref="PlacementOptions.Default"/>'s rankers and sample size, with a random seed.</summary>

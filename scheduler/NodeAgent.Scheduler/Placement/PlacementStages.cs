@@ -33,6 +33,12 @@ public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Reso
         _ => HostSchedule.Disabled,
     };
 
+    /// <summary>
+    /// What advance reservations need of the host, beyond <see cref="Free"/>, at the busiest moment of the lease's time
+    /// there (see <see cref="ReservationFilter"/>); none when no reservation on the host overlaps it.
+    /// </summary>
+    public Resources Reserved { get; init; } = Resources.None;
+
     /// <summary>The anti-affinity groups that have a live lease on this host.</summary>
     public IReadOnlySet<string> AntiAffinityGroups { get; init; } = new HashSet<string>();
 

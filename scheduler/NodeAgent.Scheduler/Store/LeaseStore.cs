@@ -9,9 +9,9 @@ namespace NodeAgent.Scheduler.Store;
 /// <summary>
 /// What the lease logic may read and change inside one transaction. A placement reads hosts and their
 /// allocations, chooses, and claims in the same transaction, so two placements never both take the last
-/// free capacity of a host.
+/// free capacity of a host. The queries of lease kinds (queues, reservations) are in LeaseStore.Kinds.cs.
 /// </summary>
-public interface ILeaseSession
+public partial interface ILeaseSession
 {
     Lease? FindLease(LeaseId id);
 
@@ -32,7 +32,7 @@ public interface ILeaseSession
 
     void Update(Lease lease);
 
-    /// <summary>How many leases of the group hold capacity on each host (anti-affinity or spread group).</summary>
+    /// <summary>How many leases of the group hold capacity, or are reserved, on each host (anti-affinity or spread group).</summary>
     IReadOnlyDictionary<HostId, int> GroupLeasesByHost(string group, bool antiAffinity);
 
     /// <summary>Marks the host's desired set as changed and returns its new version.</summary>
@@ -89,7 +89,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             "power, reboots_requested, reboots_done, ssh_keys, " +
             "image_version, image_ref, data_disk_bytes, data_disk_total_bytes, disk_total_iops, disk_total_bytes_per_second, disk_allocated_bytes, disk_used_bytes, " +
             "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description, limits, " +
-            "placement, anti_affinity_group, spread_group";
+            "placement, anti_affinity_group, spread_group, kind, start_at, queued_at, run_ms, wanted_network";
 
         public Lease? FindLease(LeaseId id) =>
             Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
@@ -127,8 +127,13 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                 "$power, $reboots_requested, $reboots_done, $ssh_keys, " +
                 "$image_version, $image_ref, $data_disks, $data_disk_total, $iops, $bps, $disk_allocated, $disk_used, " +
                 "$save_generation, $save_image, $save_state, $save_reason, $save_version, $save_requested, $save_description, $limits, " +
-                "$placement, $anti_affinity_group, $spread_group)",
+                "$placement, $anti_affinity_group, $spread_group, $kind, $start_at, $queued_at, $run_ms, $wanted_network)",
                 Parameters(lease));
+            if (lease.QueuedAt is not null)
+            {
+                JoinQueue(lease.Id);
+            }
+
             InsertNetworks(lease);
         }
 
@@ -136,7 +141,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
         {
             var changed = Execute(
                 """
-                UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated,
+                UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated, run_ms = $run_ms,
                     power = $power, reboots_requested = $reboots_requested, reboots_done = $reboots_done,
                     disk_allocated_bytes = $disk_allocated, disk_used_bytes = $disk_used,
                     save_generation = $save_generation, save_image_name = $save_image, save_state = $save_state, save_reason = $save_reason,
@@ -152,10 +157,11 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
 
         public IReadOnlyDictionary<HostId, int> GroupLeasesByHost(string group, bool antiAffinity)
         {
-            // The column name is one of two constants, never input.
+            // The column name is one of two constants, never input. A reservation counts on its host from its admission:
+            // a lease placed meanwhile must not make it break its group's rule when it starts.
             var column = antiAffinity ? "anti_affinity_group" : "spread_group";
             using var command = Command(
-                $"SELECT host_id, COUNT(*) FROM leases WHERE {column} = $group AND host_id IS NOT NULL AND state IN ({HostRows.Holding}) GROUP BY host_id",
+                $"SELECT host_id, COUNT(*) FROM leases WHERE {column} = $group AND host_id IS NOT NULL AND (state IN ({HostRows.Holding}) OR {Reserved}) GROUP BY host_id",
                 ("$group", group));
             using var r = command.ExecuteReader();
             var counts = new Dictionary<HostId, int>();
@@ -195,6 +201,9 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             ("$placement", lease.Placement?.ToByteArray()),
             ("$anti_affinity_group", lease.Placement?.AntiAffinityGroup ?? string.Empty),
             ("$spread_group", lease.Placement?.SpreadGroup ?? string.Empty),
+            ("$kind", LeaseKinds.StoredName(lease.Kind)), ("$start_at", lease.StartAt?.ToUnixTimeMilliseconds()),
+            ("$queued_at", lease.QueuedAt?.ToUnixTimeMilliseconds()), ("$run_ms", (long)lease.RunFor.TotalMilliseconds),
+            ("$wanted_network", lease.WantedNetwork ?? string.Empty),
         ];
 
         private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
@@ -230,6 +239,11 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                         DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(30)), r.GetString(31)),
                     Limits = r.IsDBNull(32) ? null : Contract.V1.WorkspaceLimits.Parser.ParseFrom((byte[])r.GetValue(32)),
                     Placement = r.IsDBNull(33) ? null : Contract.V1.PlacementConstraints.Parser.ParseFrom((byte[])r.GetValue(33)),
+                    Kind = LeaseKinds.ParseStored(r.GetString(36)) ?? throw new StoreException($"unknown lease kind '{r.GetString(36)}' in the database"),
+                    StartAt = r.IsDBNull(37) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(37)),
+                    QueuedAt = r.IsDBNull(38) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(38)),
+                    RunFor = TimeSpan.FromMilliseconds(r.GetInt64(39)),
+                    WantedNetwork = r.GetString(40).Length == 0 ? null : r.GetString(40),
                 });
             }
 

@@ -299,6 +299,25 @@ internal static class Migrations
             CHECK (core_hours_budget = 0 OR period_seconds > 0)
         ) STRICT;
         """,
+
+        // 15: the three lease kinds. kind is how a lease waits when no host can take it; start_at is a reservation's
+        // start (Unix ms; its window ends at expires_at); queued_at is when a best-effort lease joined the queue and
+        // queue_seq its place in arrival order (1 + the highest so far: leases queued in one millisecond keep their
+        // order); run_ms is how long the workspace runs once placed (a queued lease's expires_at is when it gives up);
+        // wanted_network is the network it joins once placed ('' for none). A pending lease with a host_id is a
+        // reservation on that host: it holds no capacity until it starts. Existing leases are immediate and keep
+        // their end, so their run time is what they had.
+        """
+        ALTER TABLE leases ADD COLUMN kind TEXT NOT NULL DEFAULT 'immediate' CHECK (kind IN ('immediate', 'best_effort', 'reservation'));
+        ALTER TABLE leases ADD COLUMN start_at INTEGER;
+        ALTER TABLE leases ADD COLUMN queued_at INTEGER;
+        ALTER TABLE leases ADD COLUMN queue_seq INTEGER;
+        ALTER TABLE leases ADD COLUMN run_ms INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leases ADD COLUMN wanted_network TEXT NOT NULL DEFAULT '';
+        UPDATE leases SET run_ms = expires_at - created_at;
+        CREATE INDEX leases_waiting ON leases (kind, start_at, queue_seq) WHERE state = 'pending';
+        CREATE UNIQUE INDEX leases_by_queue_seq ON leases (queue_seq) WHERE queue_seq IS NOT NULL;
+        """,
     ];
 
     public static int Latest => Steps.Length;

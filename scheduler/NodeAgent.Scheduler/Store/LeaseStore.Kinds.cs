@@ -1,0 +1,64 @@
+using NodeAgent.Scheduler.Domain;
+
+namespace NodeAgent.Scheduler.Store;
+
+/// <summary>The queries of lease kinds: the best-effort queue, advance reservations, and what placed leases hold until when.</summary>
+public partial interface ILeaseSession
+{
+    /// <summary>Every best-effort lease waiting for a host, first in first (the order they were inserted in).</summary>
+    IReadOnlyList<Lease> Queued();
+
+    /// <summary>Reservations not started yet whose window overlaps [<paramref name="windowStart"/>, <paramref name="windowEnd"/>).</summary>
+    IReadOnlyList<Lease> ReservationsOverlapping(DateTimeOffset windowStart, DateTimeOffset windowEnd);
+
+    /// <summary>Reservations not started yet whose start has come, earliest first.</summary>
+    IReadOnlyList<Lease> ReservationsDue(DateTimeOffset now);
+
+    /// <summary>Leases that hold capacity on a host and end after <paramref name="at"/>.</summary>
+    IReadOnlyList<Lease> HoldingAfter(DateTimeOffset at);
+
+    /// <summary>The vCPUs each project's leases hold now (projects holding none are absent).</summary>
+    IReadOnlyDictionary<string, long> HeldVcpusByProject();
+}
+
+/// <summary>Leases in SQLite: the queries of lease kinds.</summary>
+public sealed partial class SqliteLeaseStore
+{
+    private sealed partial class Session
+    {
+        /// <summary>A reservation that has not started: it is on its host but holds nothing yet.</summary>
+        private const string Reserved = "(state = 'pending' AND kind = 'reservation')";
+
+        public IReadOnlyList<Lease> Queued() =>
+            Query($"SELECT {Columns} FROM leases WHERE state = 'pending' AND kind = 'best_effort' ORDER BY queue_seq");
+
+        /// <summary>Gives a lease just inserted into the queue the next place in arrival order (see schema step 13).</summary>
+        private void JoinQueue(LeaseId id) =>
+            Execute("UPDATE leases SET queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM leases WHERE queue_seq IS NOT NULL) WHERE lease_id = $id",
+                ("$id", id.Value));
+
+        public IReadOnlyList<Lease> ReservationsOverlapping(DateTimeOffset windowStart, DateTimeOffset windowEnd) =>
+            Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND host_id IS NOT NULL AND start_at < $end AND expires_at > $start ORDER BY start_at, lease_id",
+                ("$start", windowStart.ToUnixTimeMilliseconds()), ("$end", windowEnd.ToUnixTimeMilliseconds()));
+
+        public IReadOnlyList<Lease> ReservationsDue(DateTimeOffset now) =>
+            Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND start_at <= $now ORDER BY start_at, lease_id", ("$now", now.ToUnixTimeMilliseconds()));
+
+        public IReadOnlyList<Lease> HoldingAfter(DateTimeOffset at) =>
+            Query($"SELECT {Columns} FROM leases WHERE state IN ({HostRows.Holding}) AND host_id IS NOT NULL AND expires_at > $at", ("$at", at.ToUnixTimeMilliseconds()));
+
+        public IReadOnlyDictionary<string, long> HeldVcpusByProject()
+        {
+            // The project is the owner until projects exist (Lease.Project).
+            using var command = Command($"SELECT owner, SUM(vcpus) FROM leases WHERE state IN ({HostRows.Holding}) GROUP BY owner");
+            using var r = command.ExecuteReader();
+            var held = new Dictionary<string, long>(StringComparer.Ordinal);
+            while (r.Read())
+            {
+                held[r.GetString(0)] = r.GetInt64(1);
+            }
+
+            return held;
+        }
+    }
+}
