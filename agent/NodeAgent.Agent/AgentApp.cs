@@ -100,6 +100,7 @@ public static class AgentApp
             PartitionLog.Decided(logger, on, why);
             return on ? new ProjectCgroupPartitions(cgroups) : NoPartitions.Instance;
         });
+        services.AddSingleton(sp => new WorkspaceFit(sp.GetRequiredService<HostDescription>(), options.Capacity, sp.GetRequiredService<WorkspaceInventory>()));
         services.AddSingleton<WorkspaceMachine>();
         services.AddSingleton(sp => new NetworkCommands(sp.GetRequiredService<CommandRunner>()));
         services.AddSingleton<BridgeManager>();

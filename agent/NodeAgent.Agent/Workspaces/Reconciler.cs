@@ -154,6 +154,13 @@ public sealed partial class Reconciler(
         {
             // The agent is stopping: the step in progress is abandoned where its phase says, and resumed by the next agent.
         }
+        catch (WorkspaceRefusedException e)
+        {
+            // Nothing was made: the scheduler places it elsewhere; this set's version is not tried again.
+            operations.MarkFailed(id, version);
+            LogRefused(logger, id, e.Message);
+            reporter.Report(id, WorkspaceState.Refused, e.Message);
+        }
         catch (Exception e) when (e is WorkspaceException or LibvirtException or FormatException or IOException or UnauthorizedAccessException)
         {
             Failed(id, version, e);
@@ -223,6 +230,9 @@ public sealed partial class Reconciler(
 
         return workspace;
     }
+
+    [LoggerMessage(EventId = 417, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId} refused: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string workspaceId, string reason);
 
     [LoggerMessage(EventId = 416, Level = LogLevel.Warning, Message = "Workspace {WorkspaceId}: its lease ended and the scheduler has not ended it {Seconds:0} s later (is it reachable?); {Action} here")]
     private static partial void LogLocalExpiry(ILogger logger, string workspaceId, string action, double seconds);

@@ -23,7 +23,8 @@ public sealed partial class WorkspaceMachine(
     HostFacts.HostDescription host,
     AgentOptions options,
     TimeProvider time,
-    ILogger<WorkspaceMachine> logger)
+    ILogger<WorkspaceMachine> logger,
+    WorkspaceFit? fit = null)
 {
     // Enough for the longest path (stopped → starting → running → reboot-stopping → … → running) with room to spare.
     private const int MaxSteps = 16;
@@ -92,6 +93,11 @@ public sealed partial class WorkspaceMachine(
         {
             case Provision:
                 var workspace = wanted ?? throw new InvalidOperationException("provisioning needs the wanted workspace");
+                if (fit?.Refusal(workspace) is { } refusal)
+                {
+                    throw new WorkspaceRefusedException(refusal);
+                }
+
                 await lifecycle.ProvisionAsync(workspace, new WorkspaceMetadata(workspace.Id, workspace.Owner, workspace.Image, workspace.ExpiresAt,
                     WorkspacePhase.Starting, time.GetUtcNow(), workspace.RebootCount, Host: host.Id.Value),
                     message => reporter.Report(workspaceId, WorkspaceState.Preparing, message), cancellationToken);

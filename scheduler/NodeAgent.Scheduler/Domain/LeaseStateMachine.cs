@@ -28,6 +28,9 @@ public static class LeaseStateMachine
         (LeaseState.Pending, LeaseState.Placing or LeaseState.Ended or LeaseState.Failed) => true,
         (LeaseState.Placing, LeaseState.Starting or LeaseState.Pending or LeaseState.Ended or LeaseState.Failed) => true,
         (LeaseState.Starting, LeaseState.Running or LeaseState.Stopping or LeaseState.Failed) => true,
+
+        // Its host refused the workspace before making it: it is placed again.
+        (LeaseState.Starting, LeaseState.Placing) => true,
         (LeaseState.Running, LeaseState.Stopped or LeaseState.Paused or LeaseState.Stopping or LeaseState.Failed) => true,
         (LeaseState.Stopped or LeaseState.Paused, LeaseState.Running or LeaseState.Stopping or LeaseState.Failed) => true,
         (LeaseState.Stopping, LeaseState.Ended or LeaseState.Failed) => true,

@@ -188,6 +188,9 @@ public sealed record Lease(
     /// <summary>The network the workspace joins once placed, resolved when the lease was made; null for none.</summary>
     public string? WantedNetwork { get; init; }
 
+    /// <summary>The hosts whose agents refused the workspace (it did not fit what they had): it is never placed on them again.</summary>
+    public ValueList<string> RefusedBy { get; init; } = [];
+
     /// <summary>A queued lease's place in its project's queue (1: next), computed when read and never stored; 0 otherwise.</summary>
     public int QueuePosition { get; init; }
 

@@ -172,6 +172,16 @@ public sealed partial class LeaseManager(
                     continue;
                 }
 
+                if (observation.State == Contract.V1.WorkspaceState.Refused)
+                {
+                    if (PlaceElsewhere(session, lease, host, observation.Message, now) is { } moved)
+                    {
+                        changed.Add(moved);
+                    }
+
+                    continue;
+                }
+
                 var next = LeaseFollowsAgent.Next(lease, observation, now);
                 var written = observation.Disk is { } disk && disk != (next ?? lease).Disk ? (next ?? lease) with { Disk = disk } : next;
                 if (written is null)
@@ -199,6 +209,11 @@ public sealed partial class LeaseManager(
         {
             LogStateChanged(logger, lease.Id.Value, lease.State, lease.Reason);
             Changed(lease);
+            if (lease.Host != host)
+            {
+                // Placed elsewhere after this host refused it: this host's desired set dropped it.
+                hosts.DesiredChanges.Notify(host);
+            }
         }
     }
 
@@ -281,7 +296,8 @@ public sealed partial class LeaseManager(
     }
 
     /// <summary>What placement needs to know of a lease: its claim (data disks included), network, image and constraints.</summary>
-    private static PlacementRequest PlacementRequestFor(Lease lease) => PlacementRequestFor(lease.Claim, lease.WantedNetwork, lease.ImageRef?.Sha256, lease.Placement);
+    private static PlacementRequest PlacementRequestFor(Lease lease) =>
+        PlacementRequestFor(lease.Claim, lease.WantedNetwork, lease.ImageRef?.Sha256, lease.Placement) with { RefusedBy = lease.RefusedBy.ToHashSet(StringComparer.Ordinal) };
 
     private static PlacementRequest PlacementRequestFor(Resources claim, string? network, string? imageSha256, Contract.V1.PlacementConstraints? constraints) =>
         new(claim, network)

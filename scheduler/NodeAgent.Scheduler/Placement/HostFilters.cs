@@ -13,6 +13,7 @@ public static class RejectReasons
     public const string Degraded = "degraded (its agent cannot run new workspaces now; see `ws hosts show`)";
     public const string Disabled = "disabled by an admin";
     public const string Draining = "draining";
+    public const string Refused = "refused this workspace (it did not fit what the host had)";
     public const string Drained = "drained (`ws hosts enable` returns it to placement)";
     public const string Vcpus = "insufficient vCPUs";
     public const string Memory = "insufficient memory";
@@ -155,4 +156,11 @@ public sealed class CapacityFilter : IHostFilter
         : request.Resources.MemoryBytes > candidate.Free.MemoryBytes ? RejectReasons.Memory
         : request.Resources.DiskBytes > candidate.Free.DiskBytes ? RejectReasons.Disk
         : null;
+}
+
+/// <summary>A host whose agent refused the workspace (the agent's own check found it does not fit) is not asked again.</summary>
+public sealed class RefusedFilter : IHostFilter
+{
+    public string? Reject(PlacementCandidate candidate, PlacementRequest request) =>
+        request.RefusedBy.Contains(candidate.Host.Id.Value) ? RejectReasons.Refused : null;
 }

@@ -66,7 +66,7 @@ public sealed class PlacementPipeline
     /// </summary>
     public static IReadOnlyList<IHostFilter> DefaultFilters() =>
     [
-        new HostScheduleFilter(), new HostUpFilter(), new ArchitectureFilter(), new NetworkFilter(), new FeaturesFilter(),
+        new HostScheduleFilter(), new HostUpFilter(), new RefusedFilter(), new ArchitectureFilter(), new NetworkFilter(), new FeaturesFilter(),
         new LabelsFilter(), new AntiAffinityFilter(), new CapacityFilter(), new ReservationFilter(),
     ];
 

@@ -83,6 +83,9 @@ public sealed record PlacementRequest(Resources Resources, string? Network = nul
 
     /// <summary>Leases of this group are spread over hosts where possible (a preference, not a rule); null: no group.</summary>
     public string? SpreadGroup { get; init; }
+
+    /// <summary>Hosts whose agents refused this workspace before; never chosen for it again.</summary>
+    public IReadOnlySet<string> RefusedBy { get; init; } = new HashSet<string>();
 }
 
 /// <summary>Answers "can this host take the workspace?"; when not, names why with one of <see cref="RejectReasons"/>.</summary>

@@ -89,7 +89,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             "power, reboots_requested, reboots_done, ssh_keys, " +
             "image_version, image_ref, data_disk_bytes, data_disk_total_bytes, disk_total_iops, disk_total_bytes_per_second, disk_allocated_bytes, disk_used_bytes, " +
             "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description, limits, " +
-            "placement, anti_affinity_group, spread_group, kind, start_at, queued_at, run_ms, wanted_network";
+            "placement, anti_affinity_group, spread_group, kind, start_at, queued_at, run_ms, wanted_network, refused_by";
 
         public Lease? FindLease(LeaseId id) =>
             Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
@@ -127,7 +127,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                 "$power, $reboots_requested, $reboots_done, $ssh_keys, " +
                 "$image_version, $image_ref, $data_disks, $data_disk_total, $iops, $bps, $disk_allocated, $disk_used, " +
                 "$save_generation, $save_image, $save_state, $save_reason, $save_version, $save_requested, $save_description, $limits, " +
-                "$placement, $anti_affinity_group, $spread_group, $kind, $start_at, $queued_at, $run_ms, $wanted_network)",
+                "$placement, $anti_affinity_group, $spread_group, $kind, $start_at, $queued_at, $run_ms, $wanted_network, $refused_by)",
                 Parameters(lease));
             if (lease.QueuedAt is not null)
             {
@@ -141,7 +141,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
         {
             var changed = Execute(
                 """
-                UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated, run_ms = $run_ms,
+                UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated, run_ms = $run_ms, refused_by = $refused_by,
                     power = $power, reboots_requested = $reboots_requested, reboots_done = $reboots_done,
                     disk_allocated_bytes = $disk_allocated, disk_used_bytes = $disk_used,
                     save_generation = $save_generation, save_image_name = $save_image, save_state = $save_state, save_reason = $save_reason,
@@ -204,6 +204,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             ("$kind", LeaseKinds.StoredName(lease.Kind)), ("$start_at", lease.StartAt?.ToUnixTimeMilliseconds()),
             ("$queued_at", lease.QueuedAt?.ToUnixTimeMilliseconds()), ("$run_ms", (long)lease.RunFor.TotalMilliseconds),
             ("$wanted_network", lease.WantedNetwork ?? string.Empty),
+            ("$refused_by", JsonSerializer.Serialize(lease.RefusedBy.ToList(), StoreJson.Default.ListString)),
         ];
 
         private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
@@ -244,6 +245,7 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
                     QueuedAt = r.IsDBNull(38) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(38)),
                     RunFor = TimeSpan.FromMilliseconds(r.GetInt64(39)),
                     WantedNetwork = r.GetString(40).Length == 0 ? null : r.GetString(40),
+                    RefusedBy = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(41), StoreJson.Default.ListString) ?? []),
                 });
             }
 

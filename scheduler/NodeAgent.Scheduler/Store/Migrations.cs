@@ -318,6 +318,12 @@ internal static class Migrations
         CREATE INDEX leases_waiting ON leases (kind, start_at, queue_seq) WHERE state = 'pending';
         CREATE UNIQUE INDEX leases_by_queue_seq ON leases (queue_seq) WHERE queue_seq IS NOT NULL;
         """,
+
+        // 16: the hosts whose agents refused a lease's workspace (a JSON list of host ids): placement never picks them
+        // for that lease again.
+        """
+        ALTER TABLE leases ADD COLUMN refused_by TEXT NOT NULL DEFAULT '[]';
+        """,
     ];
 
     public static int Latest => Steps.Length;

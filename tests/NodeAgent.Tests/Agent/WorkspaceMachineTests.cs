@@ -58,7 +58,7 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
     private Workspace Wanted(DesiredPower power = DesiredPower.Running, ulong reboots = 0) =>
         new(_id, "alice", "tiny", 1, 32 << 20, 0, DateTimeOffset.UtcNow.AddHours(1), power, reboots) { ImageSource = _image };
 
-    private WorkspaceMachine Machine(IFailpoints failpoints, string hostId = "machine-test")
+    private WorkspaceMachine Machine(IFailpoints failpoints, string hostId = "machine-test", WorkspaceFit? fit = null)
     {
         var lifecycle = new WorkspaceLifecycle(_images, _disks, [new RootDiskHook(_disks), new DomainHook(_libvirt, _disks)], failpoints, NullLogger<WorkspaceLifecycle>.Instance);
         var host = new HostDescription(HostId.Parse(hostId), "h", "x86_64", "test", 2, 1L << 30, 1L << 30);
@@ -67,7 +67,7 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
         // The usage checkpoint lands in the same list as the steps, with the domain's state when it was taken.
         IUsageCheckpoint usage = failpoints is RecordingFailpoints recording ? new RecordingCheckpoint(recording.Points, _libvirt) : NoUsageCheckpoint.Instance;
         return new WorkspaceMachine(_libvirt, lifecycle, saver, _disks, reporter, failpoints, usage, NodeAgent.Agent.Partitions.NoPartitions.Instance, host, new AgentOptions { StopTimeout = TimeSpan.FromSeconds(30) },
-            TimeProvider.System, NullLogger<WorkspaceMachine>.Instance);
+            TimeProvider.System, NullLogger<WorkspaceMachine>.Instance, fit);
     }
 
     private async Task<(Settled Settled, List<string> Steps)> DriveAsync(Workspace? wanted, string? crashAfter = null)
@@ -237,6 +237,35 @@ public sealed class WorkspaceMachineTests : IAsyncLifetime
         Assert.Contains("other-host", settled.Message, StringComparison.Ordinal);
         Assert.Equal(DomainState.Running, _libvirt.FindDomain(DomainName)?.State);
         Assert.Contains(_id, new WorkspaceInventory(_libvirt, "other-host").Refresh().Keys);
+    }
+
+    [Fact]
+    public async Task Provision_DoesNotFitWhatTheHostHasLeft_RefusedNamingWhatIsShortAndNothingIsMade()
+    {
+        // The test driver's own domain "test" runs (2 vCPUs): foreign to NodeAgent, but its vCPUs are in use. The host
+        // offers 4 vCPUs, so 2 are left.
+        var host = new HostDescription(HostId.Parse("machine-test"), "h", "x86_64", "test", 4, 32L << 30, 1L << 30);
+        var fit = new WorkspaceFit(host, new CapacityPolicy(0, 0, 1, 1), new WorkspaceInventory(_libvirt, "machine-test"));
+        var tooBig = Wanted() with { Vcpus = 3 };
+
+        var refused = await Assert.ThrowsAsync<WorkspaceRefusedException>(() => Machine(new NoFailpoints(), fit: fit).DriveAsync(_id, () => tooBig, default));
+        var (fits, _) = await Machine(new NoFailpoints(), fit: fit).DriveAsync(_id, () => Wanted() with { Vcpus = 2 }, default);
+
+        Assert.Contains("host machine-test cannot take it: 3 vCPUs asked, 2 of 4 left", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("1 domains NodeAgent did not make 2", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(WorkspaceState.Running, fits.State);
+    }
+
+    [Fact]
+    public async Task Provision_RefusedWorkspace_LeavesNoDomainAndNoFiles()
+    {
+        var host = new HostDescription(HostId.Parse("machine-test"), "h", "x86_64", "test", 1, 32L << 30, 1L << 30);
+        var fit = new WorkspaceFit(host, new CapacityPolicy(0, 0, 1, 1), new WorkspaceInventory(_libvirt, "machine-test"));
+
+        await Assert.ThrowsAsync<WorkspaceRefusedException>(() => Machine(new NoFailpoints(), fit: fit).DriveAsync(_id, () => Wanted(), default));
+
+        Assert.Null(_libvirt.FindDomain(DomainName));
+        Assert.False(_disks.Exists(_id));
     }
 
     private sealed class SimulatedCrash(string point) : Exception($"simulated crash after {point}");

@@ -19,7 +19,7 @@ public sealed class LeaseStateMachineTests
     [
         (LeaseState.Pending, LeaseState.Placing), (LeaseState.Pending, LeaseState.Ended), (LeaseState.Pending, LeaseState.Failed),
         (LeaseState.Placing, LeaseState.Starting), (LeaseState.Placing, LeaseState.Pending), (LeaseState.Placing, LeaseState.Ended), (LeaseState.Placing, LeaseState.Failed),
-        (LeaseState.Starting, LeaseState.Running), (LeaseState.Starting, LeaseState.Stopping), (LeaseState.Starting, LeaseState.Failed),
+        (LeaseState.Starting, LeaseState.Running), (LeaseState.Starting, LeaseState.Stopping), (LeaseState.Starting, LeaseState.Failed), (LeaseState.Starting, LeaseState.Placing),
         (LeaseState.Running, LeaseState.Stopped), (LeaseState.Running, LeaseState.Paused), (LeaseState.Running, LeaseState.Stopping), (LeaseState.Running, LeaseState.Failed),
         (LeaseState.Stopped, LeaseState.Running), (LeaseState.Stopped, LeaseState.Stopping), (LeaseState.Stopped, LeaseState.Failed),
         (LeaseState.Paused, LeaseState.Running), (LeaseState.Paused, LeaseState.Stopping), (LeaseState.Paused, LeaseState.Failed),
