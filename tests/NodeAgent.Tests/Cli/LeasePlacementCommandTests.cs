@@ -25,17 +25,7 @@ public sealed class LeasePlacementCommandTests : IAsyncLifetime
         await _scheduler.DisposeAsync();
     }
 
-    private async Task<(int Code, string Stdout, string Stderr)> WsAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Repository.ProgramPath("scheduler/NodeAgent.Cli", "ws"), arguments) { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.Environment["WS_SCHEDULER"] = _scheduler.Address.ToString();
-        start.Environment["USER"] = "alice";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private Task<WsRun> WsAsync(params string[] arguments) => WsProgram.RunAsync(_scheduler.Address, "alice", null, arguments);
 
     [Fact(Timeout = 30_000)]
     public async Task DryRun_PrintsWhereItWouldGo_AndLeasesNothing()

@@ -33,19 +33,7 @@ public sealed class PowerCommandTests : IAsyncLifetime
         await _scheduler.DisposeAsync();
     }
 
-    private sealed record WsRun(int Code, string Stdout, string Stderr);
-
-    private async Task<WsRun> WsAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Repository.ProgramPath("scheduler/NodeAgent.Cli", "ws"), arguments) { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.Environment["WS_SCHEDULER"] = _scheduler.Address.ToString();
-        start.Environment["USER"] = "alice";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return new WsRun(process.ExitCode, await stdout, await stderr);
-    }
+    private Task<WsRun> WsAsync(params string[] arguments) => WsProgram.RunAsync(_scheduler.Address, "alice", null, arguments);
 
     private async Task<Lease> RunningLeaseAsync()
     {

@@ -30,23 +30,10 @@ public sealed class QuotaCommandTests : IAsyncLifetime
         _home.Dispose();
     }
 
-    private sealed record WsRun(int Code, string Stdout, string Stderr);
+    private Task<WsRun> WsAsync(string user, params string[] arguments) =>
+        WsProgram.RunAsync(_scheduler.Address, user, new Dictionary<string, string> { ["HOME"] = _home.Path }, arguments);
 
-    private async Task<WsRun> WsAsync(string user, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Repository.ProgramPath("scheduler/NodeAgent.Cli", "ws"), arguments) { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.Environment["WS_SCHEDULER"] = _scheduler.Address.ToString();
-        start.Environment["HOME"] = _home.Path;
-        start.Environment["USER"] = user;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return new WsRun(process.ExitCode, await stdout, await stderr);
-    }
-
-    private static string[] Row(string stdout, string first) =>
-        stdout.Split('\n').Single(l => l.StartsWith(first + " ", StringComparison.Ordinal)).Split("  ", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    private static string[] Row(string stdout, string first) => WsProgram.Row(stdout, first);
 
     /// <summary>alice holds one lease of 2 vCPUs and 1 GiB for 2 hours: 4 core-hours charged up front.</summary>
     private Task<Lease> LeaseAsync() => new LeaseServiceClient(_channel).CreateLeaseAsync(new CreateLeaseRequest
