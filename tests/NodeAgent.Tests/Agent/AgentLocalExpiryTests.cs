@@ -63,14 +63,7 @@ public sealed class AgentLocalExpiryTests : IAsyncLifetime
             _agent.Dispose();
         }
 
-        foreach (var domain in _libvirt.ListDomains().Where(d => d.Name.StartsWith("nodeagent-", StringComparison.Ordinal)))
-        {
-            if (_libvirt.GetXml(domain.Name).Contains(_state.Path, StringComparison.Ordinal))
-            {
-                _libvirt.Destroy(domain.Name);
-                _libvirt.Undefine(domain.Name);
-            }
-        }
+        TestDriver.RemoveDomainsOf(_libvirt, _state.Path);
 
         _libvirt.Start(TestDriver.PredefinedDomain);
         _libvirt.Dispose();

@@ -43,15 +43,7 @@ public sealed class AgentWithTestDriverTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await StopAgentAsync();
-        foreach (var domain in _libvirt.ListDomains().Where(d => d.Name.StartsWith("nodeagent-", StringComparison.Ordinal)))
-        {
-            var xml = _libvirt.GetXml(domain.Name);
-            if (xml.Contains(_state.Path, StringComparison.Ordinal))
-            {
-                _libvirt.Destroy(domain.Name);
-                _libvirt.Undefine(domain.Name);
-            }
-        }
+        TestDriver.RemoveDomainsOf(_libvirt, _state.Path);
 
         _libvirt.Start(TestDriver.PredefinedDomain);
         _libvirt.Dispose();
@@ -304,4 +296,20 @@ public sealed class TestDriver
     public const string Collection = "libvirt test driver";
 
     public const string PredefinedDomain = "test";
+
+    /// <summary>
+    /// Removes the nodeagent domains an agent with state directory <paramref name="statePath"/> left in the test driver
+    /// (their disks live under it; other tests' domains are left alone).
+    /// </summary>
+    public static void RemoveDomainsOf(NodeAgent.Agent.Hypervisor.LibvirtHypervisor libvirt, string statePath)
+    {
+        foreach (var domain in libvirt.ListDomains().Where(d => d.Name.StartsWith("nodeagent-", StringComparison.Ordinal)))
+        {
+            if (libvirt.GetXml(domain.Name).Contains(statePath, StringComparison.Ordinal))
+            {
+                libvirt.Destroy(domain.Name);
+                libvirt.Undefine(domain.Name);
+            }
+        }
+    }
 }

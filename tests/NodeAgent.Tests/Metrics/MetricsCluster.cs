@@ -62,14 +62,7 @@ internal sealed class MetricsCluster : IAsyncDisposable
             _agent.Dispose();
         }
 
-        foreach (var domain in _libvirt.ListDomains().Where(d => d.Name.StartsWith("nodeagent-", StringComparison.Ordinal)))
-        {
-            if (_libvirt.GetXml(domain.Name).Contains(_state.Path, StringComparison.Ordinal))
-            {
-                _libvirt.Destroy(domain.Name);
-                _libvirt.Undefine(domain.Name);
-            }
-        }
+        TestDriver.RemoveDomainsOf(_libvirt, _state.Path);
 
         if (_libvirt.FindDomain(TestDriver.PredefinedDomain) is { State: not DomainState.Running })
         {
