@@ -6,6 +6,7 @@
 #   make bench-lease  lease-to-running time on real libvirtd + QEMU; writes docs/benchmarks.md
 #   make bench-footprint  sizes and resident memory of the native-AOT programs; writes docs/benchmarks.md
 #   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
+#   make bench-placement  placements/s, latency, heartbeats/s, memory at 100, 1,000, 10,000 hosts; writes docs/benchmarks.md
 #   make bench-overlay  root-disk overlay creation on 10 GiB and 64 MiB raw and qcow2 bases; writes docs/benchmarks.md
 #   make bench-metrics  agent /metrics render time and size with 100 workspaces (synthetic stats, no libvirt); writes docs/benchmarks.md
 #   make bench-metering  CPU, wall time and journal growth of one metering pass with 100 test:///default domains; writes docs/benchmarks.md
@@ -19,7 +20,7 @@ export DOTNET_NOLOGO := 1
 
 PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
 
-.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering clean
+.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement clean
 
 all: build
 
@@ -74,6 +75,10 @@ bench-metrics:
 bench-metering:
 	@tests/setup/ensure-packages.sh bench-metering libvirt0
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- metering --workspaces 100 --passes 200 --warmup 20 --write docs/benchmarks.md
+
+bench-placement:
+	$(DOTNET) build scheduler/NodeAgent.Scheduler -c Release --nologo -v q
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000 --leases 2000 --heartbeat-seconds 10 --write docs/benchmarks.md
 
 clean:
 	rm -rf $(OUT)

@@ -152,9 +152,9 @@ public static partial class LeaseBenchmark
         return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{script} failed");
     }
 
-    private static Child Start(string program, params string[] arguments) => new(Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!);
+    internal static Child Start(string program, params string[] arguments) => new(Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!);
 
-    private static async Task<string> WaitForAsync(Child child, string text)
+    internal static async Task<string> WaitForAsync(Child child, string text)
     {
         for (var i = 0; i < 600; i++)
         {
@@ -170,7 +170,7 @@ public static partial class LeaseBenchmark
         throw new TimeoutException($"'{text}' never appeared:\n{child.Output}");
     }
 
-    private static string FindRoot()
+    internal static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
@@ -190,7 +190,7 @@ public static partial class LeaseBenchmark
     private static partial Regex AgentTimePattern();
 
     /// <summary>A child process whose stdout and stderr are collected as they come.</summary>
-    private sealed class Child : IDisposable
+    internal sealed class Child : IDisposable
     {
         private readonly Process _process;
         private readonly System.Text.StringBuilder _output = new();
@@ -214,6 +214,8 @@ public static partial class LeaseBenchmark
                 }
             }
         }
+
+        public int Id => _process.Id;
 
         public void Kill(bool entireProcessTree) => _process.Kill(entireProcessTree);
 

@@ -5,6 +5,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench overlay [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
+// nodeagent-bench placement [--hosts 100,1000,10000] [--leases N] [--heartbeat-seconds S] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
@@ -63,7 +64,18 @@ switch (command)
         }
 
         return 0;
+    case "placement":
+        var placementSizes = (Option("--hosts") ?? "100,1000,10000").Split(',').Select(h => int.Parse(h, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var placementLeases = int.Parse(Option("--leases") ?? "2000", System.Globalization.CultureInfo.InvariantCulture);
+        var heartbeatSeconds = double.Parse(Option("--heartbeat-seconds") ?? "10", System.Globalization.CultureInfo.InvariantCulture);
+        var placementBody = await PlacementBenchmark.RunAsync(placementSizes, placementLeases, TimeSpan.FromSeconds(heartbeatSeconds), Option("--configuration") ?? "Release");
+        if (Option("--write") is { } placementPath)
+        {
+            BenchmarkReport.Write(placementPath, "placement", "Scheduler placement and heartbeat throughput by cluster size (SQLite)", "make bench-placement", placementBody);
+        }
+
+        return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]");
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--heartbeat-seconds S] [--write FILE]");
         return 2;
 }
