@@ -16,13 +16,14 @@ public interface IServiceState
 /// <summary>
 /// Sends READY=1 (with the first STATUS=) once the host has started and <see cref="IServiceState.WhenReadyAsync"/>
 /// completes, STATUS= whenever the summary changes (looked at every <see cref="StatusInterval"/>), and STOPPING=1
-/// as soon as the host begins to stop. Each is logged too, so the same facts are in the log without systemd.
+/// as soon as the host begins to stop. Readiness and stopping are logged too, so the same facts are in the log
+/// without systemd; without systemd ($NOTIFY_SOCKET unset) the summary is not polled at all.
 /// </summary>
 public sealed partial class ServiceNotifications(
     SystemdNotifier notifier, IServiceState state, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<ServiceNotifications> logger) : BackgroundService
 {
     /// <summary>How often the summary is compared with the one sent last.</summary>
-    public static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(2);
 
     private CancellationTokenRegistration _stopping;
 
@@ -52,6 +53,11 @@ public sealed partial class ServiceNotifications(
             var status = state.Describe();
             notifier.Ready(status);
             LogReady(logger, status);
+            if (!notifier.Enabled)
+            {
+                return;
+            }
+
             using var timer = new PeriodicTimer(StatusInterval, time);
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {

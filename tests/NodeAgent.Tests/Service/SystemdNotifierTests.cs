@@ -8,7 +8,7 @@ public sealed class SystemdNotifierTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Ready_ToSocketFile_ArrivesAsOneDatagramWithStatus()
     {
         using var directory = new TempDirectory();
@@ -20,7 +20,7 @@ public sealed class SystemdNotifierTests
         Assert.Equal("READY=1\nSTATUS=3 workspaces, scheduler connected", await socket.WaitForAsync(_ => true, Timeout));
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Notifications_ToAbstractSocket_ArriveInOrder()
     {
         using var socket = NotifySocket.Abstract();
@@ -34,7 +34,7 @@ public sealed class SystemdNotifierTests
         Assert.Equal(["STATUS=starting", "WATCHDOG=1", "STOPPING=1\nSTATUS=stopping"], socket.Messages);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Reloading_CarriesTheMonotonicClock()
     {
         using var socket = NotifySocket.Abstract();
@@ -52,7 +52,7 @@ public sealed class SystemdNotifierTests
         Assert.InRange(usec / 1e6, uptime - 60, uptime + 60);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Status_WithNewlines_StaysOneAssignment()
     {
         using var socket = NotifySocket.Abstract();

@@ -11,7 +11,7 @@ public sealed class WatchdogTests
 {
     private static readonly TimeSpan Watchdog = TimeSpan.FromSeconds(20);
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task PingOnce_WhileTheLoopMarksProgress_SendsWatchdog()
     {
         var clock = new SteppedClock();
@@ -30,7 +30,7 @@ public sealed class WatchdogTests
         await socket.WaitForAsync(m => m == "WATCHDOG=1", TimeSpan.FromSeconds(10), count: 5);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task PingOnce_WhenTheLoopIsStuck_StopsPingingUntilItMarksAgain()
     {
         var clock = new SteppedClock();
