@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NodeAgent.Agent.Contextualization;
@@ -16,6 +17,7 @@ using NodeAgent.Agent.Reporting;
 using NodeAgent.Agent.Workspaces;
 using NodeAgent.Contract;
 using NodeAgent.Rpc.Client;
+using NodeAgent.Service;
 using AgentServiceClient = NodeAgent.Contract.V1.AgentServiceClient;
 
 namespace NodeAgent.Agent;
@@ -24,7 +26,9 @@ namespace NodeAgent.Agent;
 public static class AgentApp
 {
     /// <param name="openLibvirt">Opens a libvirt connection: once at start, and again after libvirtd is lost.</param>
-    public static IHost Build(AgentOptions options, Func<LibvirtHypervisor> openLibvirt, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null)
+    /// <param name="configureServices">Adds services of the program's own (systemd notifications, reload); runs after the agent's are added.</param>
+    public static IHost Build(AgentOptions options, Func<LibvirtHypervisor> openLibvirt, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         Directory.CreateDirectory(options.StateDirectory);
         Directory.CreateDirectory(options.WorkspacesPath);
@@ -39,6 +43,9 @@ public static class AgentApp
         configureLogging?.Invoke(builder.Logging);
         var services = builder.Services;
         services.AddSingleton(options);
+        // What a reload may change while the agent runs (labels, capacity policy, stop timeout); read at each use.
+        services.AddSingleton(new Reloadable<AgentOptions>(options));
+        services.AddSingleton<SchedulerConnection>();
         services.AddSingleton(time ?? TimeProvider.System);
         services.AddSingleton(_ => new Random());
         services.AddSingleton(_ => CrashAfterStep.FromEnvironment());
@@ -100,7 +107,11 @@ public static class AgentApp
             PartitionLog.Decided(logger, on, why);
             return on ? new ProjectCgroupPartitions(cgroups) : NoPartitions.Instance;
         });
-        services.AddSingleton(sp => new WorkspaceFit(sp.GetRequiredService<HostDescription>(), options.Capacity, sp.GetRequiredService<WorkspaceInventory>()));
+        services.AddSingleton(sp =>
+        {
+            var settings = sp.GetRequiredService<Reloadable<AgentOptions>>();
+            return new WorkspaceFit(sp.GetRequiredService<HostDescription>(), () => settings.Current.Capacity, sp.GetRequiredService<WorkspaceInventory>());
+        });
         services.AddSingleton<WorkspaceMachine>();
         services.AddSingleton(sp => new NetworkCommands(sp.GetRequiredService<CommandRunner>()));
         services.AddSingleton<BridgeManager>();
@@ -115,8 +126,12 @@ public static class AgentApp
         services.AddSingleton(_ => new NodeAgent.Metrics.MetricsRegistry());
         services.AddSingleton<AgentMetrics>();
         services.AddSingleton<WorkspaceStatsCollector>();
-        services.AddSingleton(sp => new HostCollector(sp.GetRequiredService<NodeAgent.Metrics.MetricsRegistry>(), sp.GetRequiredService<HostDescription>(),
-            options.Capacity, sp.GetRequiredService<IHypervisor>(), new ProcFileSystem(options.ProcRoot)));
+        services.AddSingleton(sp =>
+        {
+            var settings = sp.GetRequiredService<Reloadable<AgentOptions>>();
+            return new HostCollector(sp.GetRequiredService<NodeAgent.Metrics.MetricsRegistry>(), sp.GetRequiredService<HostDescription>(),
+                () => settings.Current.Capacity, sp.GetRequiredService<IHypervisor>(), new ProcFileSystem(options.ProcRoot));
+        });
         services.AddSingleton<MetricsEndpoint>();
         services.AddSingleton<WorkspaceOperations>();
         services.AddSingleton(_ => UsageJournal.Open(Path.Combine(options.StateDirectory, "usage")));
@@ -131,7 +146,7 @@ public static class AgentApp
             (wait, token) => Task.Delay(wait, sp.GetRequiredService<TimeProvider>(), token), options.UsagePeriod, sp.GetRequiredService<ILogger<UsageShipper>>()));
         services.AddHostedService<NetworkSetup>();
         services.AddHostedService(sp => sp.GetRequiredService<StatusReporter>());
-        services.AddHostedService<SchedulerLink>();
+        services.AddSingleton<SchedulerLink>().AddHostedService(sp => sp.GetRequiredService<SchedulerLink>());
         services.AddHostedService<Reconciler>();
         services.AddHostedService<DomainEventWatcher>();
         services.AddHostedService(sp =>
@@ -141,6 +156,9 @@ public static class AgentApp
             _ = sp.GetRequiredService<HostCollector>();
             return sp.GetRequiredService<MetricsEndpoint>();
         });
+        configureServices?.Invoke(services);
+        // The reconciler marks its progress here; without systemd's watchdog nothing reads it.
+        services.TryAddSingleton(sp => new Liveness(sp.GetRequiredService<TimeProvider>()));
         return builder.Build();
     }
 }

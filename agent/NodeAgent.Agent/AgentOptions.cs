@@ -58,7 +58,14 @@ public sealed record AgentOptions
     /// <summary>Root of the proc filesystem; tests point it at a prepared directory.</summary>
     public string ProcRoot { get; init; } = "/proc";
 
+    /// <summary>The host's labels (--label KEY=VALUE), which leases can require; sent when the agent registers.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The most labels a host may have (the scheduler accepts no more).</summary>
+    public const int MaxLabels = 64;
+
+    /// <summary>The longest label value (the scheduler's limit on free text).</summary>
+    public const int MaxLabelValueLength = 253;
 
     /// <summary>The networks this host offers workspaces (--network), one bridge each; empty offers none.</summary>
     public IReadOnlyList<Networking.NetworkDefinition> Networks { get; init; } = [];
@@ -148,8 +155,37 @@ public sealed record AgentOptions
             problems.Add($"host-id {problem}");
         }
 
+        problems.AddRange(LabelsProblems());
         problems.AddRange(Networking.NetworkDefinition.Validate(Networks));
         problems.AddRange(Capacity.Problems(host));
         return problems;
+    }
+
+    private IEnumerable<string> LabelsProblems()
+    {
+        if (Labels.Count > MaxLabels)
+        {
+            yield return $"label: {Labels.Count} labels are given; at most {MaxLabels} are allowed";
+        }
+
+        foreach (var problem in Labels.SelectMany(l => LabelProblems(l.Key, l.Value)))
+        {
+            yield return problem;
+        }
+    }
+
+    /// <summary>What is wrong with one label: a key that is not an id, a value too long or with control characters.</summary>
+    public static IEnumerable<string> LabelProblems(string key, string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (!Contract.IdSyntax.IsValid(key, out var problem))
+        {
+            yield return $"label key {problem}";
+        }
+
+        if (value.Length > MaxLabelValueLength || value.Any(char.IsControl))
+        {
+            yield return $"label {Contract.IdSyntax.Printable(key)}: the value must be at most {MaxLabelValueLength} characters without control characters";
+        }
     }
 }

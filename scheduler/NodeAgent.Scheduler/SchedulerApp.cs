@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Api;
 using NodeAgent.Scheduler.Hosts;
@@ -18,7 +19,9 @@ namespace NodeAgent.Scheduler;
 public static class SchedulerApp
 {
     /// <summary>Builds the app; <paramref name="time"/> and <paramref name="random"/> (where MACs come from) are the system's unless a test passes its own.</summary>
-    public static WebApplication Build(SchedulerOptions options, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null, Random? random = null)
+    /// <param name="configureServices">Adds services of the program's own (systemd notifications, reload); runs after the scheduler's are added.</param>
+    public static WebApplication Build(SchedulerOptions options, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null, Random? random = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         var problems = options.Validate();
         if (problems.Count > 0)
@@ -84,6 +87,9 @@ public static class SchedulerApp
             return server;
         });
 
+        configureServices?.Invoke(services);
+        // The expiry loop marks its progress here; without systemd's watchdog nothing reads it.
+        services.TryAddSingleton(provider => new NodeAgent.Service.Liveness(provider.GetRequiredService<TimeProvider>()));
         var app = builder.Build();
         var rpc = app.Services.GetRequiredService<RpcServer>();
         _ = app.Services.GetRequiredService<SchedulerStateCollector>(); // adds its families to the registry

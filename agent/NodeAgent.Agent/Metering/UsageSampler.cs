@@ -41,6 +41,22 @@ public sealed partial class UsageSampler(
 {
     // Samples come from the timer and from power-offs; each one reads the baselines the previous one wrote.
     private readonly Lock _sampling = new();
+    private TimeSpan _period = period;
+    private PeriodicTimer? _timer;
+
+    /// <summary>How often a sample is taken; set by a reload, it takes effect from the next tick.</summary>
+    public TimeSpan Period
+    {
+        get => _period;
+        set
+        {
+            _period = value;
+            if (_timer is { } timer)
+            {
+                timer.Period = value;
+            }
+        }
+    }
 
     /// <summary>Reads the counters and appends one sample; returns the records written (with their sequences).</summary>
     public IReadOnlyList<NodeAgent.Contract.V1.UsageRecord> SampleOnce()
@@ -75,7 +91,8 @@ public sealed partial class UsageSampler(
             LogTornTail(journal.DiscardedBytes);
         }
 
-        using var timer = new PeriodicTimer(period, time);
+        using var timer = new PeriodicTimer(_period, time);
+        _timer = timer;
         do
         {
             try

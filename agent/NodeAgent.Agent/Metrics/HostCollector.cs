@@ -13,7 +13,7 @@ namespace NodeAgent.Agent.Metrics;
 public sealed class HostCollector
 {
     private readonly HostDescription _host;
-    private readonly CapacityPolicy _policy;
+    private readonly Func<CapacityPolicy> _policy;
     private readonly IHypervisor _hypervisor;
     private readonly ProcFileSystem _proc;
     private readonly HostProbe _probe;
@@ -23,7 +23,8 @@ public sealed class HostCollector
     private readonly CollectedFamily _usedMemory;
     private readonly CollectedFamily _libvirtUp;
 
-    public HostCollector(MetricsRegistry registry, HostDescription host, CapacityPolicy policy, IHypervisor hypervisor, ProcFileSystem proc)
+    /// <param name="policy">The capacity policy in force, asked at each scrape (a reload may change it).</param>
+    public HostCollector(MetricsRegistry registry, HostDescription host, Func<CapacityPolicy> policy, IHypervisor hypervisor, ProcFileSystem proc)
     {
         ArgumentNullException.ThrowIfNull(registry);
         (_host, _policy, _hypervisor, _proc) = (host, policy, hypervisor, proc);
@@ -42,7 +43,7 @@ public sealed class HostCollector
     public void Collect(Scrape scrape)
     {
         ArgumentNullException.ThrowIfNull(scrape);
-        var offer = _policy.Offer(new HostSize(_host.Vcpus, _host.MemoryBytes));
+        var offer = _policy().Offer(new HostSize(_host.Vcpus, _host.MemoryBytes));
         scrape.Add(_capacityVcpus, offer.Vcpus);
         scrape.Add(_capacityMemory, offer.MemoryBytes);
         var (cpu, available, _) = _probe.SampleLoad();

@@ -6,10 +6,16 @@ using NodeAgent.Contract.V1;
 
 namespace NodeAgent.Agent.Reporting;
 
-/// <summary>Builds what the agent tells the scheduler about its host: identity, capacity, measured load, held workspaces, cached images.</summary>
+/// <summary>
+/// Builds what the agent tells the scheduler about its host: identity, capacity, measured load, held workspaces, cached
+/// images. Labels and capacity come from <paramref name="settings"/> when given, so a reload changes the next heartbeat.
+/// </summary>
 public sealed class HeartbeatSource(
-    HostDescription host, HostProbe probe, DesiredState desired, WorkspaceInventory inventory, IHypervisor hypervisor, Images.ImageCache images, AgentOptions options, TimeProvider time)
+    HostDescription host, HostProbe probe, DesiredState desired, WorkspaceInventory inventory, IHypervisor hypervisor, Images.ImageCache images, AgentOptions options, TimeProvider time,
+    NodeAgent.Service.Reloadable<AgentOptions>? settings = null)
 {
+    private AgentOptions Options => settings?.Current ?? options;
+
     public string HostId => host.Id.Value;
 
     public HostInfo Registration()
@@ -23,8 +29,8 @@ public sealed class HeartbeatSource(
             DomainType = host.DomainType,
             Capacity = Capacity(),
         };
-        info.Networks.Add(options.Networks.Select(n => n.Name.Value));
-        foreach (var (key, value) in options.Labels)
+        info.Networks.Add(Options.Networks.Select(n => n.Name.Value));
+        foreach (var (key, value) in Options.Labels)
         {
             info.Labels[key] = value;
         }
@@ -61,7 +67,7 @@ public sealed class HeartbeatSource(
     // What the host offers, after the reservation for the host itself and the overcommit ratios; disk is offered as it is.
     private Resources Capacity()
     {
-        var offer = options.Capacity.Offer(new HostSize(host.Vcpus, host.MemoryBytes));
+        var offer = Options.Capacity.Offer(new HostSize(host.Vcpus, host.MemoryBytes));
         return new() { Vcpus = (uint)offer.Vcpus, MemoryBytes = (ulong)offer.MemoryBytes, DiskBytes = (ulong)host.DiskBytes };
     }
 }

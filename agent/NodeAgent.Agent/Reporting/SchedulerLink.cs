@@ -18,7 +18,8 @@ public sealed partial class SchedulerLink(
     Random random,
     TimeProvider time,
     ILogger<SchedulerLink> logger,
-    Metrics.AgentMetrics? metrics = null) : BackgroundService
+    Metrics.AgentMetrics? metrics = null,
+    SchedulerConnection? connection = null) : BackgroundService
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
@@ -36,6 +37,7 @@ public sealed partial class SchedulerLink(
             catch (RpcException e) when (!stoppingToken.IsCancellationRequested)
             {
                 metrics?.SchedulerConnected.Set(0);
+                connection?.Lost(e.Message);
                 var delay = backoff.Next();
                 LogSchedulerLost(logger, options.Scheduler, e.Status, e.Message, delay.TotalMilliseconds);
                 await Task.Delay(delay, time, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
@@ -50,6 +52,7 @@ public sealed partial class SchedulerLink(
         var interval = response.HeartbeatInterval?.ToTimeSpan() is { } i && i > TimeSpan.Zero ? i : TimeSpan.FromSeconds(5);
         LogRegistered(logger, info.HostId, options.Scheduler, interval.TotalSeconds);
         metrics?.SchedulerConnected.Set(1);
+        connection?.Registered();
         return interval;
     }
 

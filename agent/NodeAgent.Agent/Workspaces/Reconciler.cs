@@ -28,7 +28,8 @@ public sealed partial class Reconciler(
     AgentOptions options,
     TimeProvider time,
     ILogger<Reconciler> logger,
-    Metrics.AgentMetrics? metrics = null) : BackgroundService
+    Metrics.AgentMetrics? metrics = null,
+    NodeAgent.Service.Liveness? liveness = null) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, Task> _drives = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _slots = new(options.ParallelOperations);
@@ -51,13 +52,39 @@ public sealed partial class Reconciler(
                     LogReconcileFailed(logger, e);
                 }
 
-                await Task.WhenAny(next, Task.Delay(options.ReconcileInterval, time, stoppingToken));
+                await WaitAsync(next, stoppingToken);
             }
         }
         finally
         {
             // Each drive ends at its next step or wait once the token is cancelled.
             await Task.WhenAll(_drives.Values);
+        }
+    }
+
+    /// <summary>
+    /// Waits for the next change or the periodic pass. The loop marks itself alive at every pass and every wake-up, and
+    /// wakes at least as often as systemd's watchdog needs (<see cref="NodeAgent.Service.Liveness.Bound"/>) even
+    /// when nothing happens: an idle agent is alive, one stuck in a pass is not.
+    /// </summary>
+    private async Task WaitAsync(Task next, CancellationToken stoppingToken)
+    {
+        liveness?.Mark();
+        var waitFrom = time.GetTimestamp();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var left = options.ReconcileInterval - time.GetElapsedTime(waitFrom);
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            var woke = await Task.WhenAny(next, Task.Delay(liveness?.Bound(left) ?? left, time, stoppingToken));
+            liveness?.Mark();
+            if (woke == next)
+            {
+                return;
+            }
         }
     }
 

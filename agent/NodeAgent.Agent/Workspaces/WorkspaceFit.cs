@@ -12,13 +12,20 @@ public sealed class WorkspaceRefusedException(string message) : Exception(messag
 /// heartbeat, an agent restarted with a larger reservation); a refusal sends the workspace elsewhere instead of
 /// overcommitting the host.
 /// </summary>
-public sealed class WorkspaceFit(HostDescription host, CapacityPolicy capacity, WorkspaceInventory inventory)
+/// <param name="capacity">The capacity policy in force, asked at each check (a reload may change it).</param>
+public sealed class WorkspaceFit(HostDescription host, Func<CapacityPolicy> capacity, WorkspaceInventory inventory)
 {
+    /// <summary>A fit check against a fixed capacity policy.</summary>
+    public WorkspaceFit(HostDescription host, CapacityPolicy capacity, WorkspaceInventory inventory)
+        : this(host, () => capacity, inventory)
+    {
+    }
+
     /// <summary>Null when the workspace fits; otherwise what is short, e.g. "4 vCPUs asked, 2 of 8 left (…)".</summary>
     public string? Refusal(Workspace wanted)
     {
         ArgumentNullException.ThrowIfNull(wanted);
-        var offer = capacity.Offer(new HostSize(host.Vcpus, host.MemoryBytes));
+        var offer = capacity().Offer(new HostSize(host.Vcpus, host.MemoryBytes));
         var others = inventory.Refresh().Where(d => d.Key != wanted.Id).Select(d => d.Value).ToList();
         var foreign = inventory.Foreign;
         var (heldVcpus, heldMemory) = (others.Sum(d => d.Vcpus), others.Sum(d => d.MemoryBytes));

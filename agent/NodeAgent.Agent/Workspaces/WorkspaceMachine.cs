@@ -24,8 +24,12 @@ public sealed partial class WorkspaceMachine(
     AgentOptions options,
     TimeProvider time,
     ILogger<WorkspaceMachine> logger,
-    WorkspaceFit? fit = null)
+    WorkspaceFit? fit = null,
+    NodeAgent.Service.Reloadable<AgentOptions>? settings = null)
 {
+    // The stop timeout in force: a reload may change it, also for a guest already shutting down (its deadline counts from when the shutdown began).
+    private TimeSpan StopTimeout => (settings?.Current ?? options).StopTimeout;
+
     // Enough for the longest path (stopped → starting → running → reboot-stopping → … → running) with room to spare.
     private const int MaxSteps = 16;
 
@@ -64,7 +68,7 @@ public sealed partial class WorkspaceMachine(
             cancellationToken.ThrowIfCancellationRequested();
             var want = wanted();
             var observed = Observe(workspaceId);
-            var step = WorkspaceSteps.Decide(want, observed, time.GetUtcNow(), options.StopTimeout);
+            var step = WorkspaceSteps.Decide(want, observed, time.GetUtcNow(), StopTimeout);
             var reboots = observed.Metadata?.Reboots;
             if (step is Settled settled)
             {
@@ -175,7 +179,7 @@ public sealed partial class WorkspaceMachine(
 
         if (hypervisor.FindDomain(name) is { State: not (DomainState.Shutoff or DomainState.Crashed) })
         {
-            LogPoweredOff(logger, workspaceId, options.StopTimeout.TotalSeconds);
+            LogPoweredOff(logger, workspaceId, StopTimeout.TotalSeconds);
             usage.BeforePowerOff(workspaceId);
             hypervisor.Destroy(name);
         }

@@ -29,7 +29,14 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
     public TimeSpan HeartbeatInterval => options.HeartbeatInterval;
 
-    public TimeSpan HeartbeatTtl => options.HeartbeatTtl;
+    private long _heartbeatTtlTicks = options.HeartbeatTtl.Ticks;
+
+    /// <summary>A host with no heartbeat for this long is down; a reload may change it (agents hear it when they register).</summary>
+    public TimeSpan HeartbeatTtl
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _heartbeatTtlTicks));
+        set => Interlocked.Exchange(ref _heartbeatTtlTicks, value.Ticks);
+    }
 
     public async Task RegisterAsync(HostRegistration registration, CancellationToken cancellationToken)
     {
@@ -72,7 +79,7 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
     public HostRecord Get(HostId id) => store.Find(id) ?? throw new HostNotFoundException(id);
 
-    public HostHealth HealthOf(HostRecord host) => host.HealthAt(time.GetUtcNow(), options.HeartbeatTtl);
+    public HostHealth HealthOf(HostRecord host) => host.HealthAt(time.GetUtcNow(), HeartbeatTtl);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Host {HostId} registered ({Hostname}, {Vcpus} vCPUs, {MemoryBytes} bytes of memory)")]
     private static partial void LogRegistered(ILogger logger, string hostId, string hostname, int vcpus, long memoryBytes);

@@ -3,16 +3,28 @@ using Microsoft.Extensions.Logging;
 
 namespace NodeAgent.Scheduler.Leases;
 
-/// <summary>Ends each lease at its end time: checks once a second for leases whose time is up.</summary>
-public sealed partial class ExpiryService(LeaseManager leases, TimeProvider time, ILogger<ExpiryService> logger) : BackgroundService
+/// <summary>
+/// Ends each lease at its end time: checks once a second for leases whose time is up. It is the scheduler's main
+/// loop for systemd's watchdog: it marks <paramref name="liveness"/> at every tick, and ticks at least as often as
+/// the watchdog needs (a pass still runs once a second).
+/// </summary>
+public sealed partial class ExpiryService(LeaseManager leases, TimeProvider time, ILogger<ExpiryService> logger, NodeAgent.Service.Liveness? liveness = null) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Interval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        var tick = liveness?.Bound(Interval) ?? Interval;
+        var ticksPerPass = Math.Max(1, (int)Math.Round(Interval / tick));
+        using var timer = new PeriodicTimer(tick, time);
+        for (long ticks = 1; await timer.WaitForNextTickAsync(stoppingToken); ticks++)
         {
+            liveness?.Mark();
+            if (ticks % ticksPerPass != 0)
+            {
+                continue;
+            }
+
             try
             {
                 var expired = await leases.ExpireDueAsync(stoppingToken);

@@ -23,7 +23,12 @@ public sealed partial class LeaseManager
     // Leases warned since this scheduler started; a restart may warn a lease a second time, never not at all.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<LeaseId, DateTimeOffset> _warned = new();
 
-    public LeaseExpiryPolicy Expiry => _expiry;
+    /// <summary>The policy in force; a reload replaces it, and the next expiry pass and desired sets use the new one.</summary>
+    public LeaseExpiryPolicy Expiry
+    {
+        get => Volatile.Read(ref _expiry);
+        set => Volatile.Write(ref _expiry, value ?? throw new ArgumentNullException(nameof(value)));
+    }
 
     /// <summary>
     /// One expiry pass: warns leases ending within <see cref="LeaseExpiryPolicy.Warning"/>, stops the running guests
@@ -34,7 +39,8 @@ public sealed partial class LeaseManager
     {
         var now = Now();
         var moved = 0;
-        foreach (var lease in store.Read(s => s.DueForExpiry(now + _expiry.Warning)))
+        var expiry = Expiry;
+        foreach (var lease in store.Read(s => s.DueForExpiry(now + expiry.Warning)))
         {
             if (lease.ExpiresAt > now)
             {
@@ -42,7 +48,7 @@ public sealed partial class LeaseManager
                 var placed = lease.State is LeaseState.Starting or LeaseState.Running or LeaseState.Stopped or LeaseState.Paused;
                 moved += placed && await WarnAsync(lease, now, cancellationToken) ? 1 : 0;
             }
-            else if (_expiry.DestroyAt(lease.ExpiresAt) <= now || lease.State is LeaseState.Pending or LeaseState.Placing)
+            else if (expiry.DestroyAt(lease.ExpiresAt) <= now || lease.State is LeaseState.Pending or LeaseState.Placing)
             {
                 if (lease.Save is not { State: SaveState.Saving })
                 {

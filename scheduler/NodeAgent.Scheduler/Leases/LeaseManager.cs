@@ -32,7 +32,7 @@ public sealed partial class LeaseManager(
     ILeaseStore store, HostRegistry hosts, PlacementPipeline placement, AddressAllocator addresses, ILeaseImages images, TimeProvider time, ILogger<LeaseManager> logger,
     Metrics.SchedulerMetrics? metrics = null, IEnumerable<ILeaseAdmission>? admissions = null, LeaseExpiryPolicy? expiry = null)
 {
-    private readonly LeaseExpiryPolicy _expiry = expiry ?? LeaseExpiryPolicy.Default;
+    private LeaseExpiryPolicy _expiry = expiry ?? LeaseExpiryPolicy.Default;
 
     private readonly ILeaseAdmission[] _admissions = admissions?.ToArray() ?? [];
 

@@ -17,8 +17,7 @@ public sealed class PlacementPipeline
     public const int RunnersUp = 3;
 
     private readonly IHostFilter[] _filters;
-    private readonly (IHostRanker Ranker, double Weight)[] _rankers;
-    private readonly double _totalWeight;
+    private Ranking _ranking;
     private readonly Random _random;
     private readonly Lock _randomGate = new();
 
@@ -29,32 +28,33 @@ public sealed class PlacementPipeline
     public PlacementPipeline(IReadOnlyList<IHostFilter> filters, IReadOnlyList<(IHostRanker Ranker, double Weight)> rankers,
         int sampleSize = int.MaxValue, int seed = 0)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(sampleSize, 1);
-        foreach (var (ranker, weight) in rankers)
-        {
-            if (!double.IsFinite(weight) || weight < 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(rankers), weight, $"the weight of ranker {ranker.Name} must be a finite number of at least 0");
-            }
-        }
-
         _filters = [.. filters];
-        _rankers = [.. rankers];
-        _totalWeight = _rankers.Sum(r => r.Weight);
-        SampleSize = sampleSize;
+        _ranking = Ranking.Of(rankers, sampleSize);
         Seed = seed;
         _random = new Random(seed);
     }
 
     /// <summary>At most this many feasible hosts are ranked per decision.</summary>
-    public int SampleSize { get; }
+    public int SampleSize => Volatile.Read(ref _ranking).SampleSize;
 
     /// <summary>The seed this pipeline's random host order starts from; log it so placements can be replayed.</summary>
     public int Seed { get; }
 
     public IReadOnlyList<IHostFilter> Filters => _filters;
 
-    public IReadOnlyList<(IHostRanker Ranker, double Weight)> Rankers => _rankers;
+    public IReadOnlyList<(IHostRanker Ranker, double Weight)> Rankers => Volatile.Read(ref _ranking).Rankers;
+
+    /// <summary>
+    /// Ranks by <paramref name="options"/>' strategy, weights and sample size from the next decision on (a reload);
+    /// the filters and the seed's generator stay. A decision in progress finishes with the ranking it started with.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are not valid; the message names every problem.</exception>
+    public void Reconfigure(PlacementOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfInvalid(options);
+        Volatile.Write(ref _ranking, Ranking.Of(RankersFor(options), options.SampleSize));
+    }
 
     /// <summary>
     /// The filters in the order they run. Cheap and lasting reasons come first, because the first reason is the one
@@ -82,12 +82,23 @@ public sealed class PlacementPipeline
     /// <exception cref="ArgumentException">The options are not valid; the message names every problem.</exception>
     public static PlacementPipeline FromOptions(PlacementOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfInvalid(options);
+        var seed = options.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue);
+        return new PlacementPipeline(DefaultFilters(), RankersFor(options), options.SampleSize, seed);
+    }
+
+    private static void ThrowIfInvalid(PlacementOptions options)
+    {
         var problems = options.Validate();
         if (problems.Count > 0)
         {
             throw new ArgumentException(string.Join("; ", problems), nameof(options));
         }
+    }
 
+    private static List<(IHostRanker Ranker, double Weight)> RankersFor(PlacementOptions options)
+    {
         var weighted = new (IHostRanker Ranker, double Weight)[]
         {
             (new MeasuredLoadRanker(), options.Weights.GetValueOrDefault(RankerNames.MeasuredLoad)),
@@ -95,15 +106,14 @@ public sealed class PlacementPipeline
             (new AllocationRanker(options.Strategy), options.AllocationWeight),
             (new GroupSpreadRanker(), options.Weights.GetValueOrDefault(RankerNames.GroupSpread)),
         };
-        var seed = options.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue);
-        return new PlacementPipeline(DefaultFilters(), weighted.Where(r => r.Weight > 0).ToList(), options.SampleSize, seed);
+        return weighted.Where(r => r.Weight > 0).ToList();
     }
 
     /// <summary>Chooses a host for <paramref name="request"/> among <paramref name="candidates"/>, sampling them when there are more than <see cref="SampleSize"/>.</summary>
     public PlacementDecision Decide(IReadOnlyList<PlacementCandidate> candidates, PlacementRequest request)
     {
         int? sampleSeed = null;
-        if (candidates.Count > SampleSize)
+        if (candidates.Count > Volatile.Read(ref _ranking).SampleSize)
         {
             lock (_randomGate)
             {
@@ -120,14 +130,15 @@ public sealed class PlacementPipeline
 
     private PlacementDecision Decide(IReadOnlyList<PlacementCandidate> candidates, PlacementRequest request, int? sampleSeed)
     {
-        var sampling = candidates.Count > SampleSize;
+        var ranking = Volatile.Read(ref _ranking);
+        var sampling = candidates.Count > ranking.SampleSize;
         var order = new ExaminationOrder(candidates.Count, sampling ? new Random(sampleSeed ?? 0) : null);
         var rejections = new Dictionary<string, int>(StringComparer.Ordinal);
         var best = new List<HostScore>(RunnersUp + 1);
-        var scores = new double[_rankers.Length];
+        var scores = new double[ranking.Rankers.Length];
         var examined = 0;
         var feasible = 0;
-        while (!(sampling && feasible == SampleSize) && order.Next() is { } index)
+        while (!(sampling && feasible == ranking.SampleSize) && order.Next() is { } index)
         {
             var candidate = candidates[index];
             examined++;
@@ -138,14 +149,14 @@ public sealed class PlacementPipeline
             }
 
             feasible++;
-            var total = Score(candidate, request, scores);
+            var total = ranking.Score(candidate, request, scores);
             var place = Place(best, candidate, total);
             if (place <= RunnersUp)
             {
-                var parts = new RankerScore[_rankers.Length];
+                var parts = new RankerScore[ranking.Rankers.Length];
                 for (var i = 0; i < parts.Length; i++)
                 {
-                    parts[i] = new RankerScore(_rankers[i].Ranker.Name, _rankers[i].Weight, scores[i]);
+                    parts[i] = new RankerScore(ranking.Rankers[i].Ranker.Name, ranking.Rankers[i].Weight, scores[i]);
                 }
 
                 best.Insert(place, new HostScore(candidate.Host.Id, total, parts));
@@ -178,18 +189,6 @@ public sealed class PlacementPipeline
         return null;
     }
 
-    /// <summary>Σ wᵢ·sᵢ / Σ wᵢ, each sᵢ held to 0..1; 0 when no ranker weighs anything (then the host id decides).</summary>
-    private double Score(PlacementCandidate candidate, PlacementRequest request, double[] scores)
-    {
-        var sum = 0.0;
-        for (var i = 0; i < _rankers.Length; i++)
-        {
-            scores[i] = LoadAverage.Clamp01(_rankers[i].Ranker.Score(candidate, request));
-            sum += _rankers[i].Weight * scores[i];
-        }
-
-        return _totalWeight > 0 ? sum / _totalWeight : 0;
-    }
 
     /// <summary>Where a host with <paramref name="total"/> goes among the best so far: higher score first, then lower host id.</summary>
     private static int Place(List<HostScore> best, PlacementCandidate candidate, double total)
@@ -202,6 +201,37 @@ public sealed class PlacementPipeline
         }
 
         return place;
+    }
+
+    /// <summary>The weighted rankers and the sample size, replaced as one by <see cref="Reconfigure"/>.</summary>
+    private sealed record Ranking((IHostRanker Ranker, double Weight)[] Rankers, double TotalWeight, int SampleSize)
+    {
+        public static Ranking Of(IReadOnlyList<(IHostRanker Ranker, double Weight)> rankers, int sampleSize)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(sampleSize, 1);
+            foreach (var (ranker, weight) in rankers)
+            {
+                if (!double.IsFinite(weight) || weight < 0)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(rankers), weight, $"the weight of ranker {ranker.Name} must be a finite number of at least 0");
+                }
+            }
+
+            return new Ranking([.. rankers], rankers.Sum(r => r.Weight), sampleSize);
+        }
+
+        /// <summary>Σ wᵢ·sᵢ / Σ wᵢ, each sᵢ held to 0..1; 0 when no ranker weighs anything (then the host id decides).</summary>
+        public double Score(PlacementCandidate candidate, PlacementRequest request, double[] scores)
+        {
+            var sum = 0.0;
+            for (var i = 0; i < Rankers.Length; i++)
+            {
+                scores[i] = LoadAverage.Clamp01(Rankers[i].Ranker.Score(candidate, request));
+                sum += Rankers[i].Weight * scores[i];
+            }
+
+            return TotalWeight > 0 ? sum / TotalWeight : 0;
+        }
     }
 
     /// <summary>Candidate indexes in list order, or in a random order drawn lazily (Fisher–Yates): only the examined ones are drawn.</summary>
