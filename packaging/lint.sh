@@ -9,6 +9,7 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
+(($#)) || { echo "lint.sh: no packages given; \`make deb rpm\` builds them into out/packages" >&2; exit 2; }
 "$repo/tests/setup/ensure-packages.sh" package-lint lintian rpmlint
 debs=() rpms=()
 for f in "$@"; do

@@ -11,6 +11,7 @@
 #  5. purges and sees nothing left but /var/lib/nodeagent, /var/lib/nodeagent-scheduler and the system user;
 #  6. checks the .rpms' file lists, scriptlets and dependencies.
 # Prints one line per check ("ok: ..." or "FAIL: ...") and ends with "package-install-test: N passed, N failed".
+# PACKAGE_TEST_BIN=DIR packages the binaries of DIR instead of out/bin (e.g. another branch's `make publish`).
 # The agent drives libvirt's in-process test driver: no libvirtd runs, in the container or outside it.
 set -uo pipefail
 
@@ -93,7 +94,8 @@ finish() {
 trap finish EXIT
 
 # --- 0. packages ---------------------------------------------------------------------------------------------------
-bin=$repo/out/bin
+bin=${PACKAGE_TEST_BIN:-$repo/out/bin}
+if [[ -n ${PACKAGE_TEST_BIN:-} && ! -x $bin/nodeagent ]]; then die "PACKAGE_TEST_BIN=$bin has no nodeagent"; fi
 if [[ ! -x $bin/nodeagent || ! -x $bin/nodeagent-scheduler || ! -x $bin/ws || ! -f $bin/libe_sqlite3.so ]]; then
   say "out/bin has no native binaries: running make publish"
   make -C "$repo" publish >"$cache/publish.log" 2>&1 || { tail -30 "$cache/publish.log"; die "make publish"; }
