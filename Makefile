@@ -67,7 +67,7 @@ rpm: publish
 package-lint:
 	@packaging/lint.sh $(wildcard $(OUT)/packages/*.deb $(OUT)/packages/*.rpm)
 
-# Part of `make test` too (tests/NodeAgent.Tests/Packaging); ~30 s with its cache in /var/cache/nodeagent.
+# Part of `make test` too (tests/NodeAgent.Tests/Packaging); under a minute with its cache in /var/cache/nodeagent.
 package-test:
 	@tests/setup/package-install-test.sh
 

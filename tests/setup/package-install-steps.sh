@@ -8,15 +8,16 @@ in_ct sh -c 'printf "libvirt-uri = test:///default\nnetwork = pkgtest=natest0\n"
 in_ct sh -c 'printf "# changed by package-install-test: the upgrade must keep this line\n" >>/etc/nodeagent/scheduler.conf'
 conf_sums=$(in_ct sha256sum /etc/nodeagent/nodeagent.conf /etc/nodeagent/scheduler.conf)
 
-# Builds from before the systemd integration read no --config file, send no READY=1 and die on SIGHUP. For them the
-# test adds what the admin of such a build would: a drop-in with Type=simple and the settings as options. Such a run
-# says so, and leaves the reload check out; a build that speaks the contract is tested with the units as shipped.
+# Builds from before the systemd integration read no --config file, send no READY=1 or WATCHDOG=1 and die on SIGHUP.
+# For them the test adds what the admin of such a build would: a drop-in with Type=simple and the settings as options.
+# Such a run says so and leaves the watchdog and reload checks out; a build that speaks the contract is tested with the
+# units as shipped.
 if in_ct nodeagent --help | grep -q -- '--config' && in_ct nodeagent-scheduler --help | grep -q -- '--config'; then
   contract=yes
   say "the binaries read --config and speak sd_notify: units tested as shipped (Type=notify, WatchdogSec=30s)"
 else
   contract=no
-  say "NOTE: these binaries predate the systemd integration (no --config): a drop-in sets Type=simple and the agent's options; reload is not checked"
+  say "NOTE: these binaries predate the systemd integration (no --config): a drop-in sets Type=simple and the agent's options; the watchdog and reload are not checked"
   for unit in nodeagent nodeagent-scheduler; do
     in_ct mkdir -p "/etc/systemd/system/$unit.service.d"
     in_ct sh -c "printf '[Service]\nType=simple\nWatchdogSec=0\n' >/etc/systemd/system/$unit.service.d/50-package-test.conf"
@@ -95,8 +96,15 @@ sandbox_denials() {
 }
 check "no permission denied, read-only file system or operation not permitted in either service's journal" is "" sandbox_denials
 
-# --- 3. reload and stop ----------------------------------------------------------------------------------------------
+# --- 3. watchdog, reload and stop -------------------------------------------------------------------------------------
 if [[ $contract == yes ]]; then
+  # systemd stamps WatchdogTimestamp when it arms the watchdog and at every WATCHDOG=1; pings come every 15 s.
+  watchdog_since() { in_ct systemctl show -p WatchdogTimestampMonotonic --value "$1"; }
+  declare -A armed=([nodeagent]=$(watchdog_since nodeagent.service) [nodeagent-scheduler]=$(watchdog_since nodeagent-scheduler.service))
+  for unit in nodeagent nodeagent-scheduler; do
+    pinged() { (($(watchdog_since "$1.service") > armed[$1])); }
+    check "$unit pings systemd's watchdog (WatchdogSec=30s)" wait_for 25 pinged "$unit"
+  done
   for unit in nodeagent-scheduler nodeagent; do
     reload_keeps_pid() {
       local before after

@@ -2,7 +2,7 @@ namespace NodeAgent.Tests.Packaging;
 
 /// <summary>
 /// The packages of issue 9 under a real systemd (tests/setup/package-install-test.sh, run once for all facts by
-/// <see cref="PackageInstallRun"/>). With a warm cache (/var/cache/nodeagent/package-test) the run takes about 30 s.
+/// <see cref="PackageInstallRun"/>). With a warm cache (/var/cache/nodeagent/package-test) a run takes 30 s to a minute.
 /// The agent uses libvirt's in-process test driver there: no libvirtd runs, so a real QEMU guest outliving the agent is
 /// shown by a stand-in process in machine.slice, not by a guest.
 /// </summary>
@@ -61,16 +61,18 @@ public sealed class PackageInstallTests(PackageInstallRun run) : IClassFixture<P
     }
 
     [Fact]
-    public void Reload_OnBinariesWithTheSystemdIntegration_KeepsTheMainPid()
+    public void SystemdIntegration_OnBinariesThatSpeakIt_WatchdogPingedAndReloadKeepsTheMainPid()
     {
-        // Binaries built before the systemd integration die on SIGHUP; the script says so and leaves reload out.
-        // Once they read --config, both reloads must have been checked.
+        // Binaries built before the systemd integration send no READY=1 or WATCHDOG=1 and die on SIGHUP; the script
+        // then says so, runs them as Type=simple and leaves these checks out. Once they read --config, all are required.
         if (run.Lines.Any(l => l.StartsWith("NOTE: these binaries predate the systemd integration", StringComparison.Ordinal)))
         {
-            Assert.DoesNotContain(run.Lines, l => l.Contains("systemctl reload", StringComparison.Ordinal));
+            Assert.DoesNotContain(run.Lines, l => l.Contains("systemctl reload", StringComparison.Ordinal) || l.Contains("pings systemd's watchdog", StringComparison.Ordinal));
             return;
         }
 
+        run.AssertPassed("nodeagent pings systemd's watchdog (WatchdogSec=30s)");
+        run.AssertPassed("nodeagent-scheduler pings systemd's watchdog (WatchdogSec=30s)");
         run.AssertPassed("systemctl reload nodeagent-scheduler: still active (running), MainPID unchanged");
         run.AssertPassed("systemctl reload nodeagent: still active (running), MainPID unchanged");
     }
