@@ -2,6 +2,9 @@
 #   make demo       lease, boot, list and release one real workspace on this machine
 #   make test       install test prerequisites (idempotent), build, run every test
 #   make publish    native-AOT binaries of nodeagent, nodeagent-scheduler and ws in out/bin
+#   make deb rpm    nodeagent, nodeagent-scheduler and ws packages from those binaries, in out/packages
+#   make package-lint   lintian, rpmlint and systemd-analyze verify of the packages in out/packages
+#   make package-test   install test of the .debs under a real systemd (nspawn container), checks of the .rpms
 #   make bench-rpc  gRPC transport benchmark; writes docs/benchmarks.md
 #   make bench-lease  lease-to-running time on real libvirtd + QEMU; writes docs/benchmarks.md
 #   make bench-footprint  sizes and resident memory of the native-AOT programs; writes docs/benchmarks.md
@@ -20,7 +23,10 @@ export DOTNET_NOLOGO := 1
 
 PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAgent.Cli
 
-.PHONY: all deps build test demo publish bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement clean
+# The Debian revision and RPM release of `make deb rpm`; bump it to package the same program again.
+PKG_RELEASE ?= 1
+
+.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement clean
 
 all: build
 
@@ -51,6 +57,20 @@ publish:
 	  find $(OUT)/publish/$$name -maxdepth 1 -type f -perm -u+x ! -name '*.dbg' -exec cp {} $(OUT)/bin/ \; ; \
 	done
 	@ls -l $(OUT)/bin
+
+# Packages (docs/packaging.md). Both depend on publish, which a `make deb rpm` runs once.
+deb: publish
+	@packaging/build-deb.sh --bin $(OUT)/bin --out $(OUT)/packages --release $(PKG_RELEASE)
+
+rpm: publish
+	@packaging/build-rpm.sh --bin $(OUT)/bin --out $(OUT)/packages --release $(PKG_RELEASE)
+
+package-lint:
+	@packaging/lint.sh $(wildcard $(OUT)/packages/*.deb $(OUT)/packages/*.rpm)
+
+# Part of `make test` too (tests/NodeAgent.Tests/Packaging); under a minute with its cache in /var/cache/nodeagent.
+package-test:
+	@tests/setup/package-install-test.sh
 
 bench-rpc:
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- rpc --in-flight 64 --seconds 10 --runs 3 --write docs/benchmarks.md

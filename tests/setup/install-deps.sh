@@ -14,6 +14,9 @@ packages=(
   genisoimage python3-yaml python3-requests
   # ssh-keygen: the SSH key tests check real OpenSSH public keys, not hand-made ones.
   openssh-client
+  # The packaging test (tests/setup/package-install-test.sh): building and linting .debs and .rpms, and a Debian root
+  # booted with systemd-nspawn to install them in.
+  dpkg-dev help2man lintian rpm rpmlint debootstrap systemd-container jq
 )
 
 "$(dirname "$0")/ensure-packages.sh" install-deps "${packages[@]}"
