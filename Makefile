@@ -9,6 +9,7 @@
 #   make bench-lease  lease-to-running time on real libvirtd + QEMU; writes docs/benchmarks.md
 #   make bench-footprint  sizes and resident memory of the native-AOT programs; writes docs/benchmarks.md
 #   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
+#   make bench-startup  start-up to READY=1 of the native-AOT daemons; writes docs/benchmarks.md
 #   make bench-placement  placements/s, latency, heartbeats/s, memory at 100, 1,000, 10,000 hosts; writes docs/benchmarks.md
 #   make bench-overlay  root-disk overlay creation on 10 GiB and 64 MiB raw and qcow2 bases; writes docs/benchmarks.md
 #   make bench-metrics  agent /metrics render time and size with 100 workspaces (synthetic stats, no libvirt); writes docs/benchmarks.md
@@ -26,7 +27,7 @@ PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAg
 # The Debian revision and RPM release of `make deb rpm`; bump it to package the same program again.
 PKG_RELEASE ?= 1
 
-.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement clean
+.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement bench-startup clean
 
 all: build
 
@@ -95,6 +96,10 @@ bench-metrics:
 bench-metering:
 	@tests/setup/ensure-packages.sh bench-metering libvirt0
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- metering --workspaces 100 --passes 200 --warmup 20 --write docs/benchmarks.md
+
+bench-startup: publish
+	@tests/setup/ensure-packages.sh bench-startup libvirt0
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- startup --binaries $(OUT)/bin --runs 10 --write docs/benchmarks.md
 
 bench-placement:
 	$(DOTNET) build scheduler/NodeAgent.Scheduler -c Release --nologo -v q

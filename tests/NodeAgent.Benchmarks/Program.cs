@@ -5,6 +5,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench overlay [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
+// nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench placement [--hosts 100,1000,10000] [--leases N] [--heartbeat-seconds S] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -75,7 +76,16 @@ switch (command)
         }
 
         return 0;
+    case "startup":
+        var startupRuns = int.Parse(Option("--runs") ?? "10", System.Globalization.CultureInfo.InvariantCulture);
+        var startupBody = await StartupBenchmark.RunAsync(Path.GetFullPath(Option("--binaries") ?? "out/bin"), startupRuns);
+        if (Option("--write") is { } startupPath)
+        {
+            BenchmarkReport.Write(startupPath, "startup", "Start-up to READY of the native-AOT programs", "make bench-startup", startupBody);
+        }
+
+        return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--heartbeat-seconds S] [--write FILE]");
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--heartbeat-seconds S] [--write FILE]");
         return 2;
 }
