@@ -71,6 +71,18 @@ public sealed record HostRecord(
         Registration.Capacity.MemoryBytes - Allocated.MemoryBytes - Load.Foreign.MemoryBytes,
         Registration.Capacity.DiskBytes - Allocated.DiskBytes);
 
+    /// <summary>
+    /// The host after <paramref name="heartbeat"/>, as the store keeps it: times to the millisecond, and no disk in
+    /// what foreign domains use.
+    /// </summary>
+    public HostRecord With(Heartbeat heartbeat) => this with
+    {
+        Registration = Registration with { Capacity = heartbeat.Capacity },
+        Load = heartbeat.Load with { Foreign = heartbeat.Load.Foreign with { DiskBytes = 0 } },
+        LastHeartbeatAt = DateTimeOffset.FromUnixTimeMilliseconds(heartbeat.ReceivedAt.ToUnixTimeMilliseconds()),
+        DegradedReason = heartbeat.DegradedReason,
+    };
+
     public HostHealth HealthAt(DateTimeOffset now, TimeSpan ttl) =>
         LastHeartbeatAt is not { } last || now - last > ttl ? HostHealth.Down
         : DegradedReason.Length > 0 ? HostHealth.Degraded

@@ -205,8 +205,8 @@ public sealed partial class LeaseManager
     /// The candidates as a lease from now until <paramref name="end"/> sees them: a host with reservations in that time
     /// has what they need at the busiest moment set aside (<see cref="PlacementCandidate.Reserved"/>).
     /// </summary>
-    private static List<PlacementCandidate> WithReservations(
-        ILeaseSession session, List<PlacementCandidate> candidates, DateTimeOffset now, DateTimeOffset end, LeaseId self)
+    private static IReadOnlyList<PlacementCandidate> WithReservations(
+        ILeaseSession session, IReadOnlyList<PlacementCandidate> candidates, DateTimeOffset now, DateTimeOffset end, LeaseId self)
     {
         var reservations = session.ReservationsOverlapping(now, end).Where(r => r.Id != self).ToLookup(r => r.Host!.Value);
         if (reservations.Count == 0)

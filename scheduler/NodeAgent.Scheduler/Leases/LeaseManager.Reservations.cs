@@ -74,7 +74,7 @@ public sealed partial class LeaseManager
     /// The candidates as a window [<paramref name="start"/>, <paramref name="end"/>) sees them: free is what the leases
     /// still running at its start leave, and the reservations in it are set aside at their busiest moment.
     /// </summary>
-    private static List<PlacementCandidate> ForWindow(ILeaseSession session, List<PlacementCandidate> candidates, DateTimeOffset start, DateTimeOffset end)
+    private static List<PlacementCandidate> ForWindow(ILeaseSession session, IReadOnlyList<PlacementCandidate> candidates, DateTimeOffset start, DateTimeOffset end)
     {
         var held = session.HoldingAfter(start).ToLookup(l => l.Host!.Value);
         var reservations = session.ReservationsOverlapping(start, end).ToLookup(r => r.Host!.Value);

@@ -314,11 +314,12 @@ public sealed partial class LeaseManager(
     /// Every host as placement sees it: health, what is free, its smoothed load, its cached images, and how many live
     /// leases of the request's groups it runs (read only when the request has groups).
     /// </summary>
-    private List<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request)
+    /// <remarks>Made lazily (<see cref="Projection{TSource, TResult}"/>): placement makes only those it examines.</remarks>
+    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request)
     {
         var antiAffinity = request.AntiAffinityGroup is { } anti ? session.GroupLeasesByHost(anti, antiAffinity: true) : null;
         var spread = request.SpreadGroup is { } group ? session.GroupLeasesByHost(group, antiAffinity: false) : null;
-        return session.Hosts().Select(h =>
+        return new Projection<HostRecord, PlacementCandidate>(session.Hosts(), h =>
         {
             var candidate = new PlacementCandidate(h, h.HealthAt(now, hosts.HeartbeatTtl), h.Free) { CachedImages = hosts.CachedImagesOn(h.Id) };
             if (hosts.LoadOf(h.Id) is { LastSampleAt: not null } load)
@@ -337,7 +338,7 @@ public sealed partial class LeaseManager(
             }
 
             return candidate;
-        }).ToList();
+        });
     }
 
     private void Changed(Lease lease)

@@ -61,35 +61,32 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
             p.AddWithValue("$features", JsonSerializer.Serialize(registration.Features.ToList(), StoreJson.Default.ListString));
             p.AddWithValue("$networks", JsonSerializer.Serialize(registration.Networks.ToList(), StoreJson.Default.ListString));
             p.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-            return command.ExecuteNonQuery();
-        }, cancellationToken);
+            command.ExecuteNonQuery();
+            return HostRows.ReadOne(connection, transaction, registration.Id);
+        }, database.Hosts.Put, cancellationToken);
 
     public async Task<bool> RecordHeartbeatAsync(Heartbeat heartbeat, CancellationToken cancellationToken = default) =>
         await database.WriteAsync((connection, transaction) =>
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
+            using var command = SqliteDatabase.Command(connection, transaction, """
                 UPDATE hosts SET last_heartbeat_at = $at, capacity_vcpus = $vcpus, capacity_memory_bytes = $memory,
                     capacity_disk_bytes = $disk, load_cpu = $cpu, load_memory_available_bytes = $available,
                     load_average_1m = $loadavg, load_running_workspaces = $running,
                     foreign_vcpus = $fvcpus, foreign_memory_bytes = $fmemory, degraded_reason = $degraded
                 WHERE host_id = $id
-                """;
-            var p = command.Parameters;
-            p.AddWithValue("$id", heartbeat.HostId.Value);
-            p.AddWithValue("$at", heartbeat.ReceivedAt.ToUnixTimeMilliseconds());
-            p.AddWithValue("$vcpus", heartbeat.Capacity.Vcpus);
-            p.AddWithValue("$memory", heartbeat.Capacity.MemoryBytes);
-            p.AddWithValue("$disk", heartbeat.Capacity.DiskBytes);
-            p.AddWithValue("$cpu", heartbeat.Load.CpuUtilization);
-            p.AddWithValue("$available", heartbeat.Load.MemoryAvailableBytes);
-            p.AddWithValue("$loadavg", heartbeat.Load.LoadAverage1m);
-            p.AddWithValue("$running", heartbeat.Load.RunningWorkspaces);
-            p.AddWithValue("$fvcpus", heartbeat.Load.Foreign.Vcpus);
-            p.AddWithValue("$fmemory", heartbeat.Load.Foreign.MemoryBytes);
-            p.AddWithValue("$degraded", heartbeat.DegradedReason);
+                """,
+                ("$id", heartbeat.HostId.Value), ("$at", heartbeat.ReceivedAt.ToUnixTimeMilliseconds()),
+                ("$vcpus", heartbeat.Capacity.Vcpus), ("$memory", heartbeat.Capacity.MemoryBytes), ("$disk", heartbeat.Capacity.DiskBytes),
+                ("$cpu", heartbeat.Load.CpuUtilization), ("$available", heartbeat.Load.MemoryAvailableBytes),
+                ("$loadavg", heartbeat.Load.LoadAverage1m), ("$running", heartbeat.Load.RunningWorkspaces),
+                ("$fvcpus", heartbeat.Load.Foreign.Vcpus), ("$fmemory", heartbeat.Load.Foreign.MemoryBytes), ("$degraded", heartbeat.DegradedReason));
             return command.ExecuteNonQuery() == 1;
+        }, recorded =>
+        {
+            if (recorded)
+            {
+                database.Hosts.Change(heartbeat.HostId, host => host.With(heartbeat));
+            }
         }, cancellationToken);
 
     public async Task<bool> SetAdminAsync(HostId id, HostAdmin expected, HostAdmin updated, CancellationToken cancellationToken = default) =>
@@ -106,14 +103,19 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
             p.AddWithValue("$id", id.Value);
             AddAdmin(p, "$", updated);
             AddAdmin(p, "$was_", expected);
-            return command.ExecuteNonQuery() == 1;
-        }, cancellationToken);
+            return command.ExecuteNonQuery() == 1 ? HostRows.ReadOne(connection, transaction, id) : null;
+        }, row =>
+        {
+            if (row is not null)
+            {
+                database.Hosts.Put(row);
+            }
+        }, cancellationToken) is not null;
 
     public IReadOnlyList<LeaseId> LeasesHoldingCapacity(HostId id) => database.Read(connection =>
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT lease_id FROM leases WHERE host_id = $id AND state IN ({HostRows.Holding}) ORDER BY created_at, lease_id";
-        command.Parameters.AddWithValue("$id", id.Value);
+        using var command = SqliteDatabase.Command(connection, null,
+            $"SELECT lease_id FROM leases WHERE host_id = $id AND state IN ({HostRows.Holding}) ORDER BY created_at, lease_id", ("$id", id.Value));
         using var reader = command.ExecuteReader();
         var leases = new List<LeaseId>();
         while (reader.Read())
@@ -133,20 +135,9 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
         p.AddWithValue(prefix + "by", admin.ChangedBy);
     }
 
-    public IReadOnlyList<HostRecord> List() => database.Read(connection =>
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = HostRows.Select + " ORDER BY h.host_id";
-        return HostRows.ReadAll(command);
-    });
+    public IReadOnlyList<HostRecord> List() => [.. database.Hosts.All()];
 
-    public HostRecord? Find(HostId id) => database.Read(connection =>
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = HostRows.Select + " WHERE h.host_id = $id";
-        command.Parameters.AddWithValue("$id", id.Value);
-        return HostRows.ReadAll(command).SingleOrDefault();
-    });
+    public HostRecord? Find(HostId id) => database.Hosts.Find(id);
 }
 
 /// <summary>Reads hosts with what the leases placed on them hold, in one query.</summary>
@@ -157,16 +148,22 @@ internal static class HostRows
 
     private static readonly Dictionary<string, HostAdminState> AdminStates = Enum.GetValues<HostAdminState>().ToDictionary(HostAdminStateMachine.Name, StringComparer.Ordinal);
 
-    public static readonly string Select = $"""
+    /// <summary>Every column of a host; what its leases hold is kept on its row (schema step 17).</summary>
+    public const string Select = """
         SELECT h.host_id, h.hostname, h.agent_version, h.architecture, h.domain_type, h.capacity_vcpus, h.capacity_memory_bytes,
                h.capacity_disk_bytes, h.labels, h.features, h.registered_at, h.last_heartbeat_at, h.load_cpu,
                h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces, h.desired_version,
-               COALESCE(a.vcpus, 0), COALESCE(a.memory_bytes, 0), COALESCE(a.disk_bytes, 0), h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason,
+               h.held_vcpus, h.held_memory_bytes, h.held_disk_bytes, h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason,
                h.networks, h.admin_state, h.admin_reason, h.drain_deadline, h.admin_since, h.admin_by
         FROM hosts h
-        LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(memory_bytes) AS memory_bytes, SUM(disk_bytes + data_disk_total_bytes) AS disk_bytes
-                   FROM leases WHERE state IN ({Holding}) GROUP BY host_id) a ON a.host_id = h.host_id
         """;
+
+    /// <summary>The host's row as this transaction sees it.</summary>
+    public static HostRecord ReadOne(SqliteConnection connection, SqliteTransaction? transaction, HostId id)
+    {
+        using var command = SqliteDatabase.Command(connection, transaction, Select + " WHERE h.host_id = $id", ("$id", id.Value));
+        return ReadAll(command).SingleOrDefault() ?? throw new StoreException($"host {id} is not in the database");
+    }
 
     public static List<HostRecord> ReadAll(SqliteCommand command)
     {

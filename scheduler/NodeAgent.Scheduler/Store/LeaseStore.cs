@@ -77,12 +77,27 @@ public interface ILeaseStore
 /// <summary>Leases in SQLite.</summary>
 public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
 {
-    public Task<T> WriteAsync<T>(Func<ILeaseSession, T> work, CancellationToken cancellationToken = default) =>
-        database.WriteAsync((connection, transaction) => work(new Session(connection, transaction)), cancellationToken);
+    /// <remarks>The hosts the work changed (what their leases hold, their desired-set version) go into <see cref="SqliteDatabase.Hosts"/> once committed.</remarks>
+    public async Task<T> WriteAsync<T>(Func<ILeaseSession, T> work, CancellationToken cancellationToken = default)
+    {
+        var (result, _) = await database.WriteAsync((connection, transaction) =>
+        {
+            var session = new Session(connection, transaction, database.Hosts);
+            var result = work(session);
+            return (result, session.ChangedHosts());
+        }, written =>
+        {
+            foreach (var host in written.Item2)
+            {
+                database.Hosts.Put(host);
+            }
+        }, cancellationToken);
+        return result;
+    }
 
-    public T Read<T>(Func<ILeaseSession, T> work) => database.Read(connection => work(new Session(connection, null)));
+    public T Read<T>(Func<ILeaseSession, T> work) => database.Read(connection => work(new Session(connection, null, database.Hosts)));
 
-    private sealed partial class Session(SqliteConnection connection, SqliteTransaction? transaction) : ILeaseSession
+    private sealed partial class Session(SqliteConnection connection, SqliteTransaction? transaction, HostCache hosts) : ILeaseSession
     {
         private const string Columns =
             "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +
@@ -108,18 +123,6 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             Query($"SELECT {Columns} FROM leases WHERE state IN ('pending', 'placing', 'starting', 'running', 'stopped', 'paused') AND expires_at <= $now",
                 ("$now", now.ToUnixTimeMilliseconds()));
 
-        public IReadOnlyList<HostRecord> Hosts()
-        {
-            using var command = Command(HostRows.Select + " ORDER BY h.host_id");
-            return HostRows.ReadAll(command);
-        }
-
-        public HostRecord? FindHost(HostId host)
-        {
-            using var command = Command(HostRows.Select + " WHERE h.host_id = $id", ("$id", host.Value));
-            return HostRows.ReadAll(command).SingleOrDefault();
-        }
-
         public void Insert(Lease lease)
         {
             Execute(
@@ -135,10 +138,14 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             }
 
             InsertNetworks(lease);
+            Touch(lease.Host);
         }
 
         public void Update(Lease lease)
         {
+            // The host it leaves changes too: what the lease held there is freed (the trigger of schema step 17).
+            Touch(HostOf(lease.Id));
+            Touch(lease.Host);
             var changed = Execute(
                 """
                 UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated, run_ms = $run_ms, refused_by = $refused_by,
@@ -171,12 +178,6 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             }
 
             return counts;
-        }
-
-        public long BumpDesiredVersion(HostId host)
-        {
-            using var command = Command("UPDATE hosts SET desired_version = desired_version + 1 WHERE host_id = $id RETURNING desired_version", ("$id", host.Value));
-            return Convert.ToInt64(command.ExecuteScalar() ?? throw new StoreException($"host {host} is not in the database"), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         private static (string, object?)[] Parameters(Lease lease) =>

@@ -1,16 +1,22 @@
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 namespace NodeAgent.Scheduler.Store;
 
 /// <summary>
 /// Opens the scheduler's SQLite file and brings its schema to the newest version. Writes go through one
-/// lock: SQLite has one writer at a time, and waiting here is cheaper than SQLITE_BUSY retries.
+/// lock and one connection: SQLite has one writer at a time, and waiting here is cheaper than SQLITE_BUSY retries.
+/// Reads use a small pool of open connections. Every connection this class opens keeps its statements prepared
+/// (<see cref="StatementCache"/>): a placement runs a dozen statements, and parsing them anew each time cost
+/// more than running them.
 /// </summary>
 public sealed class SqliteDatabase : IDisposable
 {
+    private const int IdleReaders = 16;
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly SqliteConnection _keepAlive;
+    private readonly SqliteConnection _writer;
+    private readonly ConcurrentBag<SqliteConnection> _readers = [];
 
     public SqliteDatabase(string path)
     {
@@ -25,16 +31,22 @@ public sealed class SqliteDatabase : IDisposable
         {
             DataSource = path,
             Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
+            Pooling = false,
             DefaultTimeout = 30,
         }.ToString();
 
+        Hosts = new HostCache(() => Read(connection =>
+        {
+            using var command = Command(connection, null, HostRows.Select + " ORDER BY h.host_id");
+            return HostRows.ReadAll(command);
+        }));
+
         try
         {
-            // Held open for the database's lifetime: keeps the WAL and its index mapped between operations.
-            _keepAlive = Open();
-            Execute(_keepAlive, "PRAGMA journal_mode=WAL;");
-            Migrations.Apply(_keepAlive);
+            // Open for the database's lifetime: the one writer, which also keeps the WAL and its index mapped.
+            _writer = Open();
+            Execute(_writer, "PRAGMA journal_mode=WAL;");
+            Migrations.Apply(_writer);
         }
         catch (SqliteException e)
         {
@@ -44,25 +56,30 @@ public sealed class SqliteDatabase : IDisposable
 
     public string Path { get; }
 
-    /// <summary>Opens a pooled connection for reading.</summary>
-    public SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        Execute(connection, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;");
-        return connection;
-    }
+    /// <summary>
+    /// Every host's committed row, in memory (<see cref="HostCache"/>). Whatever writes a host's row puts the row in
+    /// with the <c>committed</c> action of <see cref="WriteAsync{T}(Func{SqliteConnection, SqliteTransaction, T}, Action{T}, CancellationToken)"/>.
+    /// </summary>
+    public HostCache Hosts { get; }
 
     /// <summary>Runs <paramref name="work"/> in a write transaction, one writer at a time.</summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken = default)
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken = default) =>
+        WriteAsync(work, static _ => { }, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a write transaction, one writer at a time, then <paramref name="committed"/>
+    /// with its result once the transaction has committed and before the next writer starts: the place to update
+    /// what is kept in memory, so that the next writer sees it.
+    /// </summary>
+    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, Action<T> committed, CancellationToken cancellationToken = default)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            using var connection = Open();
-            using var transaction = connection.BeginTransaction();
-            var result = work(connection, transaction);
+            using var transaction = _writer.BeginTransaction();
+            var result = work(_writer, transaction);
             transaction.Commit();
+            committed(result);
             return result;
         }
         catch (SqliteException e)
@@ -77,29 +94,66 @@ public sealed class SqliteDatabase : IDisposable
 
     public T Read<T>(Func<SqliteConnection, T> work)
     {
+        var connection = _readers.TryTake(out var idle) ? idle : null;
         try
         {
-            using var connection = Open();
+            connection ??= Open();
             return work(connection);
         }
         catch (SqliteException e)
         {
             throw new StoreException($"reading the database {Path} failed: {e.Message}", e);
         }
+        finally
+        {
+            if (connection is not null)
+            {
+                if (_readers.Count < IdleReaders)
+                {
+                    _readers.Add(connection);
+                }
+                else
+                {
+                    Close(connection);
+                }
+            }
+        }
     }
 
     public void Dispose()
     {
-        _keepAlive.Dispose();
+        while (_readers.TryTake(out var reader))
+        {
+            Close(reader);
+        }
+
+        Close(_writer);
         _writeLock.Dispose();
     }
 
-    /// <summary>A command in the transaction (or none) with its named parameters; a null value is SQL NULL.</summary>
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        Execute(connection, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;");
+        StatementCache.Attach(connection);
+        return connection;
+    }
+
+    private static void Close(SqliteConnection connection)
+    {
+        StatementCache.Detach(connection);
+        connection.Dispose();
+    }
+
+    /// <summary>
+    /// A command in the transaction (or none) with its named parameters; a null value is SQL NULL. On a connection
+    /// this class opened, the command comes prepared from its <see cref="StatementCache"/>; disposing it returns it there.
+    /// </summary>
     internal static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {
-        var command = connection.CreateCommand();
+        var command = StatementCache.Take(connection, sql) ?? new SqliteCommand(sql, connection);
         command.Transaction = transaction;
-        command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);
