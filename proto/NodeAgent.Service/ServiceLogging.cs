@@ -29,7 +29,7 @@ public static class ServiceLogging
         ArgumentNullException.ThrowIfNull(levels);
         logging.ClearProviders();
         logging.SetMinimumLevel(LogLevel.Trace);
-        logging.AddFilter((_, _, level) => level >= levels.Minimum);
+        logging.AddFilter((_, category, level) => Logs(category, level, levels.Minimum));
         switch (Resolve(format, Environment.GetEnvironmentVariable("JOURNAL_STREAM"), StandardErrorLink(), File.Exists(JournalLoggerProvider.DefaultSocket)))
         {
             case LogFormat.Journal:
@@ -44,6 +44,18 @@ public static class ServiceLogging
                 break;
         }
     }
+
+    /// <summary>
+    /// Whether a message is logged at <paramref name="minimum"/>: the daemon's own at that level and above; the
+    /// framework's (categories Microsoft.* and System.*, e.g. a "Request finished" line for every call) from Warning
+    /// on, unless the level is Debug or Trace. Two lines of the framework's for every heartbeat of every host is
+    /// noise in the journal and a real cost at thousands of calls a second.
+    /// </summary>
+    public static bool Logs(string? category, LogLevel level, LogLevel minimum) =>
+        level >= minimum && (minimum <= LogLevel.Debug || level >= LogLevel.Warning || !IsFramework(category));
+
+    private static bool IsFramework(string? category) =>
+        category is not null && (category.StartsWith("Microsoft.", StringComparison.Ordinal) || category.StartsWith("System.", StringComparison.Ordinal));
 
     /// <summary>
     /// What Auto means here: under systemd (stderr is the stream $JOURNAL_STREAM names) the journal when its

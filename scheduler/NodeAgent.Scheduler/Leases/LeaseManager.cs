@@ -319,25 +319,21 @@ public sealed partial class LeaseManager(
     {
         var antiAffinity = request.AntiAffinityGroup is { } anti ? session.GroupLeasesByHost(anti, antiAffinity: true) : null;
         var spread = request.SpreadGroup is { } group ? session.GroupLeasesByHost(group, antiAffinity: false) : null;
+        var ttl = hosts.HeartbeatTtl;
         return new Projection<HostRecord, PlacementCandidate>(session.Hosts(), h =>
         {
-            var candidate = new PlacementCandidate(h, h.HealthAt(now, hosts.HeartbeatTtl), h.Free) { CachedImages = hosts.CachedImagesOn(h.Id) };
-            if (hosts.LoadOf(h.Id) is { LastSampleAt: not null } load)
+            var load = hosts.LoadOf(h.Id) is { LastSampleAt: not null } average ? average : null;
+            var free = h.Free;
+            return new PlacementCandidate(h, h.HealthAt(now, ttl), free)
             {
-                candidate = candidate with { CpuLoad = load.Cpu, MemoryPressure = load.MemoryPressure };
-            }
-
-            if (antiAffinity is not null && antiAffinity.ContainsKey(h.Id))
-            {
-                candidate = candidate with { AntiAffinityGroups = new HashSet<string>(StringComparer.Ordinal) { request.AntiAffinityGroup! } };
-            }
-
-            if (spread is not null && spread.TryGetValue(h.Id, out var count))
-            {
-                candidate = candidate with { SpreadGroupLeases = new Dictionary<string, int>(StringComparer.Ordinal) { [request.SpreadGroup!] = count } };
-            }
-
-            return candidate;
+                CachedImages = hosts.CachedImagesOn(h.Id),
+                CpuLoad = load?.Cpu ?? LoadAverage.Clamp01(h.Load.CpuUtilization),
+                MemoryPressure = load?.MemoryPressure ?? PlacementCandidate.MemoryPressureOf(h, free),
+                AntiAffinityGroups = antiAffinity is not null && antiAffinity.ContainsKey(h.Id)
+                    ? new HashSet<string>(StringComparer.Ordinal) { request.AntiAffinityGroup! } : PlacementCandidate.NoGroups,
+                SpreadGroupLeases = spread is not null && spread.TryGetValue(h.Id, out var count)
+                    ? new Dictionary<string, int>(StringComparer.Ordinal) { [request.SpreadGroup!] = count } : PlacementCandidate.NoSpread,
+            };
         });
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using NodeAgent.Scheduler.Domain;
 
 namespace NodeAgent.Scheduler.Placement;
@@ -22,7 +23,13 @@ public enum HostSchedule
 public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Resources Free)
 {
     /// <summary>The sha256 digests of the images in the host's cache, as its agent last reported.</summary>
-    public IReadOnlySet<string> CachedImages { get; init; } = new HashSet<string>();
+    public IReadOnlySet<string> CachedImages { get; init; } = FrozenSet<string>.Empty;
+
+    /// <summary>No groups: shared, since most candidates have none.</summary>
+    public static readonly IReadOnlySet<string> NoGroups = FrozenSet<string>.Empty;
+
+    /// <summary>No spread-group leases: shared, since most candidates have none.</summary>
+    public static readonly IReadOnlyDictionary<string, int> NoSpread = FrozenDictionary<string, int>.Empty;
 
     /// <summary>The host's admin state; only <see cref="HostSchedule.Enabled"/> hosts get new workspaces.</summary>
     public HostSchedule Schedule { get; init; } = Host.Admin.State switch
@@ -40,10 +47,10 @@ public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Reso
     public Resources Reserved { get; init; } = Resources.None;
 
     /// <summary>The anti-affinity groups that have a live lease on this host.</summary>
-    public IReadOnlySet<string> AntiAffinityGroups { get; init; } = new HashSet<string>();
+    public IReadOnlySet<string> AntiAffinityGroups { get; init; } = NoGroups;
 
     /// <summary>How many live leases of each spread group the host runs; a group it runs none of is absent.</summary>
-    public IReadOnlyDictionary<string, int> SpreadGroupLeases { get; init; } = new Dictionary<string, int>();
+    public IReadOnlyDictionary<string, int> SpreadGroupLeases { get; init; } = NoSpread;
 
     /// <summary>
     /// The host's CPU utilization from 0 to 1: a <see cref="LoadAverage"/> when the caller keeps one, else the
@@ -56,8 +63,11 @@ public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Reso
     /// computed from the last heartbeat. A host that has not reported its available memory yet (0, as at
     /// registration) counts what its leases are allocated instead of looking full.
     /// </summary>
-    public double MemoryPressure { get; init; } = LoadAverage.PressureOf(
-        Host.Load.MemoryAvailableBytes > 0 ? Host.Load.MemoryAvailableBytes : Free.MemoryBytes, Host.Registration.Capacity.MemoryBytes);
+    public double MemoryPressure { get; init; } = MemoryPressureOf(Host, Free);
+
+    /// <summary>The memory pressure of the host's last heartbeat, or of what its leases are allocated before it reported available memory.</summary>
+    public static double MemoryPressureOf(HostRecord host, Resources free) => LoadAverage.PressureOf(
+        host.Load.MemoryAvailableBytes > 0 ? host.Load.MemoryAvailableBytes : free.MemoryBytes, host.Registration.Capacity.MemoryBytes);
 }
 
 /// <summary>

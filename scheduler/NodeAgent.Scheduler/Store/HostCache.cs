@@ -8,9 +8,11 @@ namespace NodeAgent.Scheduler.Store;
 /// <summary>
 /// Every host's row as last committed, in memory, so placement reads 10,000 hosts without a query and a heartbeat
 /// answers its desired-set version without one. Loaded from the database on first use; after that, every write to a
-/// host's row puts the committed row here before the write lock is released (<see cref="SqliteDatabase.WriteAsync{T}"/>),
-/// so a writer always sees what the writers before it committed. A row is replaced whole, by one reference write:
-/// a reader may see one host newer than another, never half a host.
+/// host's row puts the row here before the next write runs (the <c>applied</c> action of
+/// <see cref="SqliteDatabase.WriteAsync{T}(Func{Microsoft.Data.Sqlite.SqliteConnection, Microsoft.Data.Sqlite.SqliteTransaction, T}, Action{T}, CancellationToken)"/>),
+/// so a writer always sees what the writers before it wrote; a commit that fails empties the cache, and the next
+/// read loads it again. A row is replaced whole, by one reference write: a reader may see one host newer than
+/// another, never half a host.
 /// </summary>
 public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 {
@@ -48,7 +50,7 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
         return byId.TryGetValue(id, out var slot) ? slot.Record : null;
     }
 
-    /// <summary>Puts a committed row in; a host not seen before is added. Call with the write lock held.</summary>
+    /// <summary>Puts a written row in; a host not seen before is added. Call from a write's applied action.</summary>
     public void Put(HostRecord record)
     {
         lock (_gate)
@@ -70,7 +72,7 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
         }
     }
 
-    /// <summary>Replaces a host's row with <paramref name="change"/> of it, if the host is known. Call with the write lock held.</summary>
+    /// <summary>Replaces a host's row with <paramref name="change"/> of it, if the host is known. Call from a write's applied action.</summary>
     public void Change(HostId id, Func<HostRecord, HostRecord> change)
     {
         if (Volatile.Read(ref _byId) is { } byId && byId.TryGetValue(id, out var slot))
@@ -79,7 +81,7 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
         }
     }
 
-    /// <summary>Forgets every row: the next read loads them again (after a write this cache did not see).</summary>
+    /// <summary>Forgets every row: the next read loads them again (after a commit failed).</summary>
     public void Invalidate()
     {
         lock (_gate)

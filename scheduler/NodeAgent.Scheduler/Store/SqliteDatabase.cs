@@ -14,8 +14,8 @@ public sealed class SqliteDatabase : IDisposable
 {
     private const int IdleReaders = 16;
     private readonly string _connectionString;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SqliteConnection _writer;
+    private readonly GroupCommit _writes;
     private readonly ConcurrentBag<SqliteConnection> _readers = [];
 
     public SqliteDatabase(string path)
@@ -47,6 +47,7 @@ public sealed class SqliteDatabase : IDisposable
             _writer = Open();
             Execute(_writer, "PRAGMA journal_mode=WAL;");
             Migrations.Apply(_writer);
+            _writes = new GroupCommit(_writer, WriteFailure, Hosts.Invalidate);
         }
         catch (SqliteException e)
         {
@@ -58,7 +59,7 @@ public sealed class SqliteDatabase : IDisposable
 
     /// <summary>
     /// Every host's committed row, in memory (<see cref="HostCache"/>). Whatever writes a host's row puts the row in
-    /// with the <c>committed</c> action of <see cref="WriteAsync{T}(Func{SqliteConnection, SqliteTransaction, T}, Action{T}, CancellationToken)"/>.
+    /// with the <c>applied</c> action of <see cref="WriteAsync{T}(Func{SqliteConnection, SqliteTransaction, T}, Action{T}, CancellationToken)"/>.
     /// </summary>
     public HostCache Hosts { get; }
 
@@ -67,30 +68,20 @@ public sealed class SqliteDatabase : IDisposable
         WriteAsync(work, static _ => { }, cancellationToken);
 
     /// <summary>
-    /// Runs <paramref name="work"/> in a write transaction, one writer at a time, then <paramref name="committed"/>
-    /// with its result once the transaction has committed and before the next writer starts: the place to update
-    /// what is kept in memory, so that the next writer sees it.
+    /// Runs <paramref name="work"/> in a write transaction, one writer at a time, then <paramref name="applied"/>
+    /// with its result before the next write runs: the place to update what is kept in memory, so that the next
+    /// writer sees it. Should the transaction then fail to commit, <see cref="Hosts"/> is read again.
     /// </summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, Action<T> committed, CancellationToken cancellationToken = default)
-    {
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            using var transaction = _writer.BeginTransaction();
-            var result = work(_writer, transaction);
-            transaction.Commit();
-            committed(result);
-            return result;
-        }
-        catch (SqliteException e)
-        {
-            throw new StoreException($"writing to the database {Path} failed: {e.Message}; check free disk space and that no other process holds the file", e);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    /// <remarks>
+    /// Writes that arrive while one runs are committed together (<see cref="GroupCommit"/>); each still succeeds or
+    /// fails alone, and its caller hears only after the commit.
+    /// </remarks>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, Action<T> applied, CancellationToken cancellationToken = default) =>
+        _writes.WriteAsync(work, applied, cancellationToken);
+
+    private Exception WriteFailure(Exception e) => e is SqliteException sqlite
+        ? new StoreException($"writing to the database {Path} failed: {sqlite.Message}; check free disk space and that no other process holds the file", sqlite)
+        : e;
 
     public T Read<T>(Func<SqliteConnection, T> work)
     {
@@ -128,7 +119,6 @@ public sealed class SqliteDatabase : IDisposable
         }
 
         Close(_writer);
-        _writeLock.Dispose();
     }
 
     private SqliteConnection Open()

@@ -28,6 +28,19 @@ public sealed partial class JournalLoggerTests : IDisposable
         _directory.Dispose();
     }
 
+    [Theory]
+    [InlineData("NodeAgent.Scheduler.Leases.LeaseManager", LogLevel.Information, LogLevel.Information, true)]
+    [InlineData("NodeAgent.Scheduler.Leases.LeaseManager", LogLevel.Debug, LogLevel.Information, false)]
+    [InlineData("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Information, LogLevel.Information, false)]
+    [InlineData("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning, LogLevel.Information, true)]
+    [InlineData("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Information, LogLevel.Debug, true)]
+    [InlineData("System.Net.Http.HttpClient", LogLevel.Information, LogLevel.Information, false)]
+    [InlineData("Microsoft.Hosting.Lifetime", LogLevel.Error, LogLevel.Error, true)]
+    [InlineData("Microsoft.Hosting.Lifetime", LogLevel.Warning, LogLevel.Error, false)]
+    [InlineData(null, LogLevel.Information, LogLevel.Information, true)]
+    public void Logs_FrameworkCategories_FromWarningUnlessDebugging(string? category, LogLevel level, LogLevel minimum, bool logged) =>
+        Assert.Equal(logged, ServiceLogging.Logs(category, level, minimum));
+
     [Fact]
     public void Log_WithPlaceholders_SendsMessagePriorityIdentifierAndAFieldPerPlaceholder()
     {

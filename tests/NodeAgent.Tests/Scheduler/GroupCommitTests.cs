@@ -1,0 +1,152 @@
+using Microsoft.Data.Sqlite;
+using NodeAgent.Contract;
+using NodeAgent.Scheduler.Domain;
+using NodeAgent.Scheduler.Store;
+using NodeAgent.Tests.Support;
+
+namespace NodeAgent.Tests.Scheduler;
+
+/// <summary>
+/// Writes that queue behind a running one commit together, in a real SQLite file: each succeeds or fails alone, a
+/// commit that fails fails them all and the host cache is read again, and nothing is answered before its commit.
+/// </summary>
+public sealed class GroupCommitTests : IDisposable
+{
+    private static readonly DateTimeOffset Created = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        _directory.Dispose();
+    }
+
+    private static Lease NewLease(int n, string host) => new(
+        LeaseId.Parse($"w-{n:D4}"), "alice", "debian-12", new Resources(1, 1L << 30, 1L << 30), LeaseState.Running, "running",
+        HostId.Parse(host), Created, Created.AddHours(2), Created, null, PowerState.Running);
+
+    private async Task<SqliteDatabase> OpenAsync()
+    {
+        var database = new SqliteDatabase(Path.Combine(_directory.Path, "s.db"));
+        await new SqliteHostStore(database).UpsertAsync(
+            new HostRegistration(HostId.Parse("h1"), "h1", "test", "x86_64", "qemu", new Resources(64, 256L << 30, 1L << 40), new Dictionary<string, string>(), []),
+            Created);
+        return database;
+    }
+
+    /// <summary>Holds the writer inside a write until released, so the writes started meanwhile queue into one batch.</summary>
+    private static (Task Held, ManualResetEventSlim Release) HoldTheWriter(SqliteLeaseStore store)
+    {
+        var inside = new ManualResetEventSlim();
+        var release = new ManualResetEventSlim();
+        var held = Task.Run(() => store.WriteAsync(_ =>
+        {
+            inside.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return 0;
+        }));
+        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)), "the holding write did not start");
+        return (held, release);
+    }
+
+    private static long CountLeases(SqliteDatabase database) => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM leases";
+        return (long)command.ExecuteScalar()!;
+    });
+
+    [Fact]
+    public async Task QueuedWrites_OneThrows_OnlyItIsRolledBack_AndTheOthersCommitAndSeeEachOther()
+    {
+        using var database = await OpenAsync();
+        var store = new SqliteLeaseStore(database);
+        var hosts = new SqliteHostStore(database);
+        var (held, release) = HoldTheWriter(store);
+
+        var seen = new int[3];
+        var writes = new List<Task>();
+        for (var i = 0; i < 3; i++)
+        {
+            var n = i;
+            writes.Add(Task.Run(() => store.WriteAsync(s =>
+            {
+                s.Insert(NewLease(n, "h1"));
+                seen[n] = s.Hosts().Single().Allocated.Vcpus;
+                return n == 1 ? throw new InvalidOperationException("write 1 fails after its insert") : n;
+            })));
+        }
+
+        await Task.Delay(300);
+        Assert.All(writes, w => Assert.False(w.IsCompleted, "a write finished while the writer was held"));
+
+        release.Set();
+        await held;
+        var failed = await Assert.ThrowsAsync<InvalidOperationException>(() => writes[1]);
+        Assert.Equal("write 1 fails after its insert", failed.Message);
+        await writes[0];
+        await writes[2];
+
+        Assert.Equal(2, CountLeases(database));
+        Assert.Equal(2, hosts.Find(HostId.Parse("h1"))!.Allocated.Vcpus);
+        Assert.Null(store.Read(s => s.FindLease(LeaseId.Parse("w-0001"))));
+        // The second to commit saw the first's claim with its own; neither saw the rolled-back write's.
+        Assert.Equal([1, 2], new[] { seen[0], seen[2] }.Order());
+    }
+
+    [Fact]
+    public async Task CommitThatFails_FailsEveryWriteOfTheBatch_AndTheHostCacheIsReadAgain()
+    {
+        using var database = await OpenAsync();
+        var store = new SqliteLeaseStore(database);
+        var hosts = new SqliteHostStore(database);
+        _ = hosts.List();
+        var (held, release) = HoldTheWriter(store);
+
+        var good = Task.Run(() => store.WriteAsync(s =>
+        {
+            s.Insert(NewLease(1, "h1"));
+            return 0;
+        }));
+        await Task.Delay(200);
+        // A deferred foreign key is checked at COMMIT: this write is fine until the batch commits, then fails it.
+        var breaking = Task.Run(() => database.WriteAsync((connection, transaction) =>
+        {
+            SqliteDatabase.Execute(connection, "PRAGMA defer_foreign_keys = ON", transaction);
+            SqliteDatabase.Execute(connection, """
+                INSERT INTO leases (lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, host_id, created_at, expires_at, updated_at)
+                VALUES ('w-9999', 'mallory', 'i', 1, 1, 1, 'ended', 'no-such-host', 1, 2, 1)
+                """, transaction);
+            return 0;
+        }));
+        await Task.Delay(200);
+        release.Set();
+        await held;
+
+        var failure = await Assert.ThrowsAsync<StoreException>(() => good);
+        Assert.Contains("FOREIGN KEY", failure.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<StoreException>(() => breaking);
+        Assert.Equal(0, CountLeases(database));
+        Assert.Equal(Resources.None, hosts.Find(HostId.Parse("h1"))!.Allocated);
+
+        // The writer carries on.
+        await store.WriteAsync(s => { s.Insert(NewLease(2, "h1")); return 0; });
+        Assert.Equal(1, hosts.Find(HostId.Parse("h1"))!.Allocated.Vcpus);
+    }
+
+    [Fact]
+    public async Task TwoHundredQueuedWrites_AllCommit_WithEveryClaimCounted()
+    {
+        using var database = await OpenAsync();
+        var store = new SqliteLeaseStore(database);
+        var (held, release) = HoldTheWriter(store);
+        var writes = Enumerable.Range(0, 200).Select(n => Task.Run(() => store.WriteAsync(s => { s.Insert(NewLease(n, "h1")); return n; }))).ToList();
+        await Task.Delay(300);
+        release.Set();
+        await held;
+
+        Assert.Equal(Enumerable.Range(0, 200), (await Task.WhenAll(writes)).Order());
+        Assert.Equal(200, CountLeases(database));
+        Assert.Equal(200, new SqliteHostStore(database).Find(HostId.Parse("h1"))!.Allocated.Vcpus);
+    }
+}
