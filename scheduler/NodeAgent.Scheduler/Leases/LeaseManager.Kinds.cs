@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Hosts;
 using NodeAgent.Scheduler.Networks;
@@ -81,10 +82,11 @@ public sealed partial class LeaseManager
     }
 
     /// <summary>An immediate lease: placed now, or failed with the reason.</summary>
-    private Lease PlaceImmediately(ILeaseSession session, Lease pending, DateTimeOffset now)
+    /// <remarks>A host <paramref name="planned"/> outside the write (<see cref="Plan"/>) is taken if it can still take the lease.</remarks>
+    private Lease PlaceImmediately(ILeaseSession session, Lease pending, DateTimeOffset now, HostId? planned)
     {
         var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
-        var attempt = TryPlace(session, placing, now);
+        var attempt = TryPlace(session, placing, now, planned);
         if (attempt.Placed is not { } placed)
         {
             metrics?.Refused.Inc();
@@ -163,7 +165,7 @@ public sealed partial class LeaseManager
     /// Chooses a host for a placing lease for its run time from now, leaving every reservation's capacity alone, and
     /// gives it its address. Nothing is written: the caller stores what comes back.
     /// </summary>
-    private PlaceAttempt TryPlace(ILeaseSession session, Lease placing, DateTimeOffset now)
+    private PlaceAttempt TryPlace(ILeaseSession session, Lease placing, DateTimeOffset now, HostId? planned = null)
     {
         NetworkDefinition? network;
         try
@@ -176,13 +178,20 @@ public sealed partial class LeaseManager
         }
 
         var wanted = PlacementRequestFor(placing);
-        var candidates = WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id);
-        var deciding = time.GetTimestamp();
-        var decision = placement.Decide(candidates, wanted);
-        metrics?.PlacementDuration.Observe(time.GetElapsedTime(deciding).TotalSeconds);
-        if (decision.Host is not { } host)
+        HostId host;
+        if (planned is { } plan && StillTakes(session, plan, placing, wanted, now))
         {
-            return new PlaceAttempt(null, decision.Explain(), Permanent: false);
+            host = plan;
+        }
+        else
+        {
+            var decision = Decide(session, placing, wanted, now);
+            if (decision.Host is not { } chosen)
+            {
+                return new PlaceAttempt(null, decision.Explain(), Permanent: false);
+            }
+
+            host = chosen;
         }
 
         ValueList<NetworkAttachment> nics = [];

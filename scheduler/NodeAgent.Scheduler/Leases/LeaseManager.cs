@@ -60,6 +60,7 @@ public sealed partial class LeaseManager(
             return store.Read(session => DryRun(session, pending, now));
         }
 
+        var planned = pending.Kind == LeaseKind.Immediate ? Plan(pending, now) : null;
         var (lease, others) = await store.WriteAsync<(Lease Lease, IReadOnlyList<Lease> Others)>(session =>
         {
             if (request.RequestId is { } requestId && session.FindByRequestId(request.Owner, requestId) is { } existing)
@@ -82,7 +83,7 @@ public sealed partial class LeaseManager(
             {
                 LeaseKind.BestEffort => Enqueue(session, pending, now),
                 LeaseKind.Reservation => (Reserve(session, pending, now), []),
-                _ => (PlaceImmediately(session, pending, now), []),
+                _ => (PlaceImmediately(session, pending, now, planned), []),
             };
         }, cancellationToken);
 
@@ -315,12 +316,15 @@ public sealed partial class LeaseManager(
     /// leases of the request's groups it runs (read only when the request has groups).
     /// </summary>
     /// <remarks>Made lazily (<see cref="Projection{TSource, TResult}"/>): placement makes only those it examines.</remarks>
-    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request)
+    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request) =>
+        Candidates(session, session.Hosts(), now, request);
+
+    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, IReadOnlyList<HostRecord> among, DateTimeOffset now, PlacementRequest request)
     {
         var antiAffinity = request.AntiAffinityGroup is { } anti ? session.GroupLeasesByHost(anti, antiAffinity: true) : null;
         var spread = request.SpreadGroup is { } group ? session.GroupLeasesByHost(group, antiAffinity: false) : null;
         var ttl = hosts.HeartbeatTtl;
-        return new Projection<HostRecord, PlacementCandidate>(session.Hosts(), h =>
+        return new Projection<HostRecord, PlacementCandidate>(among, h =>
         {
             var load = hosts.LoadOf(h.Id) is { LastSampleAt: not null } average ? average : null;
             var free = h.Free;

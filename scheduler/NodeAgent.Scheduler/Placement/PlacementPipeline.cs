@@ -176,7 +176,8 @@ public sealed class PlacementPipeline
         };
     }
 
-    private string? Reject(PlacementCandidate candidate, PlacementRequest request)
+    /// <summary>Why the filters reject <paramref name="candidate"/> for <paramref name="request"/> (the first that does), or null when it is feasible.</summary>
+    public string? Reject(PlacementCandidate candidate, PlacementRequest request)
     {
         foreach (var filter in _filters)
         {
