@@ -24,6 +24,7 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 {
     private readonly ConcurrentDictionary<HostId, FrozenSet<string>> _cachedImages = new();
     private readonly ConcurrentDictionary<HostId, Placement.LoadAverage> _loads = new();
+    private readonly ConcurrentDictionary<HostId, DateTimeOffset> _recordedAt = new();
 
     public ChangeSignal<HostId> DesiredChanges { get; } = new();
 
@@ -43,14 +44,31 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
         var now = time.GetUtcNow();
         await store.UpsertAsync(registration, now, cancellationToken);
         await store.RecordHeartbeatAsync(new Heartbeat(registration.Id, registration.Capacity, HostLoad.Unknown, now), cancellationToken);
+        _recordedAt[registration.Id] = now;
         LogRegistered(logger, registration.Id.Value, registration.Hostname, registration.Capacity.Vcpus, registration.Capacity.MemoryBytes);
     }
 
-    /// <summary>Records a heartbeat and returns the host's desired-set version.</summary>
+    /// <summary>
+    /// Records a heartbeat and returns the host's desired-set version. The database gets it when the host's capacity,
+    /// foreign use or degradation changed, or when the last one it got is a third of the TTL old; otherwise it is
+    /// kept in memory (<see cref="IHostStore.NoteHeartbeat"/>), where placement and health read it. So the database
+    /// knows every host's liveness to within a third of the TTL, and thousands of hosts cost few writes.
+    /// </summary>
     public async Task<long> HeartbeatAsync(HostId id, Resources capacity, HostLoad load, string degradedReason, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (!await store.RecordHeartbeatAsync(new Heartbeat(id, capacity, load, now, degradedReason), cancellationToken))
+        var heartbeat = new Heartbeat(id, capacity, load, now, degradedReason);
+        var host = store.Find(id) ?? throw new HostNotFoundException(id);
+        if (MustRecord(host, heartbeat))
+        {
+            if (!await store.RecordHeartbeatAsync(heartbeat, cancellationToken))
+            {
+                throw new HostNotFoundException(id);
+            }
+
+            _recordedAt[id] = now;
+        }
+        else if (!store.NoteHeartbeat(heartbeat))
         {
             throw new HostNotFoundException(id);
         }
@@ -60,6 +78,13 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
         return Get(id).DesiredVersion;
     }
+
+    private bool MustRecord(HostRecord host, Heartbeat heartbeat) =>
+        !_recordedAt.TryGetValue(host.Id, out var recorded)
+        || heartbeat.ReceivedAt - recorded >= HeartbeatTtl / 3
+        || heartbeat.Capacity != host.Registration.Capacity
+        || heartbeat.Load.Foreign with { DiskBytes = 0 } != host.Load.Foreign
+        || heartbeat.DegradedReason != host.DegradedReason;
 
     /// <summary>
     /// Remembers the digests of the images cached on the host, as its latest heartbeat listed them. Kept in memory

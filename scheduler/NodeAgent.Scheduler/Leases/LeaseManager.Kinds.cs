@@ -83,7 +83,7 @@ public sealed partial class LeaseManager
 
     /// <summary>An immediate lease: placed now, or failed with the reason.</summary>
     /// <remarks>A host <paramref name="planned"/> outside the write (<see cref="Plan"/>) is taken if it can still take the lease.</remarks>
-    private Lease PlaceImmediately(ILeaseSession session, Lease pending, DateTimeOffset now, HostId? planned)
+    private Lease PlaceImmediately(ILeaseSession session, Lease pending, DateTimeOffset now, PlannedHost? planned)
     {
         var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
         var attempt = TryPlace(session, placing, now, planned);
@@ -165,7 +165,7 @@ public sealed partial class LeaseManager
     /// Chooses a host for a placing lease for its run time from now, leaving every reservation's capacity alone, and
     /// gives it its address. Nothing is written: the caller stores what comes back.
     /// </summary>
-    private PlaceAttempt TryPlace(ILeaseSession session, Lease placing, DateTimeOffset now, HostId? planned = null)
+    private PlaceAttempt TryPlace(ILeaseSession session, Lease placing, DateTimeOffset now, PlannedHost? planned = null)
     {
         NetworkDefinition? network;
         try
@@ -179,13 +179,14 @@ public sealed partial class LeaseManager
 
         var wanted = PlacementRequestFor(placing);
         HostId host;
-        if (planned is { } plan && StillTakes(session, plan, placing, wanted, now))
+        if (planned?.Host is { } plan && StillTakes(session, plan, placing, wanted, now))
         {
             host = plan;
         }
         else
         {
-            var decision = Decide(session, placing, wanted, now);
+            // A choice made again after a plan is not timed again: the metric counts one decision per lease.
+            var decision = Decide(session, placing, wanted, now, timed: planned is null);
             if (decision.Host is not { } chosen)
             {
                 return new PlaceAttempt(null, decision.Explain(), Permanent: false);

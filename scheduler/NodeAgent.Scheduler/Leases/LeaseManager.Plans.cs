@@ -14,20 +14,24 @@ namespace NodeAgent.Scheduler.Leases;
 /// </summary>
 public sealed partial class LeaseManager
 {
-    /// <summary>The host placement would choose for <paramref name="pending"/> now, from a read; null when none can take it.</summary>
-    private HostId? Plan(Lease pending, DateTimeOffset now)
+    /// <summary>The host placement would choose for <paramref name="pending"/> now, from a read (its host is null when none can take it).</summary>
+    private PlannedHost Plan(Lease pending, DateTimeOffset now)
     {
         var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
-        return store.Read(session => Decide(session, placing, PlacementRequestFor(placing), now).Host);
+        return new PlannedHost(store.Read(session => Decide(session, placing, PlacementRequestFor(placing), now, timed: true).Host));
     }
 
-    /// <summary>Chooses among every host, with the reservations in the lease's time set aside.</summary>
-    private PlacementDecision Decide(ILeaseSession session, Lease placing, PlacementRequest wanted, DateTimeOffset now)
+    /// <summary>Chooses among every host, with the reservations in the lease's time set aside; <paramref name="timed"/> puts its time in the placement-duration metric.</summary>
+    private PlacementDecision Decide(ILeaseSession session, Lease placing, PlacementRequest wanted, DateTimeOffset now, bool timed)
     {
         var candidates = WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id);
         var deciding = time.GetTimestamp();
         var decision = placement.Decide(candidates, wanted);
-        metrics?.PlacementDuration.Observe(time.GetElapsedTime(deciding).TotalSeconds);
+        if (timed)
+        {
+            metrics?.PlacementDuration.Observe(time.GetElapsedTime(deciding).TotalSeconds);
+        }
+
         return decision;
     }
 
@@ -43,3 +47,6 @@ public sealed partial class LeaseManager
         return placement.Reject(candidate, wanted) is null;
     }
 }
+
+/// <summary>The host chosen outside the write for a lease (null: none could take it then).</summary>
+internal readonly record struct PlannedHost(HostId? Host);

@@ -60,7 +60,7 @@ public sealed partial class LeaseManager(
             return store.Read(session => DryRun(session, pending, now));
         }
 
-        var planned = pending.Kind == LeaseKind.Immediate ? Plan(pending, now) : null;
+        var planned = pending.Kind == LeaseKind.Immediate ? Plan(pending, now) : (PlannedHost?)null;
         var (lease, others) = await store.WriteAsync<(Lease Lease, IReadOnlyList<Lease> Others)>(session =>
         {
             if (request.RequestId is { } requestId && session.FindByRequestId(request.Owner, requestId) is { } existing)
@@ -224,7 +224,7 @@ public sealed partial class LeaseManager(
     /// </summary>
     public async Task ObserveHeldAsync(HostId host, IReadOnlySet<string> held, CancellationToken cancellationToken)
     {
-        var gone = store.Read(s => s.LiveLeasesOn(host)).Where(l => l.State == LeaseState.Stopping && !held.Contains(l.Id.Value)).ToList();
+        var gone = store.Read(s => s.StoppingOn(host)).Where(l => !held.Contains(l.Id.Value)).ToList();
         if (gone.Count > 0)
         {
             await ApplyAsync(host, gone.Select(l => new WorkspaceObservation(l.Id, Contract.V1.WorkspaceState.Gone, "no longer on the host")).ToList(), cancellationToken);

@@ -10,16 +10,17 @@ namespace NodeAgent.Scheduler.Store;
 /// hears of its write only after the commit, so an answer still means a durable write; what a burst of 64
 /// placements saves is 63 commits and 63 hand-overs of a lock.
 /// A write's <c>applied</c> action runs as soon as its savepoint is released, before the next write runs, so
-/// what is kept in memory is what the next write must see; if the commit then fails, <c>invalidate</c> is called
-/// so that memory is read again from the database.
+/// what is kept in memory is what the next write must see; if the commit then fails, <c>reload</c> reads that
+/// memory again from the database, before the next batch starts.
 /// </summary>
-internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, Exception> translate, Action invalidate)
+internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, Exception> translate, Action reload)
 {
     /// <summary>At most this many writes share a transaction; a longer queue is drained in several.</summary>
     public const int MaxBatch = 256;
 
     private readonly ConcurrentQueue<IPendingWrite> _queue = new();
     private int _writing;
+    private bool _reloadNeeded;
 
     public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, Action<T> applied, CancellationToken cancellationToken)
     {
@@ -74,6 +75,12 @@ internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, E
         var applied = false;
         try
         {
+            if (_reloadNeeded)
+            {
+                reload();
+                _reloadNeeded = false;
+            }
+
             using var transaction = connection.BeginTransaction();
             foreach (var write in batch)
             {
@@ -108,24 +115,40 @@ internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, E
         }
         catch (Exception e)
         {
-            // Nothing of this batch is stored: whatever a write applied to memory is read again.
-            if (applied)
-            {
-                invalidate();
-            }
-
+            // Nothing of this batch is stored: whatever a write applied to memory is read again, before the next
+            // batch at the latest (if the database cannot be read now, that batch fails and says so).
+            _reloadNeeded |= applied;
             var failure = translate(e);
             foreach (var write in batch)
             {
                 write.Fail(failure);
             }
 
+            TryReload();
             return;
         }
 
         foreach (var write in done)
         {
             write.Complete();
+        }
+    }
+
+    private void TryReload()
+    {
+        if (!_reloadNeeded)
+        {
+            return;
+        }
+
+        try
+        {
+            reload();
+            _reloadNeeded = false;
+        }
+        catch (Exception e) when (e is SqliteException or StoreException)
+        {
+            // Still needed: the next batch reloads first.
         }
     }
 

@@ -7,18 +7,17 @@ namespace NodeAgent.Scheduler.Store;
 
 /// <summary>
 /// Every host's row as last committed, in memory, so placement reads 10,000 hosts without a query and a heartbeat
-/// answers its desired-set version without one. Loaded from the database on first use; after that, every write to a
+/// answers its desired-set version without one. Loaded from the database when it is opened; after that, every write to a
 /// host's row puts the row here before the next write runs (the <c>applied</c> action of
 /// <see cref="SqliteDatabase.WriteAsync{T}(Func{Microsoft.Data.Sqlite.SqliteConnection, Microsoft.Data.Sqlite.SqliteTransaction, T}, Action{T}, CancellationToken)"/>),
-/// so a writer always sees what the writers before it wrote; a commit that fails empties the cache, and the next
-/// read loads it again. A row is replaced whole, by one reference write: a reader may see one host newer than
+/// so a writer always sees what the writers before it wrote; after a commit that fails, the cache is read again. A row is replaced whole, by one reference write: a reader may see one host newer than
 /// another, never half a host.
 /// </summary>
 public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 {
     private readonly Lock _gate = new();
-    private ConcurrentDictionary<HostId, Slot>? _byId;
-    private Slot[]? _ordered;
+    private ConcurrentDictionary<HostId, Slot> _byId = new();
+    private Slot[]? _ordered = [];
 
     /// <summary>Every host, ordered by id. A live view: a host's entry may be replaced while the caller reads.</summary>
     public IReadOnlyList<HostRecord> All()
@@ -30,40 +29,21 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 
         lock (_gate)
         {
-            var byId = Loaded();
-            _ordered ??= [.. byId.Values.OrderBy(s => s.Record.Id.Value, StringComparer.Ordinal)];
+            _ordered ??= [.. _byId.Values.OrderBy(s => s.Record.Id.Value, StringComparer.Ordinal)];
             return new View(_ordered);
         }
     }
 
-    public HostRecord? Find(HostId id)
-    {
-        var byId = Volatile.Read(ref _byId);
-        if (byId is null)
-        {
-            lock (_gate)
-            {
-                byId = Loaded();
-            }
-        }
-
-        return byId.TryGetValue(id, out var slot) ? slot.Record : null;
-    }
+    public HostRecord? Find(HostId id) => Volatile.Read(ref _byId).TryGetValue(id, out var slot) ? slot.Record : null;
 
     /// <summary>Puts a written row in; a host not seen before is added. Call from a write's applied action.</summary>
     public void Put(HostRecord record)
     {
         lock (_gate)
         {
-            if (_byId is null)
-            {
-                // Not loaded yet: the load will read this row from the database.
-                return;
-            }
-
             if (_byId.TryGetValue(record.Id, out var slot))
             {
-                slot.Record = record;
+                slot.Record = WithNewerHeartbeat(record, slot.Record);
                 return;
             }
 
@@ -72,40 +52,52 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
         }
     }
 
-    /// <summary>Replaces a host's row with <paramref name="change"/> of it, if the host is known. Call from a write's applied action.</summary>
-    public void Change(HostId id, Func<HostRecord, HostRecord> change)
-    {
-        if (Volatile.Read(ref _byId) is { } byId && byId.TryGetValue(id, out var slot))
-        {
-            slot.Record = change(slot.Record);
-        }
-    }
-
-    /// <summary>Forgets every row: the next read loads them again (after a commit failed).</summary>
-    public void Invalidate()
+    /// <summary>
+    /// Replaces a host's row with <paramref name="change"/> of it; false when the host is not known. A change is made
+    /// under the same lock as <see cref="Put"/>, so neither loses the other's update.
+    /// </summary>
+    public bool Change(HostId id, Func<HostRecord, HostRecord> change)
     {
         lock (_gate)
         {
-            _byId = null;
-            _ordered = null;
-        }
-    }
-
-    private ConcurrentDictionary<HostId, Slot> Loaded()
-    {
-        if (_byId is null)
-        {
-            var byId = new ConcurrentDictionary<HostId, Slot>();
-            foreach (var record in load())
+            if (!_byId.TryGetValue(id, out var slot))
             {
-                byId[record.Id] = new Slot(record);
+                return false;
             }
 
-            Volatile.Write(ref _byId, byId);
+            slot.Record = change(slot.Record);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Reads every row from the database again: on opening it, and when a commit failed after its writes were put
+    /// here. Call when no write is under way (the writer does), so what is read is what is committed.
+    /// </summary>
+    public void Reload()
+    {
+        var byId = new ConcurrentDictionary<HostId, Slot>();
+        foreach (var record in load())
+        {
+            byId[record.Id] = new Slot(record);
         }
 
-        return _byId;
+        lock (_gate)
+        {
+            Volatile.Write(ref _byId, byId);
+            Volatile.Write(ref _ordered, null);
+        }
     }
+
+    /// <summary>
+    /// The row written, keeping the cached heartbeat when it is newer: heartbeats are recorded in the database only
+    /// now and then (<see cref="IHostStore.NoteHeartbeat"/>), so a row read back after a claim may carry an older one.
+    /// </summary>
+    private static HostRecord WithNewerHeartbeat(HostRecord written, HostRecord cached) =>
+        cached.LastHeartbeatAt is { } live && (written.LastHeartbeatAt is not { } stored || live > stored)
+            ? written with { Load = cached.Load, LastHeartbeatAt = cached.LastHeartbeatAt, DegradedReason = cached.DegradedReason,
+                Registration = written.Registration with { Capacity = cached.Registration.Capacity } }
+            : written;
 
     private sealed class Slot(HostRecord record)
     {

@@ -14,6 +14,12 @@ public interface IHostStore
     /// <summary>Records a heartbeat; false when the host is not registered.</summary>
     Task<bool> RecordHeartbeatAsync(Heartbeat heartbeat, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Keeps a heartbeat in memory only: <see cref="List"/> and <see cref="Find"/> show it, the database keeps the last
+    /// one recorded. False when the host is not registered.
+    /// </summary>
+    bool NoteHeartbeat(Heartbeat heartbeat);
+
     IReadOnlyList<HostRecord> List();
 
     HostRecord? Find(HostId id);
@@ -88,6 +94,8 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
                 database.Hosts.Change(heartbeat.HostId, host => host.With(heartbeat));
             }
         }, cancellationToken);
+
+    public bool NoteHeartbeat(Heartbeat heartbeat) => database.Hosts.Change(heartbeat.HostId, host => host.With(heartbeat));
 
     public async Task<bool> SetAdminAsync(HostId id, HostAdmin expected, HostAdmin updated, CancellationToken cancellationToken = default) =>
         await database.WriteAsync((connection, transaction) =>

@@ -22,6 +22,9 @@ public partial interface ILeaseSession
     /// <summary>Leases on the host that are not yet ended or failed.</summary>
     IReadOnlyList<Lease> LiveLeasesOn(HostId host);
 
+    /// <summary>Leases on the host whose workspaces are being removed (one index probe when there are none).</summary>
+    IReadOnlyList<Lease> StoppingOn(HostId host);
+
     IReadOnlyList<Lease> DueForExpiry(DateTimeOffset now);
 
     IReadOnlyList<HostRecord> Hosts();
@@ -118,6 +121,9 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
 
         public IReadOnlyList<Lease> LiveLeasesOn(HostId host) =>
             Query($"SELECT {Columns} FROM leases WHERE host_id = $host AND state NOT IN ('ended', 'failed') ORDER BY lease_id", ("$host", host.Value));
+
+        public IReadOnlyList<Lease> StoppingOn(HostId host) =>
+            Query($"SELECT {Columns} FROM leases WHERE host_id = $host AND state = 'stopping' ORDER BY lease_id", ("$host", host.Value));
 
         public IReadOnlyList<Lease> DueForExpiry(DateTimeOffset now) =>
             Query($"SELECT {Columns} FROM leases WHERE state IN ('pending', 'placing', 'starting', 'running', 'stopped', 'paused') AND expires_at <= $now",

@@ -47,7 +47,8 @@ public sealed class SqliteDatabase : IDisposable
             _writer = Open();
             Execute(_writer, "PRAGMA journal_mode=WAL;");
             Migrations.Apply(_writer);
-            _writes = new GroupCommit(_writer, WriteFailure, Hosts.Invalidate);
+            _writes = new GroupCommit(_writer, WriteFailure, Hosts.Reload);
+            Hosts.Reload();
         }
         catch (SqliteException e)
         {
