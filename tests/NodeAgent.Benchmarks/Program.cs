@@ -6,7 +6,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
 // nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
-// nodeagent-bench placement [--hosts 100,1000,10000] [--leases N] [--heartbeat-seconds S] [--write docs/benchmarks.md]
+// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--heartbeat-seconds S] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
@@ -66,7 +66,13 @@ switch (command)
 
         return 0;
     case "placement":
-        var placementSizes = (Option("--hosts") ?? "100,1000,10000").Split(',').Select(h => int.Parse(h, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        // Each size is HOSTS or HOSTS:LIVE, LIVE being the leases placed (untimed) before the measured ones.
+        var placementSizes = (Option("--hosts") ?? "100,1000,10000").Split(',').Select(size => size.Split(':') switch
+        {
+            [var hosts] => (int.Parse(hosts, System.Globalization.CultureInfo.InvariantCulture), 0),
+            [var hosts, var live] => (int.Parse(hosts, System.Globalization.CultureInfo.InvariantCulture), int.Parse(live, System.Globalization.CultureInfo.InvariantCulture)),
+            _ => throw new ArgumentException($"--hosts: '{size}' is not HOSTS or HOSTS:LIVE_LEASES"),
+        }).ToList();
         var placementLeases = int.Parse(Option("--leases") ?? "2000", System.Globalization.CultureInfo.InvariantCulture);
         var heartbeatSeconds = double.Parse(Option("--heartbeat-seconds") ?? "10", System.Globalization.CultureInfo.InvariantCulture);
         var placementBody = await PlacementBenchmark.RunAsync(placementSizes, placementLeases, TimeSpan.FromSeconds(heartbeatSeconds), Option("--configuration") ?? "Release");

@@ -50,9 +50,10 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
     /// <summary>
     /// Records a heartbeat and returns the host's desired-set version. The database gets it when the host's capacity,
-    /// foreign use or degradation changed, or when the last one it got is a third of the TTL old; otherwise it is
-    /// kept in memory (<see cref="IHostStore.NoteHeartbeat"/>), where placement and health read it. So the database
-    /// knows every host's liveness to within a third of the TTL, and thousands of hosts cost few writes.
+    /// foreign use or degradation changed, or when the last one it got is half the TTL old; otherwise it is kept in
+    /// memory (<see cref="IHostStore.NoteHeartbeat"/>), where placement and health read it. So the database knows every
+    /// host's liveness to within half the TTL (a host it shows as down is down), and with the default interval and
+    /// TTL (5 s, 15 s) every other heartbeat is written.
     /// </summary>
     public async Task<long> HeartbeatAsync(HostId id, Resources capacity, HostLoad load, string degradedReason, CancellationToken cancellationToken)
     {
@@ -81,7 +82,7 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
     private bool MustRecord(HostRecord host, Heartbeat heartbeat) =>
         !_recordedAt.TryGetValue(host.Id, out var recorded)
-        || heartbeat.ReceivedAt - recorded >= HeartbeatTtl / 3
+        || heartbeat.ReceivedAt - recorded >= HeartbeatTtl / 2
         || heartbeat.Capacity != host.Registration.Capacity
         || heartbeat.Load.Foreign with { DiskBytes = 0 } != host.Load.Foreign
         || heartbeat.DegradedReason != host.DegradedReason;
