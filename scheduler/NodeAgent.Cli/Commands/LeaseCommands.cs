@@ -171,7 +171,18 @@ public static class LeaseCommands
         var command = new Command("list", "List leases and where their workspaces run.") { all };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
-            var response = await new LeaseServiceClient(context.Channel).ListLeasesAsync(new ListLeasesRequest { IncludeEnded = parse.GetValue(all) }, context.Call);
+            // A page at a time (the scheduler sends at most 1,000 leases per answer), shown as one list.
+            var client = new LeaseServiceClient(context.Channel);
+            var response = new ListLeasesResponse();
+            var token = string.Empty;
+            do
+            {
+                var page = await client.ListLeasesAsync(new ListLeasesRequest { IncludeEnded = parse.GetValue(all), PageSize = 1000, PageToken = token }, context.Call);
+                response.Leases.Add(page.Leases);
+                token = page.NextPageToken;
+            }
+            while (token.Length > 0);
+
             context.Write(response, () => LeaseView.RenderList(response.Leases));
         }, token));
         return command;

@@ -2,6 +2,8 @@ using NodeAgent.Contract;
 using NodeAgent.Contract.V1;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Leases;
+using LeasePage = NodeAgent.Scheduler.Domain.LeasePage;
+using LeasePosition = NodeAgent.Scheduler.Domain.LeasePosition;
 using DomainLease = NodeAgent.Scheduler.Domain.Lease;
 using DomainLeaseId = NodeAgent.Scheduler.Domain.LeaseId;
 
@@ -34,8 +36,18 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
 
     public override Task<ListLeasesResponse> ListLeases(ListLeasesRequest request, ServerCallContext context)
     {
-        var response = new ListLeasesResponse();
-        response.Leases.Add(leases.List(request.IncludeEnded).Select(WireMapping.ToWire));
+        var v = new RequestValidator("ListLeases");
+        LeasePosition? after = null;
+        if (request.PageToken.Length > 0 && !LeasePosition.TryParseToken(request.PageToken, out after, out var problem))
+        {
+            v.Require(false, "page_token " + problem);
+        }
+
+        v.ThrowIfInvalid();
+        var size = request.PageSize == 0 ? LeasePage.DefaultSize : (int)Math.Min(request.PageSize, LeasePage.MaxSize);
+        var page = leases.ListPage(request.IncludeEnded, after, size);
+        var response = new ListLeasesResponse { NextPageToken = page.Next?.ToToken() ?? string.Empty };
+        response.Leases.Add(page.Leases.Select(WireMapping.ToWire));
         return Task.FromResult(response);
     }
 

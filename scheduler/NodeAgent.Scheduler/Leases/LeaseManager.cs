@@ -102,6 +102,13 @@ public sealed partial class LeaseManager(
 
     public IReadOnlyList<Lease> List(bool includeEnded) => store.Read(s => WithQueuePositions(s, s.ListLeases(includeEnded)));
 
+    /// <summary>Up to <paramref name="size"/> leases after <paramref name="after"/>, oldest first (null: from the first).</summary>
+    public LeasePage ListPage(bool includeEnded, LeasePosition? after, int size) => store.Read(s =>
+    {
+        var leases = WithQueuePositions(s, s.ListLeases(includeEnded, after, size));
+        return new LeasePage(leases, leases.Count == size ? LeasePosition.Of(leases[^1]) : null);
+    });
+
     /// <summary>
     /// Moves a lease's end out by <paramref name="by"/>, within <see cref="MaxLifetime"/> and only if no reservation on
     /// its host needs the capacity then. A best-effort lease still in the queue gets a longer run time instead.

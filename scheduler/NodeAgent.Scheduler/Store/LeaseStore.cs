@@ -19,6 +19,9 @@ public partial interface ILeaseSession
 
     IReadOnlyList<Lease> ListLeases(bool includeEnded);
 
+    /// <summary>Up to <paramref name="limit"/> leases created after <paramref name="after"/> (oldest first, then by id); null: from the first.</summary>
+    IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit);
+
     /// <summary>Leases on the host that are not yet ended or failed.</summary>
     IReadOnlyList<Lease> LiveLeasesOn(HostId host);
 
@@ -118,6 +121,11 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
         public IReadOnlyList<Lease> ListLeases(bool includeEnded) => includeEnded
             ? Query($"SELECT {Columns} FROM leases ORDER BY created_at, lease_id")
             : Query($"SELECT {Columns} FROM leases WHERE state NOT IN ('ended', 'failed') ORDER BY created_at, lease_id");
+
+        public IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit) => Query(
+            $"SELECT {Columns} FROM leases WHERE (created_at, lease_id) > ($created, $id) {(includeEnded ? "" : "AND state NOT IN ('ended', 'failed')")} " +
+            "ORDER BY created_at, lease_id LIMIT $limit",
+            ("$created", after?.CreatedAt.ToUnixTimeMilliseconds() ?? long.MinValue), ("$id", after?.Id.Value ?? string.Empty), ("$limit", limit));
 
         public IReadOnlyList<Lease> LiveLeasesOn(HostId host) =>
             Query($"SELECT {Columns} FROM leases WHERE host_id = $host AND state NOT IN ('ended', 'failed') ORDER BY lease_id", ("$host", host.Value));

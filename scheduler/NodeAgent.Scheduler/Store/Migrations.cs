@@ -363,6 +363,11 @@ internal static class Migrations
             WHERE host_id = OLD.host_id;
         END;
         """,
+
+        // 18: leases listed a page at a time, oldest first: each page starts where the last one ended.
+        """
+        CREATE INDEX leases_by_creation ON leases (created_at, lease_id);
+        """,
     ];
 
     public static int Latest => Steps.Length;
