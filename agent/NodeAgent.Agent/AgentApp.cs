@@ -68,7 +68,7 @@ public static class AgentApp
             inventory.Refresh();
             return inventory;
         });
-        services.AddSingleton(_ => new RpcChannel(options.Scheduler));
+        services.AddSingleton(_ => new RpcChannel(options.Schedulers));
         services.AddSingleton(sp => new AgentServiceClient(sp.GetRequiredService<RpcChannel>()));
         services.AddSingleton<DesiredState>();
         services.AddSingleton<HeartbeatSource>();

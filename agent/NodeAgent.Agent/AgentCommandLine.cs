@@ -46,7 +46,7 @@ public sealed class AgentCommandLine
 
     public Option<string> Scheduler { get; } = new("--scheduler")
     {
-        Description = $"The scheduler's gRPC address. Default: {AgentOptions.DefaultScheduler}",
+        Description = $"The scheduler's gRPC address, or its replicas' separated by commas (the agent fails over to the next when one cannot be reached). Default: {AgentOptions.DefaultScheduler}",
         DefaultValueFactory = _ => AgentOptions.DefaultScheduler,
     };
 
@@ -235,7 +235,7 @@ public sealed class AgentCommandLine
 
         var options = new AgentOptions
         {
-            Scheduler = c.Parse(Scheduler, c.Get(Scheduler), RpcChannel.ParseAddress) ?? defaults.Scheduler,
+            Schedulers = c.Parse(Scheduler, c.Get(Scheduler), RpcChannel.ParseAddresses) ?? defaults.Schedulers,
             StateDirectory = c.Get(StateDirectory) ?? defaults.StateDirectory,
             ImagesDirectory = c.Get(ImagesDirectory),
             ImageCacheBytes = c.Parse(ImageCacheSize, c.Get(ImageCacheSize), t => CapacityPolicy.ParseSize(t, "--image-cache-size")),

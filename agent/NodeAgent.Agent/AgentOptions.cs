@@ -8,8 +8,15 @@ public sealed record AgentOptions
     /// <summary>The command line's default for --metrics-listen: loopback only, until an operator opens it to their Prometheus.</summary>
     public const string DefaultMetricsListen = "127.0.0.1:9177";
 
-    /// <summary>The scheduler's gRPC address.</summary>
-    public Uri Scheduler { get; init; } = new(DefaultScheduler);
+    /// <summary>The scheduler's gRPC addresses (its replicas), tried in order; the agent fails over to the next when one cannot be reached.</summary>
+    public IReadOnlyList<Uri> Schedulers { get; init; } = [new(DefaultScheduler)];
+
+    /// <summary>The first scheduler address; setting it sets a list of one.</summary>
+    public Uri Scheduler
+    {
+        get => Schedulers[0];
+        init => Schedulers = [value];
+    }
 
     /// <summary>Where the agent keeps its host id and workspace disks.</summary>
     public string StateDirectory { get; init; } = "/var/lib/nodeagent";
@@ -95,9 +102,14 @@ public sealed record AgentOptions
     public IReadOnlyList<string> Validate(HostFacts.HostSize? host = null)
     {
         var problems = new List<string>();
-        if (Scheduler.Scheme is not ("http" or "https"))
+        if (Schedulers.Count == 0)
         {
-            problems.Add($"scheduler: '{Scheduler}' must be http://HOST:PORT or https://HOST:PORT");
+            problems.Add("scheduler: no address given; use http://HOST:PORT or https://HOST:PORT, several separated by commas");
+        }
+
+        foreach (var scheduler in Schedulers.Where(s => s.Scheme is not ("http" or "https")))
+        {
+            problems.Add($"scheduler: '{scheduler}' must be http://HOST:PORT or https://HOST:PORT");
         }
 
         if (string.IsNullOrWhiteSpace(StateDirectory) || !Path.IsPathRooted(StateDirectory))

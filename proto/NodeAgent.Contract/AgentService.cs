@@ -47,6 +47,9 @@ public abstract class AgentServiceBase : IRpcService
 /// <summary>Client of <c>nodeagent.v1.AgentService</c>.</summary>
 public sealed class AgentServiceClient(RpcChannel channel)
 {
+    /// <summary>The channel calls go over; its <see cref="RpcChannel.Address"/> is the scheduler in use now.</summary>
+    public RpcChannel Channel => channel;
+
     public Task<RegisterHostResponse> RegisterHostAsync(RegisterHostRequest request, CallOptions options = default) =>
         channel.UnaryAsync(AgentServiceMethods.RegisterHost, request, options);
 

@@ -10,7 +10,7 @@ public sealed class GlobalOptions
 {
     public Option<string?> Scheduler { get; } = new("--scheduler")
     {
-        Description = $"The scheduler's address, e.g. http://sched.example:7700. Default: ${SchedulerEndpoint.EnvironmentVariable}, then `scheduler = URL` in ~/.config/nodeagent/ws.conf, then {SchedulerEndpoint.Default}.",
+        Description = $"The scheduler's address, e.g. http://sched.example:7700, or its replicas' separated by commas (ws tries the next when one cannot be reached). Default: ${SchedulerEndpoint.EnvironmentVariable}, then `scheduler = URL` in ~/.config/nodeagent/ws.conf, then {SchedulerEndpoint.Default}.",
         Recursive = true,
     };
 
@@ -72,10 +72,10 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
     public static async Task<int> RunAsync(ParseResult parse, GlobalOptions options, Func<CommandContext, Task> action, CancellationToken cancellationToken)
     {
         var (address, source) = SchedulerEndpoint.Resolve(parse.GetValue(options.Scheduler), Environment.GetEnvironmentVariable);
-        Uri uri;
+        IReadOnlyList<Uri> uris;
         try
         {
-            uri = RpcChannel.ParseAddress(address);
+            uris = RpcChannel.ParseAddresses(address);
         }
         catch (FormatException e)
         {
@@ -83,7 +83,7 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
             return ExitCodes.UsageError;
         }
 
-        using var channel = new RpcChannel(uri, new RpcChannelOptions { DefaultHeaders = UserMetadata });
+        using var channel = new RpcChannel(uris, new RpcChannelOptions { DefaultHeaders = UserMetadata });
         var context = new CommandContext(channel, parse.GetValue(options.Output) == "json", parse.GetValue(options.Timeout), Console.Out, cancellationToken);
         try
         {
@@ -92,7 +92,7 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
         }
         catch (RpcException e) when (e.Status is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
         {
-            await Console.Error.WriteLineAsync($"ws: {e.Message}\nws: the scheduler address {uri} came from {source}; set another with --scheduler or ${SchedulerEndpoint.EnvironmentVariable}.");
+            await Console.Error.WriteLineAsync($"ws: {e.Message}\nws: the scheduler address {address} came from {source}; set another with --scheduler or ${SchedulerEndpoint.EnvironmentVariable}.");
             return ExitCodes.Unavailable;
         }
         catch (RpcException e)

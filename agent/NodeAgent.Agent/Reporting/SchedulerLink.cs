@@ -13,7 +13,6 @@ namespace NodeAgent.Agent.Reporting;
 public sealed partial class SchedulerLink(
     AgentServiceClient client,
     HeartbeatSource source,
-    AgentOptions options,
     DesiredState desired,
     Random random,
     TimeProvider time,
@@ -39,7 +38,7 @@ public sealed partial class SchedulerLink(
                 metrics?.SchedulerConnected.Set(0);
                 connection?.Lost(e.Message);
                 var delay = backoff.Next();
-                LogSchedulerLost(logger, options.Scheduler, e.Status, e.Message, delay.TotalMilliseconds);
+                LogSchedulerLost(logger, client.Channel.Address, e.Status, e.Message, delay.TotalMilliseconds);
                 await Task.Delay(delay, time, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
             }
         }
@@ -50,7 +49,7 @@ public sealed partial class SchedulerLink(
         var info = source.Registration();
         var response = await client.RegisterHostAsync(new RegisterHostRequest { Host = info }, CallOptions.WithTimeout(CallTimeout, cancellationToken));
         var interval = response.HeartbeatInterval?.ToTimeSpan() is { } i && i > TimeSpan.Zero ? i : TimeSpan.FromSeconds(5);
-        LogRegistered(logger, info.HostId, options.Scheduler, interval.TotalSeconds);
+        LogRegistered(logger, info.HostId, client.Channel.Address, interval.TotalSeconds);
         metrics?.SchedulerConnected.Set(1);
         connection?.Registered();
         return interval;

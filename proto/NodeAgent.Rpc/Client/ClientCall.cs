@@ -23,8 +23,15 @@ internal sealed class ClientCall : IDisposable
     private (StatusCode Code, string Message)? _status;
 
     public ClientCall(RpcChannel channel, string path, CallOptions options)
+        : this(channel, channel.Address, path, options)
+    {
+    }
+
+    /// <param name="target">The server of the channel's addresses this call goes to; errors name it.</param>
+    public ClientCall(RpcChannel channel, Uri target, string path, CallOptions options)
     {
         _channel = channel;
+        Target = target;
         _path = path;
         Headers = options.Headers;
         Timeout = options.Timeout;
@@ -47,6 +54,9 @@ internal sealed class ClientCall : IDisposable
 
     public Metadata? Headers { get; }
 
+    /// <summary>The server this call goes to.</summary>
+    public Uri Target { get; }
+
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request)
     {
         if (_deadline?.IsCancellationRequested == true)
@@ -68,7 +78,7 @@ internal sealed class ClientCall : IDisposable
         if (response.StatusCode != HttpStatusCode.OK)
         {
             throw Failure(GrpcProtocol.FromHttpStatus((int)response.StatusCode),
-                $"the server answered HTTP {(int)response.StatusCode} {response.ReasonPhrase} instead of a gRPC response; is {_channel.Address} a NodeAgent gRPC endpoint?");
+                $"the server answered HTTP {(int)response.StatusCode} {response.ReasonPhrase} instead of a gRPC response; is {Target} a NodeAgent gRPC endpoint?");
         }
 
         if (TryReadStatus(response.Headers) is { } trailersOnly)
@@ -223,11 +233,11 @@ internal sealed class ClientCall : IDisposable
         {
             InvalidProtocolBufferException => new RpcException(StatusCode.Internal, $"{_path}: the server's response is not a valid message: {ex.Message}", ex),
             HttpProtocolException { ErrorCode: 8 } => new RpcException(StatusCode.Cancelled, $"{_path}: the server cancelled the call", ex),
-            HttpProtocolException p => new RpcException(StatusCode.Internal, $"{_path}: HTTP/2 protocol error {p.ErrorCode} from {_channel.Address}: {p.Message}", ex),
+            HttpProtocolException p => new RpcException(StatusCode.Internal, $"{_path}: HTTP/2 protocol error {p.ErrorCode} from {Target}: {p.Message}", ex),
             _ when Innermost(ex) is System.Security.Authentication.AuthenticationException tls => new RpcException(StatusCode.Unavailable,
-                $"TLS handshake with {_channel.Address} failed: {tls.Message}; if the server's certificate comes from a private CA, configure that CA as trusted", ex),
+                $"TLS handshake with {Target} failed: {tls.Message}; if the server's certificate comes from a private CA, configure that CA as trusted", ex),
             HttpRequestException or IOException or OperationCanceledException => new RpcException(StatusCode.Unavailable,
-                $"cannot reach {_channel.Address} ({Innermost(ex).Message}); check that the server runs and that the address is right", ex),
+                $"cannot reach {Target} ({Innermost(ex).Message}); check that the server runs and that the address is right", ex),
             _ => new RpcException(StatusCode.Unknown, $"{_path}: {ex.Message}", ex),
         };
     }

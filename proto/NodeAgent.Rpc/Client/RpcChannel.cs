@@ -7,37 +7,77 @@ using Google.Protobuf;
 namespace NodeAgent.Rpc.Client;
 
 /// <summary>
-/// A client connection to one gRPC server over HTTP/2 (h2c for <c>http://</c>, TLS for <c>https://</c>).
-/// Calls are multiplexed as streams of one connection. Thread-safe; meant to live as long as the program.
+/// A client connection to a gRPC server over HTTP/2 (h2c for <c>http://</c>, TLS for <c>https://</c>). Calls are
+/// multiplexed as streams of one connection. Given several addresses (replicas of one service), calls go to one
+/// of them; when it cannot be connected to at all, the call is sent to the next, which then serves the calls that
+/// follow. A call that reached a server is never sent again: only one that no server saw fails over.
+/// Thread-safe; meant to live as long as the program.
 /// </summary>
 public sealed class RpcChannel : IDisposable
 {
     private static readonly string UserAgent = "nodeagent-rpc/" + typeof(RpcChannel).Assembly.GetName().Version?.ToString(3);
     private readonly HttpMessageInvoker _invoker;
-    private readonly string _baseAddress;
-    private readonly ConcurrentDictionary<string, Uri> _uris = new(StringComparer.Ordinal);
+    private readonly Uri[] _addresses;
+    private readonly string[] _baseAddresses;
+    private readonly ConcurrentDictionary<(int, string), Uri> _uris = new();
+    private int _current;
 
     public RpcChannel(Uri address, RpcChannelOptions? options = null)
-        : this(address, options, handler: null)
+        : this([address], options, handler: null)
+    {
+    }
+
+    /// <param name="addresses">Replicas of one service, tried in this order from the first.</param>
+    public RpcChannel(IReadOnlyList<Uri> addresses, RpcChannelOptions? options = null)
+        : this(addresses, options, handler: null)
     {
     }
 
     internal RpcChannel(Uri address, RpcChannelOptions? options, HttpMessageHandler? handler)
+        : this([address], options, handler)
     {
-        if (address.Scheme is not ("http" or "https"))
+    }
+
+    internal RpcChannel(IReadOnlyList<Uri> addresses, RpcChannelOptions? options, HttpMessageHandler? handler)
+    {
+        if (addresses.Count == 0)
         {
-            throw new ArgumentException($"'{address}' is not a gRPC address; use http://HOST:PORT (h2c) or https://HOST:PORT (TLS)", nameof(address));
+            throw new ArgumentException("no server address given; use http://HOST:PORT (h2c) or https://HOST:PORT (TLS)", nameof(addresses));
         }
 
-        Address = address;
+        foreach (var address in addresses)
+        {
+            if (address.Scheme is not ("http" or "https"))
+            {
+                throw new ArgumentException($"'{address}' is not a gRPC address; use http://HOST:PORT (h2c) or https://HOST:PORT (TLS)", nameof(addresses));
+            }
+        }
+
+        _addresses = [.. addresses];
+        _baseAddresses = [.. addresses.Select(a => a.GetLeftPart(UriPartial.Authority))];
         Options = options ?? new RpcChannelOptions();
-        _baseAddress = address.GetLeftPart(UriPartial.Authority);
         _invoker = new HttpMessageInvoker(handler ?? CreateHandler(Options), disposeHandler: true);
     }
 
-    public Uri Address { get; }
+    /// <summary>The address calls go to now.</summary>
+    public Uri Address => _addresses[Volatile.Read(ref _current)];
+
+    /// <summary>Every address, in the order they are tried.</summary>
+    public IReadOnlyList<Uri> Addresses => _addresses;
 
     public RpcChannelOptions Options { get; }
+
+    /// <summary>
+    /// Parses a comma-separated list of addresses (replicas of one service, e.g.
+    /// <c>http://s1:7700,http://s2:7700</c>), with a message that says what is wrong.
+    /// </summary>
+    public static IReadOnlyList<Uri> ParseAddresses(string value)
+    {
+        var parts = value.Split(',', StringSplitOptions.TrimEntries);
+        return parts.Any(p => p.Length == 0)
+            ? throw new FormatException($"'{value}' has an empty address; separate addresses with single commas, e.g. http://s1:7700,http://s2:7700")
+            : [.. parts.Select(ParseAddress)];
+    }
 
     /// <summary>Parses an address such as <c>http://127.0.0.1:7700</c>, with a message that says what is wrong.</summary>
     public static Uri ParseAddress(string value) =>
@@ -49,8 +89,7 @@ public sealed class RpcChannel : IDisposable
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse>
     {
-        using var call = new ClientCall(this, method.Path, options);
-        using var response = await call.SendAsync(CreateRequest(method.Path, request, call));
+        using var call = await ConnectAsync(method.Path, request, options);
         var message = await call.ReadMessageAsync(method.ResponseParser);
         if (message is null)
         {
@@ -81,8 +120,7 @@ public sealed class RpcChannel : IDisposable
             options = options with { CancellationToken = cancellationToken };
         }
 
-        using var call = new ClientCall(this, method.Path, options);
-        using var response = await call.SendAsync(CreateRequest(method.Path, request, call));
+        using var call = await ConnectAsync(method.Path, request, options);
         while (await call.ReadMessageAsync(method.ResponseParser) is { } message)
         {
             yield return message;
@@ -93,10 +131,59 @@ public sealed class RpcChannel : IDisposable
 
     public void Dispose() => _invoker.Dispose();
 
+    /// <summary>
+    /// Sends the request to the current address, or, when no connection to it can be made, to the next one (which
+    /// becomes current), until every address was tried once. Returns the call with its response headers read.
+    /// </summary>
+    private async Task<ClientCall> ConnectAsync(string path, IMessage request, CallOptions options)
+    {
+        var first = Volatile.Read(ref _current);
+        for (var attempt = 0; ; attempt++)
+        {
+            var index = (first + attempt) % _addresses.Length;
+            var call = new ClientCall(this, _addresses[index], path, options);
+            try
+            {
+                await call.SendAsync(CreateRequest(index, path, request, call));
+                return call;
+            }
+            catch (RpcException e) when (NeverConnected(e) && _addresses.Length > 1)
+            {
+                call.Dispose();
+                if (attempt + 1 == _addresses.Length)
+                {
+                    throw new RpcException(StatusCode.Unavailable,
+                        $"cannot reach any of {string.Join(", ", _addresses.Select(a => a.ToString()))}; the last said: {e.Message}", e);
+                }
+
+                Interlocked.CompareExchange(ref _current, (index + 1) % _addresses.Length, index);
+            }
+            catch
+            {
+                call.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>True when the call failed before any connection to the server was made, so no server saw it.</summary>
+    private static bool NeverConnected(RpcException e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     internal Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
         _invoker.SendAsync(request, cancellationToken);
 
-    private HttpRequestMessage CreateRequest(string path, IMessage message, ClientCall call)
+    private HttpRequestMessage CreateRequest(int address, string path, IMessage message, ClientCall call)
     {
         var size = message.CalculateSize();
         if (size > Options.MaxSendMessageSize)
@@ -109,7 +196,7 @@ public sealed class RpcChannel : IDisposable
         GrpcProtocol.WriteFrameHeader(frame, size);
         message.WriteTo(frame.AsSpan(GrpcProtocol.FrameHeaderSize));
 
-        var request = new HttpRequestMessage(HttpMethod.Post, _uris.GetOrAdd(path, static (p, b) => new Uri(b + p), _baseAddress))
+        var request = new HttpRequestMessage(HttpMethod.Post, _uris.GetOrAdd((address, path), static (key, bases) => new Uri(bases[key.Item1] + key.Item2), _baseAddresses))
         {
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,

@@ -58,6 +58,25 @@ public sealed class DaemonConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Load_SchedulerReplicas_CommaSeparated_EveryAddressInOrder_AndABadOneNamed()
+    {
+        var file = Write("nodeagent.conf", "scheduler = http://s1:7700, http://s2:7700,https://s3:7443\n");
+        var commandLine = new AgentCommandLine();
+
+        var configuration = commandLine.Service.Load(commandLine.Root, ["--config", file]);
+        var options = commandLine.Bind(configuration, host: null);
+
+        Assert.Empty(configuration.Problems);
+        Assert.Equal(["http://s1:7700/", "http://s2:7700/", "https://s3:7443/"], options.Schedulers.Select(s => s.ToString()));
+        Assert.Equal("s1", options.Scheduler.Host);
+
+        var bad = Write("bad.conf", "scheduler = http://s1:7700,,http://s2:7700\n");
+        var badLoad = commandLine.Service.Load(commandLine.Root, ["--config", bad]);
+        commandLine.Bind(badLoad, host: null);
+        Assert.Contains(badLoad.Problems, p => p.Contains("empty address", StringComparison.Ordinal) && p.StartsWith(bad + ":1:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Load_RepeatableOptionOnTheCommandLine_ReplacesTheFilesValues()
     {
         var file = Write("nodeagent.conf", "label = rack=r12\nlabel = row=3\n");

@@ -19,8 +19,14 @@ internal sealed class EchoService : IRpcService
 
     public void Bind(RpcServiceRegistry registry) => registry.AddUnary(Unary, UnaryAsync).AddServerStreaming(Stream, StreamAsync);
 
+    private int _unaryCalls;
+
+    /// <summary>How many unary calls reached this service.</summary>
+    public int UnaryCalls => Volatile.Read(ref _unaryCalls);
+
     private async Task<Host> UnaryAsync(GetHostRequest request, ServerCallContext context)
     {
+        Interlocked.Increment(ref _unaryCalls);
         var command = request.HostId;
         DeadlineSeen.TrySetResult(context.Deadline);
         switch (command)
