@@ -58,6 +58,9 @@ public static class SchedulerApp
         services.AddSingleton<QuotaAdmission>().AddSingleton<ILeaseAdmission>(provider => provider.GetRequiredService<QuotaAdmission>());
         services.AddSingleton<IQuotaStore, SqliteQuotaStore>().AddSingleton<QuotaBook>();
         services.AddSingleton<LeaseManager>();
+        // Registered before the duties, so it stops after them and then gives its term up.
+        services.AddSingleton<ILeadershipStore, SqliteLeadershipStore>();
+        services.AddSingleton<Replicas.Leadership>().AddHostedService(provider => provider.GetRequiredService<Replicas.Leadership>());
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<DrainMonitor>().AddHostedService(provider => provider.GetRequiredService<DrainMonitor>());
         services.AddHostedService<QueueService>();

@@ -9,7 +9,9 @@ namespace NodeAgent.Scheduler.Hosts;
 /// once no lease holds capacity on it, or to drain-failed (naming the leases left) once its deadline has come.
 /// It never stops, ends or moves a workspace: a drain only waits for leases to end.
 /// </summary>
-public sealed partial class DrainMonitor(HostRegistry hosts, SchedulerOptions options, TimeProvider time, ILogger<DrainMonitor> logger) : BackgroundService
+/// <remarks>With several replicas, only the one holding <paramref name="leadership"/> checks drains.</remarks>
+public sealed partial class DrainMonitor(
+    HostRegistry hosts, SchedulerOptions options, TimeProvider time, ILogger<DrainMonitor> logger, Replicas.Leadership? leadership = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -18,6 +20,11 @@ public sealed partial class DrainMonitor(HostRegistry hosts, SchedulerOptions op
         {
             try
             {
+                if (leadership is not null && !await leadership.HoldAsync(stoppingToken))
+                {
+                    continue;
+                }
+
                 await CheckAsync(stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -8,7 +8,9 @@ namespace NodeAgent.Scheduler.Leases;
 /// loop for systemd's watchdog: it marks <paramref name="liveness"/> at every tick, and ticks at least as often as
 /// the watchdog needs (a pass still runs once a second).
 /// </summary>
-public sealed partial class ExpiryService(LeaseManager leases, TimeProvider time, ILogger<ExpiryService> logger, NodeAgent.Service.Liveness? liveness = null) : BackgroundService
+/// <remarks>With several replicas, only the one holding <paramref name="leadership"/> expires leases.</remarks>
+public sealed partial class ExpiryService(
+    LeaseManager leases, TimeProvider time, ILogger<ExpiryService> logger, Replicas.Leadership? leadership = null, NodeAgent.Service.Liveness? liveness = null) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
@@ -27,6 +29,11 @@ public sealed partial class ExpiryService(LeaseManager leases, TimeProvider time
 
             try
             {
+                if (leadership is not null && !await leadership.HoldAsync(stoppingToken))
+                {
+                    continue;
+                }
+
                 var expired = await leases.ExpireDueAsync(stoppingToken);
                 if (expired > 0)
                 {

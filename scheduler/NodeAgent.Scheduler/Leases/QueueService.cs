@@ -8,7 +8,8 @@ namespace NodeAgent.Scheduler.Leases;
 /// a pass. Runs every second, and at once when a lease ends or fails (<see cref="LeaseManager.QueueWake"/>), since
 /// that frees capacity. Reservations go first: their capacity was promised.
 /// </summary>
-public sealed partial class QueueService(LeaseManager leases, TimeProvider time, ILogger<QueueService> logger) : BackgroundService
+/// <remarks>With several replicas, only the one holding <paramref name="leadership"/> runs the queue and starts reservations.</remarks>
+public sealed partial class QueueService(LeaseManager leases, TimeProvider time, ILogger<QueueService> logger, Replicas.Leadership? leadership = null) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
@@ -22,11 +23,14 @@ public sealed partial class QueueService(LeaseManager leases, TimeProvider time,
             var woken = leases.QueueWake.NextChange(LeaseManager.QueueKey);
             try
             {
-                var started = await leases.StartDueReservationsAsync(stoppingToken);
-                var placed = await leases.PlaceQueuedAsync(stoppingToken);
-                if (started + placed > 0)
+                if (leadership is null || await leadership.HoldAsync(stoppingToken))
                 {
-                    LogPass(logger, started, placed);
+                    var started = await leases.StartDueReservationsAsync(stoppingToken);
+                    var placed = await leases.PlaceQueuedAsync(stoppingToken);
+                    if (started + placed > 0)
+                    {
+                        LogPass(logger, started, placed);
+                    }
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)

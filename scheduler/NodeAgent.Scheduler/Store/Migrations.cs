@@ -368,6 +368,16 @@ internal static class Migrations
         """
         CREATE INDEX leases_by_creation ON leases (created_at, lease_id);
         """,
+
+        // 19: which scheduler replica runs the background duties (expiry, the queue, reservations, drains), until
+        // when (Unix ms): a replica holds a duty by renewing its row before then, and another takes it over after.
+        """
+        CREATE TABLE leadership (
+            duty TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            held_until INTEGER NOT NULL
+        ) STRICT;
+        """,
     ];
 
     public static int Latest => Steps.Length;

@@ -16,6 +16,7 @@ public sealed class SqliteDatabase : IDisposable
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly GroupCommit _writes;
+    private readonly FileStream _lock;
     private readonly ConcurrentBag<SqliteConnection> _readers = [];
 
     public SqliteDatabase(string path)
@@ -27,6 +28,7 @@ public sealed class SqliteDatabase : IDisposable
             throw new StoreException($"the database directory {directory} does not exist; create it or point --database elsewhere");
         }
 
+        _lock = TakeLock(path);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -120,6 +122,25 @@ public sealed class SqliteDatabase : IDisposable
         }
 
         Close(_writer);
+        _lock.Dispose();
+    }
+
+    /// <summary>
+    /// Locks PATH.lock for as long as this database is open: a second scheduler on the same file would place with
+    /// hosts cached in memory that the first one's claims never reach, and oversubscribe them.
+    /// </summary>
+    private static FileStream TakeLock(string path)
+    {
+        try
+        {
+            return new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new StoreException(
+                $"another scheduler has the database {path} open (it holds {path}.lock); stop it, or give this one its own --database. " +
+                "Several scheduler replicas share a PostgreSQL store, not an SQLite file", e);
+        }
     }
 
     private SqliteConnection Open()

@@ -39,11 +39,8 @@ public sealed class HeartbeatRecordingTests : IDisposable
         _directory.Dispose();
     }
 
-    private HostRecord Stored()
-    {
-        using var other = new SqliteDatabase(DatabasePath);
-        return new SqliteHostStore(other).Find(Host)!;
-    }
+    /// <summary>The host's row as stored, read on a connection of its own (not through the cache).</summary>
+    private HostRecord Stored() => StoredHosts.Read(DatabasePath).Single(h => h.Id == Host);
 
     private Task<long> BeatAsync(double cpu, Resources? capacity = null, string degraded = "") =>
         _registry.HeartbeatAsync(Host, capacity ?? Capacity, new HostLoad(cpu, 8L << 30, 0.5, 0, Resources.None), degraded, CancellationToken.None);

@@ -102,9 +102,8 @@ public sealed class HostHoldingsTests : IDisposable
             }
         }
 
-        // A second scheduler opening the file reads the same rows the first one's cache holds.
-        using var reopened = new SqliteDatabase(DatabasePath);
-        Assert.Equal(Summary(hostStore.List()), Summary(new SqliteHostStore(reopened).List()));
+        // The rows as stored are the rows the cache holds.
+        Assert.Equal(Summary(hostStore.List()), Summary(StoredHosts.Read(DatabasePath)));
         Assert.Contains(hostStore.List(), h => h.Allocated.Vcpus > 0);
     }
 
@@ -162,13 +161,25 @@ public sealed class HostHoldingsTests : IDisposable
         Assert.True(await hostStore.RecordHeartbeatAsync(new Heartbeat(HostId.Parse("h3"), new Resources(32, 128L << 30, 1L << 40), load, at, "disk nearly full")));
         Assert.False(await hostStore.RecordHeartbeatAsync(new Heartbeat(HostId.Parse("h9"), new Resources(1, 1, 1), load, at)));
 
-        using var reopened = new SqliteDatabase(DatabasePath);
-        var stored = new SqliteHostStore(reopened).Find(HostId.Parse("h3"));
+        var stored = StoredHosts.Read(DatabasePath).Single(h => h.Id == HostId.Parse("h3"));
         var cached = hostStore.Find(HostId.Parse("h3"))!;
-        Assert.Equal((stored!.Load, stored.LastHeartbeatAt, stored.DegradedReason, stored.Registration.Capacity),
+        Assert.Equal((stored.Load, stored.LastHeartbeatAt, stored.DegradedReason, stored.Registration.Capacity),
             (cached.Load, cached.LastHeartbeatAt, cached.DegradedReason, cached.Registration.Capacity));
         Assert.Equal(32, stored.Registration.Capacity.Vcpus);
         Assert.Null(hostStore.Find(HostId.Parse("h9")));
+    }
+
+    [Fact]
+    public void SecondDatabaseOnTheSameFile_IsRefused_NamingTheLockAndPostgreSql()
+    {
+        using var first = new SqliteDatabase(DatabasePath);
+
+        var refused = Assert.Throws<StoreException>(() => new SqliteDatabase(DatabasePath));
+
+        Assert.Contains(DatabasePath + ".lock", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("PostgreSQL", refused.Message, StringComparison.Ordinal);
+        first.Dispose();
+        using var afterwards = new SqliteDatabase(DatabasePath);
     }
 
     [Fact]

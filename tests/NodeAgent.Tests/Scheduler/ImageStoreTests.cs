@@ -43,19 +43,18 @@ public sealed class ImageStoreTests : IDisposable
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task Insert_ConcurrentAddsFromTwoDatabaseHandles_GetDistinctVersions()
+    public async Task Insert_ConcurrentAdds_GetDistinctVersions()
     {
-        // Two handles on one file have separate in-process write locks: only SQLite's own locking and the
-        // single-statement version assignment keep their versions apart.
-        using var one = new SqliteDatabase(DatabasePath);
-        using var two = new SqliteDatabase(DatabasePath);
-        var stores = new[] { new SqliteImageStore(one), new SqliteImageStore(two) };
+        // Adds that arrive together share a transaction (group commit): the single-statement version assignment
+        // keeps their versions apart inside it too.
+        using var database = new SqliteDatabase(DatabasePath);
+        var store = new SqliteImageStore(database);
 
-        var added = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
-            Task.Run(() => stores[i % 2].WriteAsync(s => s.Insert(Draft("debian-12"), Now)))));
+        var added = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ =>
+            Task.Run(() => store.WriteAsync(s => s.Insert(Draft("debian-12"), Now)))));
 
         Assert.Equal(Enumerable.Range(1, 40).Select(v => (uint)v), added.Select(i => i.Version).Order());
-        Assert.Equal(40, stores[0].Read(s => s.List(includeRetired: true, "debian-12")).Count);
+        Assert.Equal(40, store.Read(s => s.List(includeRetired: true, "debian-12")).Count);
     }
 
     [Fact]
