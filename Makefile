@@ -35,6 +35,7 @@ all: build
 deps:
 	@tests/setup/install-deps.sh
 	@tests/setup/start-libvirtd.sh
+	@tests/setup/start-postgres.sh
 	@tests/guest/build-guest.sh >/dev/null
 
 demo:
