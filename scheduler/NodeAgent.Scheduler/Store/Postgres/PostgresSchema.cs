@@ -5,8 +5,8 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 
 /// <summary>
 /// The scheduler's schema on PostgreSQL, as an ordered list of steps recorded in <c>schema_migrations</c>, like
-/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 6 build
-/// what SQLite has after its step 17 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
+/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 8 build
+/// what SQLite has after its step 19 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
 /// CHECK, UNIQUE and foreign-key constraints, indexes (partial ones included) and the held_* triggers.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>The SQLite schema step (<see cref="Migrations.Latest"/>) these steps equal; a new SQLite step needs a new step here.</summary>
-    public const int SqliteStep = 17;
+    public const int SqliteStep = 19;
 
     /// <summary>The key of the advisory lock schema changes take ("NodeAgnt" as a big-endian 64-bit integer); advisory locks are per database.</summary>
     public const long AdvisoryLockKey = 5651846443425033844;
@@ -281,6 +281,20 @@ internal static class PostgresSchema
         CREATE TRIGGER leases_hold_on_delete AFTER DELETE ON leases FOR EACH ROW
         WHEN (OLD.host_id IS NOT NULL AND OLD.state IN ({Holding}))
         EXECUTE FUNCTION leases_hold_on_delete();
+        """,
+
+        // 7: leases listed a page at a time, oldest first (SQLite step 18).
+        """
+        CREATE INDEX leases_by_creation ON leases (created_at, lease_id);
+        """,
+
+        // 8: which scheduler replica runs the background duties, until when (Unix ms) (SQLite step 19).
+        """
+        CREATE TABLE leadership (
+            duty text PRIMARY KEY,
+            holder text NOT NULL,
+            held_until bigint NOT NULL
+        );
         """,
     ];
 
