@@ -17,6 +17,10 @@ public sealed class SqliteDatabase : IDisposable
     private readonly SqliteConnection _writer;
     private readonly GroupCommit _writes;
     private readonly FileStream _lock;
+    private readonly SqliteConnection _checkpointer;
+    private readonly Timer _checkpoints;
+    private readonly Lock _checkpointGate = new();
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
     private readonly ConcurrentBag<SqliteConnection> _readers = [];
 
     public SqliteDatabase(string path)
@@ -48,6 +52,13 @@ public sealed class SqliteDatabase : IDisposable
             // Open for the database's lifetime: the one writer, which also keeps the WAL and its index mapped.
             _writer = Open();
             Execute(_writer, "PRAGMA journal_mode=WAL;");
+
+            // The WAL is copied back into the database by a checkpointer of its own, once a second and without
+            // waiting for readers (PASSIVE), not by the commit that crosses 1,000 pages: that commit's callers would
+            // wait for the copy. The writer still checkpoints if the checkpointer falls 10,000 pages behind.
+            Execute(_writer, "PRAGMA wal_autocheckpoint=10000;");
+            _checkpointer = Open();
+            _checkpoints = new Timer(_ => Checkpoint(), null, CheckpointInterval, CheckpointInterval);
             Migrations.Apply(_writer);
             _writes = new GroupCommit(_writer, WriteFailure, Hosts.Reload);
             Hosts.Reload();
@@ -116,6 +127,12 @@ public sealed class SqliteDatabase : IDisposable
 
     public void Dispose()
     {
+        _checkpoints.Dispose();
+        lock (_checkpointGate)
+        {
+            Close(_checkpointer);
+        }
+
         while (_readers.TryTake(out var reader))
         {
             Close(reader);
@@ -123,6 +140,29 @@ public sealed class SqliteDatabase : IDisposable
 
         Close(_writer);
         _lock.Dispose();
+    }
+
+    /// <summary>Copies what the WAL holds into the database as far as no reader needs the WAL's older pages.</summary>
+    private void Checkpoint()
+    {
+        if (!_checkpointGate.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            using var command = Command(_checkpointer, null, "PRAGMA wal_checkpoint(PASSIVE)");
+            command.ExecuteNonQuery();
+        }
+        catch (Exception e) when (e is SqliteException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The next tick tries again; a database that stays unwritable shows in the writes' own errors.
+        }
+        finally
+        {
+            _checkpointGate.Exit();
+        }
     }
 
     /// <summary>

@@ -150,3 +150,61 @@ public sealed class GroupCommitTests : IDisposable
         Assert.Equal(200, new SqliteHostStore(database).Find(HostId.Parse("h1"))!.Allocated.Vcpus);
     }
 }
+
+/// <summary>The WAL is copied into the database file by the database's own checkpointer, not by a committing write.</summary>
+public sealed class CheckpointTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        _directory.Dispose();
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Writes_LandInTheWal_ThenTheCheckpointerCopiesThemIntoTheDatabaseFile()
+    {
+        var path = Path.Combine(_directory.Path, "s.db");
+        using var database = new SqliteDatabase(path);
+        await database.WriteAsync((c, t) =>
+        {
+            SqliteDatabase.Execute(c, "CREATE TABLE filler (data BLOB NOT NULL)", t);
+            return 0;
+        });
+        await WaitForAsync(() => new FileInfo(path + "-wal").Length > 0 && Checkpointed(path));
+        var before = new FileInfo(path).Length;
+
+        // About 2 MiB: hundreds of pages, far below the 10,000 at which a commit would checkpoint by itself.
+        for (var i = 0; i < 64; i++)
+        {
+            await database.WriteAsync((c, t) =>
+            {
+                using var insert = SqliteDatabase.Command(c, t, "INSERT INTO filler (data) VALUES (zeroblob(32768))");
+                return insert.ExecuteNonQuery();
+            });
+        }
+
+        await WaitForAsync(() => new FileInfo(path).Length >= before + (2L << 20));
+        Assert.True(new FileInfo(path).Length >= before + (2L << 20));
+    }
+
+    /// <summary>Whether a PASSIVE checkpoint now finds nothing left to copy.</summary>
+    private static bool Checkpointed(string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+        using var r = command.ExecuteReader();
+        return r.Read() && r.GetInt64(1) == r.GetInt64(2);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(50);
+        }
+    }
+}
