@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NodeAgent.Agent;
@@ -31,7 +29,7 @@ public sealed class SchedulerFailoverTests : IAsyncLifetime
         _libvirt = LibvirtHypervisor.Open("test:///default");
         var options = new AgentOptions
         {
-            Schedulers = [DeadAddress(), _scheduler.Address],
+            Schedulers = [DeadAddress.Next(), _scheduler.Address],
             StateDirectory = _state.Path,
             LibvirtUri = "test:///default",
             HostId = _hostId,
@@ -56,12 +54,6 @@ public sealed class SchedulerFailoverTests : IAsyncLifetime
         _state.Dispose();
     }
 
-    private static Uri DeadAddress()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return new Uri($"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}");
-    }
 
     [Fact(Timeout = 60_000)]
     public async Task FirstSchedulerAddressDead_AgentRegistersWithTheNext_AndStaysUp()

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using NodeAgent.Tests.Support;
 
 namespace NodeAgent.Tests.Cli;
@@ -13,17 +11,11 @@ public sealed class SchedulerFailoverCommandTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _scheduler.DisposeAsync();
 
-    private static string DeadAddress()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return $"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}";
-    }
 
     [Fact(Timeout = 60_000)]
     public async Task WsList_FirstAddressDead_AnswersFromTheNext()
     {
-        var run = await WsProgram.RunAsync(_scheduler.Address, "alice", null, "--scheduler", $"{DeadAddress()},{_scheduler.Address}", "list");
+        var run = await WsProgram.RunAsync(_scheduler.Address, "alice", null, "--scheduler", $"{DeadAddress.Next().ToString().TrimEnd('/')},{_scheduler.Address}", "list");
 
         Assert.True(run.Code == 0, run.Stderr);
         Assert.Empty(run.Stderr);
@@ -32,7 +24,7 @@ public sealed class SchedulerFailoverCommandTests : IAsyncLifetime
     [Fact(Timeout = 60_000)]
     public async Task WsList_EveryAddressDead_ExitsUnavailableNamingEach()
     {
-        var (a, b) = (DeadAddress(), DeadAddress());
+        var (a, b) = (DeadAddress.Next().ToString().TrimEnd('/'), DeadAddress.Next().ToString().TrimEnd('/'));
 
         var run = await WsProgram.RunAsync(_scheduler.Address, "alice", null, "--scheduler", $"{a},{b}", "list");
 

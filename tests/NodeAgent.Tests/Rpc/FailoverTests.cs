@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using NodeAgent.Contract.V1;
 using NodeAgent.Rpc;
 using NodeAgent.Rpc.Client;
@@ -32,18 +30,11 @@ public sealed class FailoverTests : IAsyncLifetime
         await _other.DisposeAsync();
     }
 
-    /// <summary>A loopback address nothing listens on: a port bound and released.</summary>
-    private static Uri DeadAddress()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return new Uri($"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}");
-    }
 
     [Fact(Timeout = 20_000)]
     public async Task FirstAddressDead_CallGoesToTheNext_WhichServesTheCallsThatFollow()
     {
-        var dead = DeadAddress();
+        var dead = DeadAddress.Next();
         using var channel = new RpcChannel([dead, _live.Address]);
 
         var host = await channel.UnaryAsync(EchoService.Unary, new GetHostRequest { HostId = "h1" });
@@ -62,7 +53,7 @@ public sealed class FailoverTests : IAsyncLifetime
     [Fact(Timeout = 20_000)]
     public async Task EveryAddressDead_UnavailableNamingThemAll()
     {
-        var (a, b) = (DeadAddress(), DeadAddress());
+        var (a, b) = (DeadAddress.Next(), DeadAddress.Next());
         using var channel = new RpcChannel([a, b]);
 
         var error = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(EchoService.Unary, new GetHostRequest { HostId = "h1" }));
