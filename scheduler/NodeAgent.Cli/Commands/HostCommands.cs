@@ -13,7 +13,18 @@ public static class HostCommands
         var list = new Command("list", "List every registered host with its health, admin state, capacity and measured load.");
         list.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
-            var response = await new HostServiceClient(context.Channel).ListHostsAsync(new ListHostsRequest(), context.Call);
+            // A page at a time (the scheduler sends at most 5,000 hosts per answer), shown as one list.
+            var client = new HostServiceClient(context.Channel);
+            var response = new ListHostsResponse();
+            var next = string.Empty;
+            do
+            {
+                var page = await client.ListHostsAsync(new ListHostsRequest { PageSize = 5000, PageToken = next }, context.Call);
+                response.Hosts.Add(page.Hosts);
+                next = page.NextPageToken;
+            }
+            while (next.Length > 0);
+
             context.Write(response, () => Render(response.Hosts));
         }, token));
 

@@ -10,11 +10,27 @@ internal sealed class HostApi(HostRegistry hosts, TimeProvider time) : HostServi
     /// <summary>The furthest ahead a drain's deadline may be.</summary>
     public static readonly TimeSpan MaxDrainDeadline = TimeSpan.FromDays(30);
 
+    /// <summary>Hosts beyond this many per answer are on the next page (about 250 bytes each on the wire).</summary>
+    public const int MaxPageSize = 5000;
+
+    public const int DefaultPageSize = 1000;
+
     public override Task<ListHostsResponse> ListHosts(ListHostsRequest request, ServerCallContext context)
     {
-        var response = new ListHostsResponse();
+        var v = new RequestValidator("ListHosts");
+        string? after = null;
+        if (request.PageToken.Length > 0)
+        {
+            after = Domain.PageTokens.Decode(request.PageToken);
+            v.Require(after is not null && NodeAgent.Contract.HostId.TryParse(after, out _, out _), "page_token " + Domain.PageTokens.Problem);
+        }
+
+        v.ThrowIfInvalid();
+        var size = request.PageSize == 0 ? DefaultPageSize : (int)Math.Min(request.PageSize, MaxPageSize);
+        var page = hosts.List().Where(h => after is null || string.CompareOrdinal(h.Id.Value, after) > 0).Take(size).ToList();
+        var response = new ListHostsResponse { NextPageToken = page.Count == size ? Domain.PageTokens.Encode(page[^1].Id.Value) : string.Empty };
         var now = time.GetUtcNow();
-        foreach (var host in hosts.List())
+        foreach (var host in page)
         {
             response.Hosts.Add(WireMapping.ToWire(host, hosts.HealthOf(host), now));
         }

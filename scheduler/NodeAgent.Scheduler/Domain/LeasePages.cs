@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 
 namespace NodeAgent.Scheduler.Domain;
 
@@ -9,40 +8,20 @@ namespace NodeAgent.Scheduler.Domain;
 /// </summary>
 public sealed record LeasePosition(DateTimeOffset CreatedAt, LeaseId Id)
 {
-    private const string Version = "1";
-
     public static LeasePosition Of(Lease lease) => new(lease.CreatedAt, lease.Id);
 
-    /// <summary>The position as an opaque page token (base64url of "1:CREATED_MS:LEASE_ID").</summary>
-    public string ToToken() =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Version}:{CreatedAt.ToUnixTimeMilliseconds()}:{Id.Value}")))
-            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <summary>The position as an opaque page token (<see cref="PageTokens"/> of "CREATED_MS:LEASE_ID").</summary>
+    public string ToToken() => PageTokens.Encode(string.Create(CultureInfo.InvariantCulture, $"{CreatedAt.ToUnixTimeMilliseconds()}:{Id.Value}"));
 
     /// <summary>The position a token of <see cref="ToToken"/> names; false with the problem for anything else.</summary>
     public static bool TryParseToken(string token, out LeasePosition? position, out string problem)
     {
         position = null;
-        problem = "is not a page token this scheduler gave out; list again without it to start from the first page";
-        if (token.Length > 200)
-        {
-            return false;
-        }
-
-        string text;
-        try
-        {
-            var base64 = token.Replace('-', '+').Replace('_', '/');
-            text = Encoding.UTF8.GetString(Convert.FromBase64String(base64.PadRight(base64.Length + ((4 - (base64.Length % 4)) % 4), '=')));
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-
-        var parts = text.Split(':');
-        if (parts.Length != 3 || parts[0] != Version
-            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var createdMs) || createdMs > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
-            || !LeaseId.TryParse(parts[2], out var id, out _))
+        problem = PageTokens.Problem;
+        var parts = PageTokens.Decode(token)?.Split(':');
+        if (parts is not { Length: 2 }
+            || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var createdMs) || createdMs > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
+            || !LeaseId.TryParse(parts[1], out var id, out _))
         {
             return false;
         }

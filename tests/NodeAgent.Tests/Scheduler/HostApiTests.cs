@@ -39,6 +39,35 @@ public sealed class HostApiTests : IAsyncLifetime
         Features = { "ssd" },
     };
 
+    [Fact(Timeout = 30_000)]
+    public async Task ListHosts_PagesOfThree_EveryHostOnceInIdOrder_AndAForeignTokenRefused()
+    {
+        var ids = Enumerable.Range(0, 7).Select(i => $"page-{i}").ToList();
+        foreach (var id in ids.AsEnumerable().Reverse())
+        {
+            await _agents.RegisterHostAsync(new RegisterHostRequest { Host = Info(id) });
+        }
+
+        var listed = new List<string>();
+        var token = string.Empty;
+        var pages = 0;
+        do
+        {
+            var page = await _hosts.ListHostsAsync(new ListHostsRequest { PageSize = 3, PageToken = token });
+            listed.AddRange(page.Hosts.Select(h => h.Info.HostId));
+            token = page.NextPageToken;
+            pages++;
+        }
+        while (token.Length > 0);
+
+        Assert.Equal(3, pages);
+        Assert.Equal(ids, listed);
+        Assert.Equal(7, (await _hosts.ListHostsAsync(new ListHostsRequest())).Hosts.Count);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _hosts.ListHostsAsync(new ListHostsRequest { PageToken = "MTpldmlsIGlk" })); // "1:evil id"
+        Assert.Equal(StatusCode.InvalidArgument, refused.Status);
+        Assert.Contains("page_token", refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = 10_000)]
     public async Task RegisterHost_ThenList_HostIsUpWithItsCapacityAndLabels()
     {
