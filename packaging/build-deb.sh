@@ -7,17 +7,9 @@
 # faster, packages 1.5 times larger), for tests that throw the packages away (package-install-test.sh).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-bin=$repo/out/bin out=$repo/out/packages release=1
-while (($#)); do
-  case $1 in
-    --bin) bin=$(realpath "$2"); shift 2 ;;
-    --out) out=$(realpath -m "$2"); shift 2 ;;
-    --release) release=$2; shift 2 ;;
-    *) echo "build-deb.sh: unknown argument '$1'; see the comment at the top of $0" >&2; exit 2 ;;
-  esac
-done
+script=build-deb.sh
+# shellcheck source=packaging/build-args.sh
+source "$(dirname "$0")/build-args.sh"
 
 # dpkg-shlibdeps (dpkg-dev) computes the libc dependency from the binaries; help2man writes the man pages.
 "$repo/tests/setup/ensure-packages.sh" build-deb dpkg-dev help2man

@@ -7,17 +7,9 @@
 # PACKAGE_COMPRESSION=fast compresses the payload with gzip -1, for tests that throw the packages away.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-bin=$repo/out/bin out=$repo/out/packages release=1
-while (($#)); do
-  case $1 in
-    --bin) bin=$(realpath "$2"); shift 2 ;;
-    --out) out=$(realpath -m "$2"); shift 2 ;;
-    --release) release=$2; shift 2 ;;
-    *) echo "build-rpm.sh: unknown argument '$1'; see the comment at the top of $0" >&2; exit 2 ;;
-  esac
-done
+script=build-rpm.sh
+# shellcheck source=packaging/build-args.sh
+source "$(dirname "$0")/build-args.sh"
 
 # rpm gives rpmbuild; help2man writes the man pages.
 "$repo/tests/setup/ensure-packages.sh" build-rpm rpm help2man
