@@ -44,10 +44,10 @@ public static class SchedulerApp
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(time ?? TimeProvider.System);
-        services.AddSingleton(_ => new SqliteDatabase(options.DatabasePath));
-        services.AddSingleton<IHostStore, SqliteHostStore>();
+        AddDatabase(services, options.Database);
+        services.AddSingleton<IHostStore, HostStore>();
         services.AddSingleton<HostRegistry>();
-        services.AddSingleton<ILeaseStore, SqliteLeaseStore>();
+        services.AddSingleton<ILeaseStore, LeaseStore>();
         services.AddSingleton(PlacementPipeline.FromOptions(options.Placement));
         services.AddSingleton(new AddressAllocator(options, random ?? new Random()));
         services.AddSingleton(_ => new NodeAgent.Metrics.MetricsRegistry());
@@ -56,16 +56,15 @@ public static class SchedulerApp
         services.AddSingleton<MetricsRoute>();
         services.AddSingleton(new LeaseExpiryPolicy(options.ExpiryWarning, options.ExpiryGrace));
         services.AddSingleton<QuotaAdmission>().AddSingleton<ILeaseAdmission>(provider => provider.GetRequiredService<QuotaAdmission>());
-        services.AddSingleton<IQuotaStore, SqliteQuotaStore>().AddSingleton<QuotaBook>();
+        services.AddSingleton<IQuotaStore, QuotaStore>().AddSingleton<QuotaBook>();
         services.AddSingleton<LeaseManager>();
         // Registered before the duties, so it stops after them and then gives its term up.
-        services.AddSingleton<ILeadershipStore, SqliteLeadershipStore>();
         services.AddSingleton<Replicas.Leadership>().AddHostedService(provider => provider.GetRequiredService<Replicas.Leadership>());
         services.AddHostedService<ExpiryService>();
         services.AddSingleton<DrainMonitor>().AddHostedService(provider => provider.GetRequiredService<DrainMonitor>());
         services.AddHostedService<QueueService>();
-        services.AddSingleton<IImageStore, SqliteImageStore>().AddSingleton<ImageCatalogue>();
-        services.AddSingleton<IUsageStore, SqliteUsageStore>().AddSingleton<UsageLedger>();
+        services.AddSingleton<IImageStore, ImageStore>().AddSingleton<ImageCatalogue>();
+        services.AddSingleton<IUsageStore, UsageStore>().AddSingleton<UsageLedger>();
         services.AddSingleton<ILeaseImages>(provider =>
         {
             var repository = provider.GetRequiredService<ImageRepository>();
@@ -100,6 +99,23 @@ public static class SchedulerApp
         app.UseImageRepository();
         app.Run(rpc.HandleAsync);
         return app;
+    }
+
+    /// <summary>The store's database (SQLite or PostgreSQL, as --database says), and who holds the background duties in it.</summary>
+    private static void AddDatabase(IServiceCollection services, DatabaseLocation location)
+    {
+        if (location is DatabaseLocation.PostgresServer server)
+        {
+            services.AddSingleton(_ => new Store.Postgres.PostgresDatabase(server.ConnectionString));
+            services.AddSingleton<IStoreDatabase>(provider => provider.GetRequiredService<Store.Postgres.PostgresDatabase>());
+            services.AddSingleton<ILeadershipStore, Store.Postgres.PostgresLeadershipStore>();
+            return;
+        }
+
+        var file = (DatabaseLocation.SqliteFile)location;
+        services.AddSingleton(_ => new SqliteDatabase(file.Path));
+        services.AddSingleton<IStoreDatabase>(provider => provider.GetRequiredService<SqliteDatabase>());
+        services.AddSingleton<ILeadershipStore, SqliteLeadershipStore>();
     }
 
     /// <summary>The gRPC addresses Kestrel really bound (port 0 resolved), once the app has started; the image listener's is <see cref="ImageRepository.PublicUrl"/>.</summary>

@@ -50,7 +50,8 @@ public sealed class SchedulerCommandLine
 
     public Option<string> Database { get; } = new("--database")
     {
-        Description = "SQLite database file; created with its schema on first start.",
+        Description = "Where state is kept: an SQLite file, created with its schema on first start; or a PostgreSQL database that " +
+            "several scheduler replicas share, as postgresql://USER@HOST:PORT/NAME (password in PGPASSWORD or ~/.pgpass).",
         DefaultValueFactory = _ => new SchedulerOptions().DatabasePath,
     };
 

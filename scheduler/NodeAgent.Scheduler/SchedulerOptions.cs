@@ -11,8 +11,16 @@ public sealed record SchedulerOptions
 
     public IReadOnlyList<RpcListenAddress> Listen { get; init; } = [RpcListenAddress.Parse(DefaultListen)];
 
-    /// <summary>The SQLite file; created with its schema on first start.</summary>
-    public string DatabasePath { get; init; } = "/var/lib/nodeagent-scheduler/scheduler.db";
+    public const string DefaultDatabasePath = "/var/lib/nodeagent-scheduler/scheduler.db";
+
+    /// <summary>
+    /// The SQLite file, created with its schema on first start; or a PostgreSQL database (postgresql://USER@HOST:PORT/NAME,
+    /// or an Npgsql connection string) that several replicas share (<see cref="DatabaseLocation"/>).
+    /// </summary>
+    public string DatabasePath { get; init; } = DefaultDatabasePath;
+
+    /// <summary><see cref="DatabasePath"/> read; throws <see cref="ArgumentException"/> when it is neither a path nor a PostgreSQL location.</summary>
+    public Store.DatabaseLocation Database => Store.DatabaseLocation.Parse(DatabasePath);
 
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -46,10 +54,11 @@ public sealed record SchedulerOptions
 
     private readonly string? _imageRepositoryPath;
 
-    /// <summary>The image repository's directory; by default <c>images</c> beside the database file.</summary>
+    /// <summary>The image repository's directory; by default <c>images</c> beside the SQLite file (with PostgreSQL, beside the default one).</summary>
     public string ImageRepositoryPath
     {
-        get => _imageRepositoryPath ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(DatabasePath)) ?? "/", "images");
+        get => _imageRepositoryPath ?? Path.Combine(
+            Path.GetDirectoryName(Path.GetFullPath(DatabaseFileOrDefault)) ?? "/", "images");
         init => _imageRepositoryPath = value;
     }
 
@@ -67,6 +76,9 @@ public sealed record SchedulerOptions
         DefaultNetwork is null ? (Networks.Count > 0 ? Networks[0] : null) : Networks.FirstOrDefault(n => n.Name == DefaultNetwork);
 
     /// <summary>Every problem with these options at once, each naming the setting and what is allowed.</summary>
+    private string DatabaseFileOrDefault =>
+        DatabasePath.Length > 0 && Store.DatabaseLocation.Parse(DatabasePath) is Store.DatabaseLocation.SqliteFile file ? file.Path : DefaultDatabasePath;
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
@@ -75,9 +87,13 @@ public sealed record SchedulerOptions
             problems.Add("listen: at least one address is needed, e.g. " + DefaultListen);
         }
 
-        if (string.IsNullOrWhiteSpace(DatabasePath))
+        try
         {
-            problems.Add("database: a file path is needed");
+            _ = Database;
+        }
+        catch (ArgumentException e)
+        {
+            problems.Add("database: " + e.Message);
         }
 
         if (HeartbeatInterval <= TimeSpan.Zero)

@@ -8,15 +8,16 @@ namespace NodeAgent.Scheduler.Store;
 /// <summary>
 /// Every host's row as last committed, in memory, so placement reads 10,000 hosts without a query and a heartbeat
 /// answers its desired-set version without one. Loaded from the database when it is opened; after that, every write to a
-/// host's row puts the row here before the next write runs (the <c>applied</c> action of
-/// <see cref="SqliteDatabase.WriteAsync{T}(Func{Microsoft.Data.Sqlite.SqliteConnection, Microsoft.Data.Sqlite.SqliteTransaction, T}, Action{T}, CancellationToken)"/>),
-/// so a writer always sees what the writers before it wrote; after a commit that fails, the cache is read again. A row is replaced whole, by one reference write: a reader may see one host newer than
-/// another, never half a host.
+/// host's row puts the row here (the <c>applied</c> action of <see cref="IStoreDatabase.WriteAsync{T}"/>). On SQLite that
+/// happens before the next write runs, so a writer always sees what the writers before it wrote; after a commit that
+/// fails, the cache is read again. On PostgreSQL other replicas write too: the cache is read again every second or so,
+/// and a write checks the host it claims against the database (LeaseStore.Hosts.cs). A row is replaced whole, by one
+/// reference write: a reader may see one host newer than another, never half a host.
 /// </summary>
 public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 {
     private readonly Lock _gate = new();
-    private ConcurrentDictionary<HostId, Slot> _byId = new();
+    private readonly ConcurrentDictionary<HostId, Slot> _byId = new();
     private Slot[]? _ordered = [];
 
     /// <summary>Every host, ordered by id. A live view: a host's entry may be replaced while the caller reads.</summary>
@@ -34,7 +35,7 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
         }
     }
 
-    public HostRecord? Find(HostId id) => Volatile.Read(ref _byId).TryGetValue(id, out var slot) ? slot.Record : null;
+    public HostRecord? Find(HostId id) => _byId.TryGetValue(id, out var slot) ? slot.Record : null;
 
     /// <summary>Puts a written row in; a host not seen before is added. Call from a write's applied action.</summary>
     public void Put(HostRecord record)
@@ -71,21 +72,39 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     }
 
     /// <summary>
-    /// Reads every row from the database again: on opening it, and when a commit failed after its writes were put
-    /// here. Call when no write is under way (the writer does), so what is read is what is committed.
+    /// Reads every row from the database again: on opening it, after a commit that failed once its writes were put
+    /// here, and, with replicas, every second or so for what the others wrote. A heartbeat kept only here that is newer
+    /// than the row's stays (<see cref="WithNewerHeartbeat"/>).
     /// </summary>
     public void Reload()
     {
-        var byId = new ConcurrentDictionary<HostId, Slot>();
-        foreach (var record in load())
-        {
-            byId[record.Id] = new Slot(record);
-        }
-
+        var loaded = load();
         lock (_gate)
         {
-            Volatile.Write(ref _byId, byId);
-            Volatile.Write(ref _ordered, null);
+            if (loaded.Count < _byId.Count)
+            {
+                // A host that is not in the database (its registration was never committed) leaves.
+                var ids = loaded.Select(r => r.Id).ToHashSet();
+                foreach (var gone in _byId.Keys.Where(id => !ids.Contains(id)).ToList())
+                {
+                    _byId.TryRemove(gone, out _);
+                }
+
+                Volatile.Write(ref _ordered, null);
+            }
+
+            foreach (var record in loaded)
+            {
+                if (_byId.TryGetValue(record.Id, out var slot))
+                {
+                    slot.Record = WithNewerHeartbeat(record, slot.Record);
+                }
+                else
+                {
+                    _byId[record.Id] = new Slot(record);
+                    Volatile.Write(ref _ordered, null);
+                }
+            }
         }
     }
 

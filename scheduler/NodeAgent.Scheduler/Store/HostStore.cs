@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 
@@ -35,57 +35,47 @@ public interface IHostStore
     IReadOnlyList<LeaseId> LeasesHoldingCapacity(HostId id);
 }
 
-/// <summary>Hosts in SQLite.</summary>
-public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
+/// <summary>Hosts in the scheduler's database, either engine.</summary>
+public sealed class HostStore(IStoreDatabase database) : IHostStore
 {
-
     public Task UpsertAsync(HostRegistration registration, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         database.WriteAsync((connection, transaction) =>
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
+            Sql.Execute(connection, transaction, """
                 INSERT INTO hosts (host_id, hostname, agent_version, architecture, domain_type, capacity_vcpus, capacity_memory_bytes,
                                    capacity_disk_bytes, labels, features, networks, registered_at, admin_since)
-                VALUES ($id, $hostname, $version, $arch, $type, $vcpus, $memory, $disk, $labels, $features, $networks, $now, $now)
+                VALUES (@id, @hostname, @version, @arch, @type, @vcpus, @memory, @disk, @labels, @features, @networks, @now, @now)
                 ON CONFLICT (host_id) DO UPDATE SET
                     hostname = excluded.hostname, agent_version = excluded.agent_version, architecture = excluded.architecture,
                     domain_type = excluded.domain_type, capacity_vcpus = excluded.capacity_vcpus,
                     capacity_memory_bytes = excluded.capacity_memory_bytes, capacity_disk_bytes = excluded.capacity_disk_bytes,
                     labels = excluded.labels, features = excluded.features, networks = excluded.networks
-                """;
-            var p = command.Parameters;
-            p.AddWithValue("$id", registration.Id.Value);
-            p.AddWithValue("$hostname", registration.Hostname);
-            p.AddWithValue("$version", registration.AgentVersion);
-            p.AddWithValue("$arch", registration.Architecture);
-            p.AddWithValue("$type", registration.DomainType);
-            p.AddWithValue("$vcpus", registration.Capacity.Vcpus);
-            p.AddWithValue("$memory", registration.Capacity.MemoryBytes);
-            p.AddWithValue("$disk", registration.Capacity.DiskBytes);
-            p.AddWithValue("$labels", JsonSerializer.Serialize(new Dictionary<string, string>(registration.Labels), StoreJson.Default.DictionaryStringString));
-            p.AddWithValue("$features", JsonSerializer.Serialize(registration.Features.ToList(), StoreJson.Default.ListString));
-            p.AddWithValue("$networks", JsonSerializer.Serialize(registration.Networks.ToList(), StoreJson.Default.ListString));
-            p.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-            command.ExecuteNonQuery();
+                """,
+                ("@id", registration.Id.Value), ("@hostname", registration.Hostname), ("@version", registration.AgentVersion),
+                ("@arch", registration.Architecture), ("@type", registration.DomainType), ("@vcpus", registration.Capacity.Vcpus),
+                ("@memory", registration.Capacity.MemoryBytes), ("@disk", registration.Capacity.DiskBytes),
+                ("@labels", JsonSerializer.Serialize(new Dictionary<string, string>(registration.Labels), StoreJson.Default.DictionaryStringString)),
+                ("@features", JsonSerializer.Serialize(registration.Features.ToList(), StoreJson.Default.ListString)),
+                ("@networks", JsonSerializer.Serialize(registration.Networks.ToList(), StoreJson.Default.ListString)),
+                ("@now", now.ToUnixTimeMilliseconds()));
             return HostRows.ReadOne(connection, transaction, registration.Id);
         }, database.Hosts.Put, cancellationToken);
 
     public async Task<bool> RecordHeartbeatAsync(Heartbeat heartbeat, CancellationToken cancellationToken = default) =>
         await database.WriteAsync((connection, transaction) =>
         {
-            using var command = SqliteDatabase.Command(connection, transaction, """
-                UPDATE hosts SET last_heartbeat_at = $at, capacity_vcpus = $vcpus, capacity_memory_bytes = $memory,
-                    capacity_disk_bytes = $disk, load_cpu = $cpu, load_memory_available_bytes = $available,
-                    load_average_1m = $loadavg, load_running_workspaces = $running,
-                    foreign_vcpus = $fvcpus, foreign_memory_bytes = $fmemory, degraded_reason = $degraded
-                WHERE host_id = $id
+            using var command = Sql.Command(connection, transaction, """
+                UPDATE hosts SET last_heartbeat_at = @at, capacity_vcpus = @vcpus, capacity_memory_bytes = @memory,
+                    capacity_disk_bytes = @disk, load_cpu = @cpu, load_memory_available_bytes = @available,
+                    load_average_1m = @loadavg, load_running_workspaces = @running,
+                    foreign_vcpus = @fvcpus, foreign_memory_bytes = @fmemory, degraded_reason = @degraded
+                WHERE host_id = @id
                 """,
-                ("$id", heartbeat.HostId.Value), ("$at", heartbeat.ReceivedAt.ToUnixTimeMilliseconds()),
-                ("$vcpus", heartbeat.Capacity.Vcpus), ("$memory", heartbeat.Capacity.MemoryBytes), ("$disk", heartbeat.Capacity.DiskBytes),
-                ("$cpu", heartbeat.Load.CpuUtilization), ("$available", heartbeat.Load.MemoryAvailableBytes),
-                ("$loadavg", heartbeat.Load.LoadAverage1m), ("$running", heartbeat.Load.RunningWorkspaces),
-                ("$fvcpus", heartbeat.Load.Foreign.Vcpus), ("$fmemory", heartbeat.Load.Foreign.MemoryBytes), ("$degraded", heartbeat.DegradedReason));
+                ("@id", heartbeat.HostId.Value), ("@at", heartbeat.ReceivedAt.ToUnixTimeMilliseconds()),
+                ("@vcpus", heartbeat.Capacity.Vcpus), ("@memory", heartbeat.Capacity.MemoryBytes), ("@disk", heartbeat.Capacity.DiskBytes),
+                ("@cpu", heartbeat.Load.CpuUtilization), ("@available", heartbeat.Load.MemoryAvailableBytes),
+                ("@loadavg", heartbeat.Load.LoadAverage1m), ("@running", heartbeat.Load.RunningWorkspaces),
+                ("@fvcpus", heartbeat.Load.Foreign.Vcpus), ("@fmemory", heartbeat.Load.Foreign.MemoryBytes), ("@degraded", heartbeat.DegradedReason));
             return command.ExecuteNonQuery() == 1;
         }, recorded =>
         {
@@ -100,17 +90,12 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
     public async Task<bool> SetAdminAsync(HostId id, HostAdmin expected, HostAdmin updated, CancellationToken cancellationToken = default) =>
         await database.WriteAsync((connection, transaction) =>
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                UPDATE hosts SET admin_state = $state, admin_reason = $reason, drain_deadline = $deadline, admin_since = $since, admin_by = $by
-                WHERE host_id = $id AND admin_state = $was_state AND admin_reason = $was_reason AND drain_deadline IS $was_deadline
-                    AND admin_since = $was_since AND admin_by = $was_by
-                """;
-            var p = command.Parameters;
-            p.AddWithValue("$id", id.Value);
-            AddAdmin(p, "$", updated);
-            AddAdmin(p, "$was_", expected);
+            using var command = Sql.Command(connection, transaction, """
+                UPDATE hosts SET admin_state = @state, admin_reason = @reason, drain_deadline = @deadline, admin_since = @since, admin_by = @by
+                WHERE host_id = @id AND admin_state = @was_state AND admin_reason = @was_reason AND drain_deadline IS NOT DISTINCT FROM @was_deadline
+                    AND admin_since = @was_since AND admin_by = @was_by
+                """,
+                [("@id", id.Value), .. Admin("@", updated), .. Admin("@was_", expected)]);
             return command.ExecuteNonQuery() == 1 ? HostRows.ReadOne(connection, transaction, id) : null;
         }, row =>
         {
@@ -122,8 +107,8 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
 
     public IReadOnlyList<LeaseId> LeasesHoldingCapacity(HostId id) => database.Read(connection =>
     {
-        using var command = SqliteDatabase.Command(connection, null,
-            $"SELECT lease_id FROM leases WHERE host_id = $id AND state IN ({HostRows.Holding}) ORDER BY created_at, lease_id", ("$id", id.Value));
+        using var command = Sql.Command(connection, null,
+            $"SELECT lease_id FROM leases WHERE host_id = @id AND state IN ({HostRows.Holding}) ORDER BY created_at, lease_id", ("@id", id.Value));
         using var reader = command.ExecuteReader();
         var leases = new List<LeaseId>();
         while (reader.Read())
@@ -134,14 +119,12 @@ public sealed class SqliteHostStore(SqliteDatabase database) : IHostStore
         return leases;
     });
 
-    private static void AddAdmin(SqliteParameterCollection p, string prefix, HostAdmin admin)
-    {
-        p.AddWithValue(prefix + "state", HostAdminStateMachine.Name(admin.State));
-        p.AddWithValue(prefix + "reason", admin.Reason);
-        p.AddWithValue(prefix + "deadline", admin.DrainDeadline is { } deadline ? deadline.ToUnixTimeMilliseconds() : DBNull.Value);
-        p.AddWithValue(prefix + "since", admin.Since.ToUnixTimeMilliseconds());
-        p.AddWithValue(prefix + "by", admin.ChangedBy);
-    }
+    private static (string, object?)[] Admin(string prefix, HostAdmin admin) =>
+    [
+        (prefix + "state", HostAdminStateMachine.Name(admin.State)), (prefix + "reason", admin.Reason),
+        (prefix + "deadline", admin.DrainDeadline?.ToUnixTimeMilliseconds()), (prefix + "since", admin.Since.ToUnixTimeMilliseconds()),
+        (prefix + "by", admin.ChangedBy),
+    ];
 
     public IReadOnlyList<HostRecord> List() => [.. database.Hosts.All()];
 
@@ -167,13 +150,13 @@ internal static class HostRows
         """;
 
     /// <summary>The host's row as this transaction sees it.</summary>
-    public static HostRecord ReadOne(SqliteConnection connection, SqliteTransaction? transaction, HostId id)
+    public static HostRecord ReadOne(DbConnection connection, DbTransaction? transaction, HostId id, string locking = "")
     {
-        using var command = SqliteDatabase.Command(connection, transaction, Select + " WHERE h.host_id = $id", ("$id", id.Value));
+        using var command = Sql.Command(connection, transaction, Select + " WHERE h.host_id = @id" + locking, ("@id", id.Value));
         return ReadAll(command).SingleOrDefault() ?? throw new StoreException($"host {id} is not in the database");
     }
 
-    public static List<HostRecord> ReadAll(SqliteCommand command)
+    public static List<HostRecord> ReadAll(DbCommand command)
     {
         using var reader = command.ExecuteReader();
         var hosts = new List<HostRecord>();
@@ -185,7 +168,7 @@ internal static class HostRows
         return hosts;
     }
 
-    private static HostRecord Read(SqliteDataReader r)
+    private static HostRecord Read(DbDataReader r)
     {
         var registration = new HostRegistration(
             HostId.Parse(r.GetString(0)),

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using NodeAgent.Scheduler.Domain;
 
 namespace NodeAgent.Scheduler.Store;
@@ -38,34 +38,34 @@ public interface IImageStore
 }
 
 /// <summary>The image catalogue in SQLite (the images table, schema step 7).</summary>
-public sealed class SqliteImageStore(SqliteDatabase database) : IImageStore
+public sealed class ImageStore(IStoreDatabase database) : IImageStore
 {
     public Task<T> WriteAsync<T>(Func<IImageSession, T> work, CancellationToken cancellationToken = default) =>
         database.WriteAsync((connection, transaction) => work(new Session(connection, transaction)), cancellationToken);
 
     public T Read<T>(Func<IImageSession, T> work) => database.Read(connection => work(new Session(connection, null)));
 
-    private sealed class Session(SqliteConnection connection, SqliteTransaction? transaction) : IImageSession
+    private sealed class Session(DbConnection connection, DbTransaction? transaction) : IImageSession
     {
         private const string Columns =
             "name, version, format, size_bytes, sha256, url, owner, state, kernel, initrd, kernel_cmdline, description, saved_from_lease, created_at, retired_at";
 
         public Image? Find(string name, uint version) =>
-            Query($"SELECT {Columns} FROM images WHERE name = $name AND version = $version", ("$name", name), ("$version", (long)version)).SingleOrDefault();
+            Query($"SELECT {Columns} FROM images WHERE name = @name AND version = @version", ("@name", name), ("@version", (long)version)).SingleOrDefault();
 
         public Image? NewestActive(string name) =>
-            Query($"SELECT {Columns} FROM images WHERE name = $name AND state = 'active' ORDER BY version DESC LIMIT 1", ("$name", name)).SingleOrDefault();
+            Query($"SELECT {Columns} FROM images WHERE name = @name AND state = 'active' ORDER BY version DESC LIMIT 1", ("@name", name)).SingleOrDefault();
 
         public Image? Newest(string name) =>
-            Query($"SELECT {Columns} FROM images WHERE name = $name ORDER BY version DESC LIMIT 1", ("$name", name)).SingleOrDefault();
+            Query($"SELECT {Columns} FROM images WHERE name = @name ORDER BY version DESC LIMIT 1", ("@name", name)).SingleOrDefault();
 
         public IReadOnlyList<Image> List(bool includeRetired, string? name) => Query(
             $"""
             SELECT {Columns} FROM images
-            WHERE ($all OR state = 'active') AND ($name IS NULL OR name = $name)
+            WHERE (@all OR state = 'active') AND (CAST(@name AS TEXT) IS NULL OR name = @name)
             ORDER BY name, version DESC
             """,
-            ("$all", includeRetired), ("$name", name));
+            ("@all", includeRetired), ("@name", name));
 
         public Image Insert(NewImage image, DateTimeOffset now)
         {
@@ -73,15 +73,15 @@ public sealed class SqliteImageStore(SqliteDatabase database) : IImageStore
                 """
                 INSERT INTO images (name, version, format, size_bytes, sha256, url, owner, state, kernel, initrd, kernel_cmdline,
                                     description, saved_from_lease, created_at)
-                SELECT $name, COALESCE(MAX(version), 0) + 1, $format, $size, $sha256, $url, $owner, 'active', $kernel, $initrd, $cmdline,
-                       $description, $saved_from, $now
-                FROM images WHERE name = $name
+                SELECT @name, COALESCE(MAX(version), 0) + 1, @format, @size, @sha256, @url, @owner, 'active', @kernel, @initrd, @cmdline,
+                       @description, @saved_from, @now
+                FROM images WHERE name = @name
                 RETURNING version
                 """,
-                ("$name", image.Name), ("$format", FormatName(image.Format)), ("$size", image.SizeBytes), ("$sha256", image.Sha256),
-                ("$url", image.Url), ("$owner", image.Owner), ("$kernel", image.Kernel?.ToString()), ("$initrd", image.Initrd?.ToString()),
-                ("$cmdline", image.KernelCmdline), ("$description", image.Description), ("$saved_from", image.SavedFromLease),
-                ("$now", now.ToUnixTimeMilliseconds()));
+                ("@name", image.Name), ("@format", FormatName(image.Format)), ("@size", image.SizeBytes), ("@sha256", image.Sha256),
+                ("@url", image.Url), ("@owner", image.Owner), ("@kernel", image.Kernel?.ToString()), ("@initrd", image.Initrd?.ToString()),
+                ("@cmdline", image.KernelCmdline), ("@description", image.Description), ("@saved_from", image.SavedFromLease),
+                ("@now", now.ToUnixTimeMilliseconds()));
             var version = Convert.ToUInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
             return Find(image.Name, version) ?? throw new StoreException($"image {image.Name}:{version} vanished from the database while it was added");
         }
@@ -89,8 +89,8 @@ public sealed class SqliteImageStore(SqliteDatabase database) : IImageStore
         public int Retire(string name, uint version, DateTimeOffset now)
         {
             using var command = Command(
-                "UPDATE images SET state = 'retired', retired_at = $now WHERE name = $name AND ($version = 0 OR version = $version) AND state = 'active'",
-                ("$name", name), ("$version", (long)version), ("$now", now.ToUnixTimeMilliseconds()));
+                "UPDATE images SET state = 'retired', retired_at = @now WHERE name = @name AND (@version = 0 OR version = @version) AND state = 'active'",
+                ("@name", name), ("@version", (long)version), ("@now", now.ToUnixTimeMilliseconds()));
             return command.ExecuteNonQuery();
         }
 
@@ -122,8 +122,8 @@ public sealed class SqliteImageStore(SqliteDatabase database) : IImageStore
             return images;
         }
 
-        private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
-            SqliteDatabase.Command(connection, transaction, sql, parameters);
+        private DbCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
+            Sql.Command(connection, transaction, sql, parameters);
 
         private static string FormatName(ImageFormat format) => ImageShape.Name(format);
 

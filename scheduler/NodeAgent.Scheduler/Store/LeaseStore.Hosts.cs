@@ -9,21 +9,51 @@ namespace NodeAgent.Scheduler.Store;
 /// placed on or moved off it, its desired set bumped), which are read in the transaction, so a second placement in
 /// one transaction sees the first one's claim.
 /// </summary>
-public sealed partial class SqliteLeaseStore
+/// <remarks>
+/// With replicas (<see cref="SqlDialect.Replicated"/>) the cache may be behind what another replica committed. A write
+/// then reads the host it is asked for (<see cref="FindHost"/>) from the database and locks it; and before it puts a
+/// lease on a host where it did not hold capacity (or reserves it there), it locks the host and checks that what it
+/// decided on (the host as it saw it: capacity, what foreign domains use, what leases hold, its admin state) is still
+/// the host's row. If not, <see cref="HostChangedException"/> rolls the write back, and the database runs it again.
+/// </remarks>
+public sealed partial class LeaseStore
 {
     private sealed partial class Session
     {
         private readonly HashSet<HostId> _changed = [];
         private readonly Dictionary<HostId, HostRecord> _read = [];
+        private readonly HashSet<HostId> _locked = [];
+        private readonly Dictionary<HostId, HostRecord> _seen = [];
 
-        public IReadOnlyList<HostRecord> Hosts() => _changed.Count == 0 ? hosts.All() : new Overlay(hosts.All(), this);
+        private bool Checks => sql.Replicated && transaction is not null;
 
-        public HostRecord? FindHost(HostId host) => _changed.Contains(host) ? Read(host) : hosts.Find(host);
+        public IReadOnlyList<HostRecord> Hosts() => _changed.Count == 0 && !Checks ? hosts.All() : new Overlay(hosts.All(), this);
+
+        public HostRecord? FindHost(HostId host)
+        {
+            if (_changed.Contains(host))
+            {
+                return Read(host);
+            }
+
+            if (!Checks)
+            {
+                return hosts.Find(host);
+            }
+
+            if (hosts.Find(host) is null)
+            {
+                return null;
+            }
+
+            _locked.Add(host);
+            return Read(host);
+        }
 
         public long BumpDesiredVersion(HostId host)
         {
             Touch(host);
-            using var command = Command("UPDATE hosts SET desired_version = desired_version + 1 WHERE host_id = $id RETURNING desired_version", ("$id", host.Value));
+            using var command = Command("UPDATE hosts SET desired_version = desired_version + 1 WHERE host_id = @id RETURNING desired_version", ("@id", host.Value));
             return Convert.ToInt64(command.ExecuteScalar() ?? throw new StoreException($"host {host} is not in the database"), System.Globalization.CultureInfo.InvariantCulture);
         }
 
@@ -39,21 +69,70 @@ public sealed partial class SqliteLeaseStore
             }
         }
 
-        private HostId? HostOf(LeaseId lease)
+        /// <summary>Where the lease is stored now and whether it holds capacity or a reservation there; null when it is not stored.</summary>
+        private StoredClaim? StoredClaim(LeaseId lease)
         {
-            using var command = Command("SELECT host_id FROM leases WHERE lease_id = $id", ("$id", lease.Value));
-            return command.ExecuteScalar() is string host ? HostId.Parse(host) : null;
+            using var command = Command("SELECT host_id, state, kind FROM leases WHERE lease_id = @id", ("@id", lease.Value));
+            using var r = command.ExecuteReader();
+            if (!r.Read())
+            {
+                return null;
+            }
+
+            var host = r.IsDBNull(0) ? (HostId?)null : HostId.Parse(r.GetString(0));
+            var state = ParseState(r.GetString(1));
+            var holds = Lease.CapacityHoldingStates.Contains(state) || (state == LeaseState.Pending && r.GetString(2) == "reservation");
+            return new StoredClaim(host, holds);
         }
+
+        /// <summary>
+        /// With replicas: before <paramref name="lease"/> is written to hold capacity (or a reservation) on a host where it
+        /// did not, locks that host and checks that the session decided on the host as it is now.
+        /// </summary>
+        private void VerifyClaim(Lease lease, StoredClaim? before)
+        {
+            if (!Checks || lease.Host is not { } host || _locked.Contains(host))
+            {
+                return;
+            }
+
+            var claims = lease.HoldsCapacity || (lease.State == LeaseState.Pending && lease.Kind == LeaseKind.Reservation);
+            if (!claims || (before is { Holds: true } && before.Host == host))
+            {
+                return;
+            }
+
+            var current = HostRows.ReadOne(connection, transaction, host, sql.LockRows(transaction));
+            _locked.Add(host);
+            if (_seen.TryGetValue(host, out var decidedOn) && !SameForPlacement(decidedOn, current))
+            {
+                throw new HostChangedException(current);
+            }
+        }
+
+        private static bool SameForPlacement(HostRecord a, HostRecord b) =>
+            a.Allocated == b.Allocated && a.Registration.Capacity == b.Registration.Capacity && a.Load.Foreign == b.Load.Foreign && a.Admin.State == b.Admin.State;
 
         private HostRecord Read(HostId host)
         {
             if (!_read.TryGetValue(host, out var record))
             {
-                record = HostRows.ReadOne(connection, transaction, host);
+                record = HostRows.ReadOne(connection, transaction, host, _locked.Contains(host) ? sql.LockRows(transaction) : string.Empty);
                 _read[host] = record;
             }
 
             return record;
+        }
+
+        /// <summary>The host as handed to the session's caller from the cache; the first one counts (see <see cref="VerifyClaim"/>).</summary>
+        private HostRecord Seen(HostRecord cached)
+        {
+            if (Checks)
+            {
+                _seen.TryAdd(cached.Id, cached);
+            }
+
+            return cached;
         }
 
         /// <summary>The cached hosts with the changed ones as this transaction sees them.</summary>
@@ -61,7 +140,7 @@ public sealed partial class SqliteLeaseStore
         {
             public int Count => cached.Count;
 
-            public HostRecord this[int index] => cached[index] is var host && session._changed.Contains(host.Id) ? session.Read(host.Id) : host;
+            public HostRecord this[int index] => cached[index] is var host && session._changed.Contains(host.Id) ? session.Read(host.Id) : session.Seen(host);
 
             public IEnumerator<HostRecord> GetEnumerator()
             {
@@ -74,4 +153,16 @@ public sealed partial class SqliteLeaseStore
             IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
         }
     }
+
+    /// <summary>Where a lease is stored, and whether it holds capacity or a reservation there.</summary>
+    private sealed record StoredClaim(HostId? Host, bool Holds);
+}
+
+/// <summary>
+/// A write decided on a host that another writer (another replica) changed meanwhile; it was rolled back and is run
+/// again with <see cref="Current"/> in the cache.
+/// </summary>
+public sealed class HostChangedException(HostRecord current) : Exception($"host {current.Id} changed while a lease was placed on it")
+{
+    public HostRecord Current { get; } = current;
 }

@@ -21,8 +21,8 @@ public partial interface ILeaseSession
     IReadOnlyDictionary<string, long> HeldVcpusByProject();
 }
 
-/// <summary>Leases in SQLite: the queries of lease kinds.</summary>
-public sealed partial class SqliteLeaseStore
+/// <summary>Leases: the queries of lease kinds.</summary>
+public sealed partial class LeaseStore
 {
     private sealed partial class Session
     {
@@ -34,23 +34,23 @@ public sealed partial class SqliteLeaseStore
 
         /// <summary>Gives a lease just inserted into the queue the next place in arrival order (see schema step 13).</summary>
         private void JoinQueue(LeaseId id) =>
-            Execute("UPDATE leases SET queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM leases WHERE queue_seq IS NOT NULL) WHERE lease_id = $id",
-                ("$id", id.Value));
+            Execute("UPDATE leases SET queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM leases WHERE queue_seq IS NOT NULL) WHERE lease_id = @id",
+                ("@id", id.Value));
 
         public IReadOnlyList<Lease> ReservationsOverlapping(DateTimeOffset windowStart, DateTimeOffset windowEnd) =>
-            Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND host_id IS NOT NULL AND start_at < $end AND expires_at > $start ORDER BY start_at, lease_id",
-                ("$start", windowStart.ToUnixTimeMilliseconds()), ("$end", windowEnd.ToUnixTimeMilliseconds()));
+            Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND host_id IS NOT NULL AND start_at < @end AND expires_at > @start ORDER BY start_at, lease_id",
+                ("@start", windowStart.ToUnixTimeMilliseconds()), ("@end", windowEnd.ToUnixTimeMilliseconds()));
 
         public IReadOnlyList<Lease> ReservationsDue(DateTimeOffset now) =>
-            Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND start_at <= $now ORDER BY start_at, lease_id", ("$now", now.ToUnixTimeMilliseconds()));
+            Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND start_at <= @now ORDER BY start_at, lease_id", ("@now", now.ToUnixTimeMilliseconds()));
 
         public IReadOnlyList<Lease> HoldingAfter(DateTimeOffset at) =>
-            Query($"SELECT {Columns} FROM leases WHERE state IN ({HostRows.Holding}) AND host_id IS NOT NULL AND expires_at > $at", ("$at", at.ToUnixTimeMilliseconds()));
+            Query($"SELECT {Columns} FROM leases WHERE state IN ({HostRows.Holding}) AND host_id IS NOT NULL AND expires_at > @at", ("@at", at.ToUnixTimeMilliseconds()));
 
         public IReadOnlyDictionary<string, long> HeldVcpusByProject()
         {
             // The project is the owner until projects exist (Lease.Project).
-            using var command = Command($"SELECT owner, SUM(vcpus) FROM leases WHERE state IN ({HostRows.Holding}) GROUP BY owner");
+            using var command = Command($"SELECT owner, CAST(SUM(vcpus) AS BIGINT) FROM leases WHERE state IN ({HostRows.Holding}) GROUP BY owner");
             using var r = command.ExecuteReader();
             var held = new Dictionary<string, long>(StringComparer.Ordinal);
             while (r.Read())

@@ -7,7 +7,7 @@ using NodeAgent.Scheduler.Domain;
 namespace NodeAgent.Scheduler.Store;
 
 /// <summary>A lease's NICs (lease_networks) and the address reservations of every network (addresses).</summary>
-public sealed partial class SqliteLeaseStore
+public sealed partial class LeaseStore
 {
     private sealed partial class Session
     {
@@ -15,7 +15,9 @@ public sealed partial class SqliteLeaseStore
 
         public IReadOnlyList<AddressReservation> AddressesOn(string network)
         {
-            using var command = Command($"SELECT {AddressColumns} FROM addresses WHERE network = $network", ("$network", network));
+            // A write that reads a network's addresses is about to assign one: the next such write waits for it.
+            sql.Serialize(connection, transaction, "addresses:" + network);
+            using var command = Command($"SELECT {AddressColumns} FROM addresses WHERE network = @network", ("@network", network));
             using var r = command.ExecuteReader();
             var reservations = new List<AddressReservation>();
             while (r.Read())
@@ -34,23 +36,23 @@ public sealed partial class SqliteLeaseStore
 
         public bool MacInUse(string mac)
         {
-            using var command = Command("SELECT EXISTS (SELECT 1 FROM addresses WHERE mac = $mac)", ("$mac", mac));
+            using var command = Command("SELECT EXISTS (SELECT 1 FROM addresses WHERE mac = @mac)", ("@mac", mac));
             return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) != 0;
         }
 
         public void Reserve(AddressReservation reservation) => Execute(
-            $"INSERT INTO addresses ({AddressColumns}) VALUES ($network, $address, $lease, $mac, $state, $until)",
-            ("$network", reservation.Network), ("$address", reservation.Address.ToString()), ("$lease", reservation.Lease.Value),
-            ("$mac", reservation.Mac), ("$state", reservation.State == AddressState.Assigned ? "assigned" : "quarantined"),
-            ("$until", reservation.QuarantinedUntil?.ToUnixTimeMilliseconds()));
+            $"INSERT INTO addresses ({AddressColumns}) VALUES (@network, @address, @lease, @mac, @state, @until)",
+            ("@network", reservation.Network), ("@address", reservation.Address.ToString()), ("@lease", reservation.Lease.Value),
+            ("@mac", reservation.Mac), ("@state", reservation.State == AddressState.Assigned ? "assigned" : "quarantined"),
+            ("@until", reservation.QuarantinedUntil?.ToUnixTimeMilliseconds()));
 
         public int ForgetExpiredQuarantine(string network, DateTimeOffset now) => Execute(
-            "DELETE FROM addresses WHERE network = $network AND state = 'quarantined' AND quarantined_until <= $now",
-            ("$network", network), ("$now", now.ToUnixTimeMilliseconds()));
+            "DELETE FROM addresses WHERE network = @network AND state = 'quarantined' AND quarantined_until <= @now",
+            ("@network", network), ("@now", now.ToUnixTimeMilliseconds()));
 
         public int Quarantine(LeaseId lease, DateTimeOffset until) => Execute(
-            "UPDATE addresses SET state = 'quarantined', quarantined_until = $until WHERE lease_id = $lease AND state = 'assigned'",
-            ("$lease", lease.Value), ("$until", until.ToUnixTimeMilliseconds()));
+            "UPDATE addresses SET state = 'quarantined', quarantined_until = @until WHERE lease_id = @lease AND state = 'assigned'",
+            ("@lease", lease.Value), ("@until", until.ToUnixTimeMilliseconds()));
 
         private void InsertNetworks(Lease lease)
         {
@@ -60,11 +62,11 @@ public sealed partial class SqliteLeaseStore
                 Execute(
                     """
                     INSERT INTO lease_networks (lease_id, position, network, mac, address, prefix_length, gateway, dns_servers)
-                    VALUES ($lease, $position, $network, $mac, $address, $prefix, $gateway, $dns)
+                    VALUES (@lease, @position, @network, @mac, @address, @prefix, @gateway, @dns)
                     """,
-                    ("$lease", lease.Id.Value), ("$position", position), ("$network", nic.Network), ("$mac", nic.Mac),
-                    ("$address", nic.Address.ToString()), ("$prefix", nic.PrefixLength), ("$gateway", nic.Gateway?.ToString() ?? string.Empty),
-                    ("$dns", JsonSerializer.Serialize(nic.DnsServers.Select(d => d.ToString()).ToList(), StoreJson.Default.ListString)));
+                    ("@lease", lease.Id.Value), ("@position", position), ("@network", nic.Network), ("@mac", nic.Mac),
+                    ("@address", nic.Address.ToString()), ("@prefix", nic.PrefixLength), ("@gateway", nic.Gateway?.ToString() ?? string.Empty),
+                    ("@dns", JsonSerializer.Serialize(nic.DnsServers.Select(d => d.ToString()).ToList(), StoreJson.Default.ListString)));
             }
         }
 
@@ -78,11 +80,11 @@ public sealed partial class SqliteLeaseStore
 
             var ids = JsonSerializer.Serialize(leases.Select(l => l.Id.Value).ToList(), StoreJson.Default.ListString);
             using var command = Command(
-                """
+                $"""
                 SELECT lease_id, network, mac, address, prefix_length, gateway, dns_servers FROM lease_networks
-                WHERE lease_id IN (SELECT value FROM json_each($ids)) ORDER BY lease_id, position
+                WHERE lease_id IN (SELECT value FROM {sql.JsonStrings("@ids")}) ORDER BY lease_id, position
                 """,
-                ("$ids", ids));
+                ("@ids", ids));
             using var r = command.ExecuteReader();
             var nics = new Dictionary<string, List<NetworkAttachment>>(StringComparer.Ordinal);
             while (r.Read())

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 
@@ -80,15 +80,15 @@ public interface ILeaseStore
     T Read<T>(Func<ILeaseSession, T> work);
 }
 
-/// <summary>Leases in SQLite.</summary>
-public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseStore
+/// <summary>Leases in the scheduler's database, either engine.</summary>
+public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
 {
-    /// <remarks>The hosts the work changed (what their leases hold, their desired-set version) go into <see cref="SqliteDatabase.Hosts"/> once committed.</remarks>
+    /// <remarks>The hosts the work changed (what their leases hold, their desired-set version) go into <see cref="IStoreDatabase.Hosts"/> once committed.</remarks>
     public async Task<T> WriteAsync<T>(Func<ILeaseSession, T> work, CancellationToken cancellationToken = default)
     {
         var (result, _) = await database.WriteAsync((connection, transaction) =>
         {
-            var session = new Session(connection, transaction, database.Hosts);
+            var session = new Session(connection, transaction, database.Hosts, database.Sql);
             var result = work(session);
             return (result, session.ChangedHosts());
         }, written =>
@@ -101,9 +101,9 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
         return result;
     }
 
-    public T Read<T>(Func<ILeaseSession, T> work) => database.Read(connection => work(new Session(connection, null, database.Hosts)));
+    public T Read<T>(Func<ILeaseSession, T> work) => database.Read(connection => work(new Session(connection, null, database.Hosts, database.Sql)));
 
-    private sealed partial class Session(SqliteConnection connection, SqliteTransaction? transaction, HostCache hosts) : ILeaseSession
+    private sealed partial class Session(DbConnection connection, DbTransaction? transaction, HostCache hosts, SqlDialect sql) : ILeaseSession
     {
         private const string Columns =
             "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +
@@ -112,39 +112,42 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description, limits, " +
             "placement, anti_affinity_group, spread_group, kind, start_at, queued_at, run_ms, wanted_network, refused_by";
 
+        // A write locks the lease it reads until it commits (on PostgreSQL): what it changes is what it read.
         public Lease? FindLease(LeaseId id) =>
-            Query($"SELECT {Columns} FROM leases WHERE lease_id = $id", ("$id", id.Value)).SingleOrDefault();
+            Query($"SELECT {Columns} FROM leases WHERE lease_id = @id{sql.LockRows(transaction)}", ("@id", id.Value)).SingleOrDefault();
 
         public Lease? FindByRequestId(string owner, string requestId) =>
-            Query($"SELECT {Columns} FROM leases WHERE owner = $owner AND request_id = $rid", ("$owner", owner), ("$rid", requestId)).SingleOrDefault();
+            Query($"SELECT {Columns} FROM leases WHERE owner = @owner AND request_id = @rid{sql.LockRows(transaction)}", ("@owner", owner), ("@rid", requestId))
+                .SingleOrDefault();
 
         public IReadOnlyList<Lease> ListLeases(bool includeEnded) => includeEnded
             ? Query($"SELECT {Columns} FROM leases ORDER BY created_at, lease_id")
             : Query($"SELECT {Columns} FROM leases WHERE state NOT IN ('ended', 'failed') ORDER BY created_at, lease_id");
 
         public IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit) => Query(
-            $"SELECT {Columns} FROM leases WHERE (created_at, lease_id) > ($created, $id) {(includeEnded ? "" : "AND state NOT IN ('ended', 'failed')")} " +
-            "ORDER BY created_at, lease_id LIMIT $limit",
-            ("$created", after?.CreatedAt.ToUnixTimeMilliseconds() ?? long.MinValue), ("$id", after?.Id.Value ?? string.Empty), ("$limit", limit));
+            $"SELECT {Columns} FROM leases WHERE (created_at, lease_id) > (@created, @id) {(includeEnded ? "" : "AND state NOT IN ('ended', 'failed')")} " +
+            "ORDER BY created_at, lease_id LIMIT @limit",
+            ("@created", after?.CreatedAt.ToUnixTimeMilliseconds() ?? long.MinValue), ("@id", after?.Id.Value ?? string.Empty), ("@limit", limit));
 
         public IReadOnlyList<Lease> LiveLeasesOn(HostId host) =>
-            Query($"SELECT {Columns} FROM leases WHERE host_id = $host AND state NOT IN ('ended', 'failed') ORDER BY lease_id", ("$host", host.Value));
+            Query($"SELECT {Columns} FROM leases WHERE host_id = @host AND state NOT IN ('ended', 'failed') ORDER BY lease_id", ("@host", host.Value));
 
         public IReadOnlyList<Lease> StoppingOn(HostId host) =>
-            Query($"SELECT {Columns} FROM leases WHERE host_id = $host AND state = 'stopping' ORDER BY lease_id", ("$host", host.Value));
+            Query($"SELECT {Columns} FROM leases WHERE host_id = @host AND state = 'stopping' ORDER BY lease_id", ("@host", host.Value));
 
         public IReadOnlyList<Lease> DueForExpiry(DateTimeOffset now) =>
-            Query($"SELECT {Columns} FROM leases WHERE state IN ('pending', 'placing', 'starting', 'running', 'stopped', 'paused') AND expires_at <= $now",
-                ("$now", now.ToUnixTimeMilliseconds()));
+            Query($"SELECT {Columns} FROM leases WHERE state IN ('pending', 'placing', 'starting', 'running', 'stopped', 'paused') AND expires_at <= @now",
+                ("@now", now.ToUnixTimeMilliseconds()));
 
         public void Insert(Lease lease)
         {
+            VerifyClaim(lease, before: null);
             Execute(
-                $"INSERT INTO leases ({Columns}) VALUES ($id, $owner, $image, $vcpus, $memory, $disk, $state, $reason, $host, $created, $expires, $updated, $rid, " +
-                "$power, $reboots_requested, $reboots_done, $ssh_keys, " +
-                "$image_version, $image_ref, $data_disks, $data_disk_total, $iops, $bps, $disk_allocated, $disk_used, " +
-                "$save_generation, $save_image, $save_state, $save_reason, $save_version, $save_requested, $save_description, $limits, " +
-                "$placement, $anti_affinity_group, $spread_group, $kind, $start_at, $queued_at, $run_ms, $wanted_network, $refused_by)",
+                $"INSERT INTO leases ({Columns}) VALUES (@id, @owner, @image, @vcpus, @memory, @disk, @state, @reason, @host, @created, @expires, @updated, @rid, " +
+                "@power, @reboots_requested, @reboots_done, @ssh_keys, " +
+                "@image_version, @image_ref, @data_disks, @data_disk_total, @iops, @bps, @disk_allocated, @disk_used, " +
+                "@save_generation, @save_image, @save_state, @save_reason, @save_version, @save_requested, @save_description, @limits, " +
+                "@placement, @anti_affinity_group, @spread_group, @kind, @start_at, @queued_at, @run_ms, @wanted_network, @refused_by)",
                 Parameters(lease));
             if (lease.QueuedAt is not null)
             {
@@ -158,16 +161,18 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
         public void Update(Lease lease)
         {
             // The host it leaves changes too: what the lease held there is freed (the trigger of schema step 17).
-            Touch(HostOf(lease.Id));
+            var before = StoredClaim(lease.Id);
+            VerifyClaim(lease, before);
+            Touch(before?.Host);
             Touch(lease.Host);
             var changed = Execute(
                 """
-                UPDATE leases SET state = $state, reason = $reason, host_id = $host, expires_at = $expires, updated_at = $updated, run_ms = $run_ms, refused_by = $refused_by,
-                    power = $power, reboots_requested = $reboots_requested, reboots_done = $reboots_done,
-                    disk_allocated_bytes = $disk_allocated, disk_used_bytes = $disk_used,
-                    save_generation = $save_generation, save_image_name = $save_image, save_state = $save_state, save_reason = $save_reason,
-                    save_image_version = $save_version, save_requested_at = $save_requested, save_description = $save_description
-                WHERE lease_id = $id
+                UPDATE leases SET state = @state, reason = @reason, host_id = @host, expires_at = @expires, updated_at = @updated, run_ms = @run_ms, refused_by = @refused_by,
+                    power = @power, reboots_requested = @reboots_requested, reboots_done = @reboots_done,
+                    disk_allocated_bytes = @disk_allocated, disk_used_bytes = @disk_used,
+                    save_generation = @save_generation, save_image_name = @save_image, save_state = @save_state, save_reason = @save_reason,
+                    save_image_version = @save_version, save_requested_at = @save_requested, save_description = @save_description
+                WHERE lease_id = @id
                 """,
                 Parameters(lease));
             if (changed != 1)
@@ -181,9 +186,10 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             // The column name is one of two constants, never input. A reservation counts on its host from its admission:
             // a lease placed meanwhile must not make it break its group's rule when it starts.
             var column = antiAffinity ? "anti_affinity_group" : "spread_group";
+            sql.Serialize(connection, transaction, $"{column}:{group}");
             using var command = Command(
-                $"SELECT host_id, COUNT(*) FROM leases WHERE {column} = $group AND host_id IS NOT NULL AND (state IN ({HostRows.Holding}) OR {Reserved}) GROUP BY host_id",
-                ("$group", group));
+                $"SELECT host_id, CAST(COUNT(*) AS INTEGER) FROM leases WHERE {column} = @group AND host_id IS NOT NULL AND (state IN ({HostRows.Holding}) OR {Reserved}) GROUP BY host_id",
+                ("@group", group));
             using var r = command.ExecuteReader();
             var counts = new Dictionary<HostId, int>();
             while (r.Read())
@@ -196,35 +202,35 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
 
         private static (string, object?)[] Parameters(Lease lease) =>
         [
-            ("$id", lease.Id.Value), ("$owner", lease.Owner), ("$image", lease.Image),
-            ("$vcpus", lease.Resources.Vcpus), ("$memory", lease.Resources.MemoryBytes), ("$disk", lease.Resources.DiskBytes),
-            ("$state", StateName(lease.State)), ("$reason", lease.Reason), ("$host", lease.Host?.Value),
-            ("$created", lease.CreatedAt.ToUnixTimeMilliseconds()), ("$expires", lease.ExpiresAt.ToUnixTimeMilliseconds()),
-            ("$updated", lease.UpdatedAt.ToUnixTimeMilliseconds()), ("$rid", lease.RequestId),
-            ("$power", PowerName(lease.Power)), ("$reboots_requested", lease.RebootsRequested), ("$reboots_done", lease.RebootsDone),
-            ("$ssh_keys", JsonSerializer.Serialize(lease.SshKeys.ToList(), StoreJson.Default.ListString)),
-            ("$image_version", lease.ImageRef?.Version ?? 0), ("$image_ref", lease.ImageRef?.ToByteArray()),
-            ("$data_disks", JsonSerializer.Serialize(lease.DataDiskBytes.ToList(), StoreJson.Default.ListInt64)),
-            ("$data_disk_total", lease.DataDiskBytes.Sum()),
-            ("$iops", lease.DiskLimits.TotalIops), ("$bps", lease.DiskLimits.TotalBytesPerSecond),
-            ("$disk_allocated", lease.Disk.AllocatedBytes), ("$disk_used", lease.Disk.UsedBytes),
-            ("$save_generation", lease.Save?.Generation ?? 0), ("$save_image", lease.Save?.ImageName ?? string.Empty),
-            ("$save_state", lease.Save is { } save ? save.State.ToString().ToLowerInvariant() : string.Empty),
-            ("$save_reason", lease.Save?.Reason ?? string.Empty), ("$save_version", lease.Save?.ImageVersion ?? 0),
-            ("$save_requested", lease.Save?.RequestedAt.ToUnixTimeMilliseconds() ?? 0), ("$save_description", lease.Save?.Description ?? string.Empty),
-            ("$limits", lease.Limits?.ToByteArray()),
-            ("$placement", lease.Placement?.ToByteArray()),
-            ("$anti_affinity_group", lease.Placement?.AntiAffinityGroup ?? string.Empty),
-            ("$spread_group", lease.Placement?.SpreadGroup ?? string.Empty),
-            ("$kind", LeaseKinds.StoredName(lease.Kind)), ("$start_at", lease.StartAt?.ToUnixTimeMilliseconds()),
-            ("$queued_at", lease.QueuedAt?.ToUnixTimeMilliseconds()), ("$run_ms", (long)lease.RunFor.TotalMilliseconds),
-            ("$wanted_network", lease.WantedNetwork ?? string.Empty),
-            ("$refused_by", JsonSerializer.Serialize(lease.RefusedBy.ToList(), StoreJson.Default.ListString)),
+            ("@id", lease.Id.Value), ("@owner", lease.Owner), ("@image", lease.Image),
+            ("@vcpus", lease.Resources.Vcpus), ("@memory", lease.Resources.MemoryBytes), ("@disk", lease.Resources.DiskBytes),
+            ("@state", StateName(lease.State)), ("@reason", lease.Reason), ("@host", lease.Host?.Value),
+            ("@created", lease.CreatedAt.ToUnixTimeMilliseconds()), ("@expires", lease.ExpiresAt.ToUnixTimeMilliseconds()),
+            ("@updated", lease.UpdatedAt.ToUnixTimeMilliseconds()), ("@rid", lease.RequestId),
+            ("@power", PowerName(lease.Power)), ("@reboots_requested", lease.RebootsRequested), ("@reboots_done", lease.RebootsDone),
+            ("@ssh_keys", JsonSerializer.Serialize(lease.SshKeys.ToList(), StoreJson.Default.ListString)),
+            ("@image_version", lease.ImageRef?.Version ?? 0), ("@image_ref", lease.ImageRef?.ToByteArray()),
+            ("@data_disks", JsonSerializer.Serialize(lease.DataDiskBytes.ToList(), StoreJson.Default.ListInt64)),
+            ("@data_disk_total", lease.DataDiskBytes.Sum()),
+            ("@iops", lease.DiskLimits.TotalIops), ("@bps", lease.DiskLimits.TotalBytesPerSecond),
+            ("@disk_allocated", lease.Disk.AllocatedBytes), ("@disk_used", lease.Disk.UsedBytes),
+            ("@save_generation", lease.Save?.Generation ?? 0), ("@save_image", lease.Save?.ImageName ?? string.Empty),
+            ("@save_state", lease.Save is { } save ? save.State.ToString().ToLowerInvariant() : string.Empty),
+            ("@save_reason", lease.Save?.Reason ?? string.Empty), ("@save_version", lease.Save?.ImageVersion ?? 0),
+            ("@save_requested", lease.Save?.RequestedAt.ToUnixTimeMilliseconds() ?? 0), ("@save_description", lease.Save?.Description ?? string.Empty),
+            ("@limits", lease.Limits?.ToByteArray()),
+            ("@placement", lease.Placement?.ToByteArray()),
+            ("@anti_affinity_group", lease.Placement?.AntiAffinityGroup ?? string.Empty),
+            ("@spread_group", lease.Placement?.SpreadGroup ?? string.Empty),
+            ("@kind", LeaseKinds.StoredName(lease.Kind)), ("@start_at", lease.StartAt?.ToUnixTimeMilliseconds()),
+            ("@queued_at", lease.QueuedAt?.ToUnixTimeMilliseconds()), ("@run_ms", (long)lease.RunFor.TotalMilliseconds),
+            ("@wanted_network", lease.WantedNetwork ?? string.Empty),
+            ("@refused_by", JsonSerializer.Serialize(lease.RefusedBy.ToList(), StoreJson.Default.ListString)),
         ];
 
-        private List<Lease> Query(string sql, params (string Name, object? Value)[] parameters)
+        private List<Lease> Query(string text, params (string Name, object? Value)[] parameters)
         {
-            using var command = Command(sql, parameters);
+            using var command = Command(text, parameters);
             using var r = command.ExecuteReader();
             var leases = new List<Lease>();
             while (r.Read())
@@ -267,14 +273,14 @@ public sealed partial class SqliteLeaseStore(SqliteDatabase database) : ILeaseSt
             return WithNetworks(leases);
         }
 
-        private int Execute(string sql, params (string Name, object? Value)[] parameters)
+        private int Execute(string text, params (string Name, object? Value)[] parameters)
         {
-            using var command = Command(sql, parameters);
+            using var command = Command(text, parameters);
             return command.ExecuteNonQuery();
         }
 
-        private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
-            SqliteDatabase.Command(connection, transaction, sql, parameters);
+        private DbCommand Command(string text, params (string Name, object? Value)[] parameters) =>
+            Sql.Command(connection, transaction, text, parameters);
 
         private static string StateName(LeaseState state) => state.ToString().ToLowerInvariant();
 

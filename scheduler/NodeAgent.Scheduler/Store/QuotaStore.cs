@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using NodeAgent.Scheduler.Domain;
 
 namespace NodeAgent.Scheduler.Store;
@@ -19,11 +19,11 @@ public interface IQuotaStore
 }
 
 /// <summary>Quota settings in SQLite: one row per project with settings, NULL columns for limits it leaves to the default.</summary>
-public sealed class SqliteQuotaStore(SqliteDatabase database) : IQuotaStore
+public sealed class QuotaStore(IStoreDatabase database) : IQuotaStore
 {
     public IReadOnlyList<ProjectQuota> List() => database.Read(connection =>
     {
-        using var command = SqliteDatabase.Command(connection, null, QuotaRows.Select + " ORDER BY project");
+        using var command = Sql.Command(connection, null, QuotaRows.Select + " ORDER BY project");
         var rows = QuotaRows.ReadAll(command);
         var quotas = new List<ProjectQuota> { QuotaRows.Resolve(ProjectQuota.DefaultProject, rows) };
         quotas.AddRange(rows.Where(r => r.Project != ProjectQuota.DefaultProject).Select(r => QuotaRows.Resolve(r.Project, rows)));
@@ -38,25 +38,25 @@ public sealed class SqliteQuotaStore(SqliteDatabase database) : IQuotaStore
             var next = change(before.Own, before.Default);
             if (next.IsEmpty)
             {
-                using var delete = SqliteDatabase.Command(connection, transaction, "DELETE FROM quotas WHERE project = $project", ("$project", project));
+                using var delete = Sql.Command(connection, transaction, "DELETE FROM quotas WHERE project = @project", ("@project", project));
                 delete.ExecuteNonQuery();
                 return before with { Own = next, UpdatedAt = null, UpdatedBy = string.Empty };
             }
 
-            using var upsert = SqliteDatabase.Command(
+            using var upsert = Sql.Command(
                 connection, transaction,
                 """
                 INSERT INTO quotas (project, max_vcpus, max_memory_bytes, max_workspaces, core_hours_budget, period_seconds, max_lease_seconds, updated_at, updated_by)
-                VALUES ($project, $vcpus, $memory, $workspaces, $budget, $period, $lease, $at, $by)
+                VALUES (@project, @vcpus, @memory, @workspaces, @budget, @period, @lease, @at, @by)
                 ON CONFLICT (project) DO UPDATE SET
                     max_vcpus = excluded.max_vcpus, max_memory_bytes = excluded.max_memory_bytes, max_workspaces = excluded.max_workspaces,
                     core_hours_budget = excluded.core_hours_budget, period_seconds = excluded.period_seconds,
                     max_lease_seconds = excluded.max_lease_seconds, updated_at = excluded.updated_at, updated_by = excluded.updated_by
                 """,
-                ("$project", project), ("$vcpus", next.MaxVcpus), ("$memory", next.MaxMemoryBytes), ("$workspaces", next.MaxWorkspaces),
-                ("$budget", next.CoreHours?.CoreHours), ("$period", next.CoreHours is { } b ? (long)b.Period.TotalSeconds : null),
-                ("$lease", next.MaxLeaseDuration is { } d ? (long)d.TotalSeconds : null),
-                ("$at", now.ToUnixTimeMilliseconds()), ("$by", by));
+                ("@project", project), ("@vcpus", next.MaxVcpus), ("@memory", next.MaxMemoryBytes), ("@workspaces", next.MaxWorkspaces),
+                ("@budget", next.CoreHours?.CoreHours), ("@period", next.CoreHours is { } b ? (long)b.Period.TotalSeconds : null),
+                ("@lease", next.MaxLeaseDuration is { } d ? (long)d.TotalSeconds : null),
+                ("@at", now.ToUnixTimeMilliseconds()), ("@by", by));
             upsert.ExecuteNonQuery();
             return before with { Own = next, UpdatedAt = DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()), UpdatedBy = by };
         }, cancellationToken);
@@ -71,10 +71,10 @@ internal static class QuotaRows
     public sealed record Row(string Project, QuotaSettings Settings, DateTimeOffset UpdatedAt, string UpdatedBy);
 
     /// <summary>The project's quota in force, from its row and the default's, in one query.</summary>
-    public static ProjectQuota Read(SqliteConnection connection, SqliteTransaction? transaction, string project)
+    public static ProjectQuota Read(DbConnection connection, DbTransaction? transaction, string project)
     {
-        using var command = SqliteDatabase.Command(
-            connection, transaction, Select + " WHERE project IN ($project, $default)", ("$project", project), ("$default", ProjectQuota.DefaultProject));
+        using var command = Sql.Command(
+            connection, transaction, Select + " WHERE project IN (@project, @default)", ("@project", project), ("@default", ProjectQuota.DefaultProject));
         return Resolve(project, ReadAll(command));
     }
 
@@ -89,7 +89,7 @@ internal static class QuotaRows
         };
     }
 
-    public static List<Row> ReadAll(SqliteCommand command)
+    public static List<Row> ReadAll(DbCommand command)
     {
         using var r = command.ExecuteReader();
         var rows = new List<Row>();

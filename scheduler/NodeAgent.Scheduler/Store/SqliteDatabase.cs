@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 
 namespace NodeAgent.Scheduler.Store;
@@ -10,7 +11,7 @@ namespace NodeAgent.Scheduler.Store;
 /// (<see cref="StatementCache"/>): a placement runs a dozen statements, and parsing them anew each time cost
 /// more than running them.
 /// </summary>
-public sealed class SqliteDatabase : IDisposable
+public sealed class SqliteDatabase : IStoreDatabase, IDisposable
 {
     private const int IdleReaders = 16;
     private readonly string _connectionString;
@@ -71,6 +72,8 @@ public sealed class SqliteDatabase : IDisposable
 
     public string Path { get; }
 
+    public SqlDialect Sql => SqlDialect.Sqlite;
+
     /// <summary>
     /// Every host's committed row, in memory (<see cref="HostCache"/>). Whatever writes a host's row puts the row in
     /// with the <c>applied</c> action of <see cref="WriteAsync{T}(Func{SqliteConnection, SqliteTransaction, T}, Action{T}, CancellationToken)"/>.
@@ -92,6 +95,11 @@ public sealed class SqliteDatabase : IDisposable
     /// </remarks>
     public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, Action<T> applied, CancellationToken cancellationToken = default) =>
         _writes.WriteAsync(work, applied, cancellationToken);
+
+    Task<T> IStoreDatabase.WriteAsync<T>(Func<DbConnection, DbTransaction, T> work, Action<T> applied, CancellationToken cancellationToken) =>
+        WriteAsync((connection, transaction) => work(connection, transaction), applied, cancellationToken);
+
+    T IStoreDatabase.Read<T>(Func<DbConnection, T> work) => Read(connection => work(connection));
 
     private Exception WriteFailure(Exception e) => e is SqliteException sqlite
         ? new StoreException($"writing to the database {Path} failed: {sqlite.Message}; check free disk space and that no other process holds the file", sqlite)

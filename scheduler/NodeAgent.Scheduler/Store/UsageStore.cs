@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Usage;
 
@@ -28,7 +28,7 @@ public interface IUsageStore
 /// Usage in SQLite (the usage and usage_acknowledged tables, schema steps 10 and 11). A journal epoch is an unsigned
 /// 64-bit id, kept in an INTEGER column as the signed integer of the same bits.
 /// </summary>
-public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
+public sealed class UsageStore(IStoreDatabase database) : IUsageStore
 {
     private const string Columns =
         "host_id, journal_epoch, sequence, lease_id, owner, project, period_start, period_seconds, cpu_seconds, vcpu_seconds, memory_bytes, " +
@@ -36,7 +36,7 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
         "disk_read_ops, disk_write_ops, powered_on_seconds";
 
     private const string Filter =
-        "($owner IS NULL OR owner = $owner) AND ($project IS NULL OR project = $project) AND period_start >= $from AND period_start < $to";
+        "(CAST(@owner AS TEXT) IS NULL OR owner = @owner) AND (CAST(@project AS TEXT) IS NULL OR project = @project) AND period_start >= @from AND period_start < @to";
 
     public Task<UsageAppendResult> AppendAsync(HostId host, ulong epoch, IReadOnlyList<UsageEntry> entries, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
@@ -50,24 +50,24 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
             var inserted = 0;
             foreach (var e in entries)
             {
-                using var insert = SqliteDatabase.Command(
+                using var insert = Sql.Command(
                     connection, transaction,
-                    $"INSERT OR IGNORE INTO usage ({Columns}, received_at) VALUES ($host, $epoch, $seq, $lease, $owner, $project, $start, $period, $cpu, $vcpu, " +
-                    "$mem, $rss, $rx, $tx, $rxp, $txp, $dr, $dw, $dro, $dwo, $on, $now)",
-                    ("$host", host.Value), ("$epoch", Signed(epoch)), ("$seq", e.Sequence), ("$lease", e.LeaseId), ("$owner", e.Owner), ("$project", e.Project),
-                    ("$start", Nanos(e.PeriodStart)), ("$period", e.PeriodSeconds), ("$cpu", e.CpuSeconds), ("$vcpu", e.VcpuSeconds),
-                    ("$mem", e.MemoryBytes), ("$rss", e.MemoryResidentBytes), ("$rx", e.NetRxBytes), ("$tx", e.NetTxBytes),
-                    ("$rxp", e.NetRxPackets), ("$txp", e.NetTxPackets), ("$dr", e.DiskReadBytes), ("$dw", e.DiskWriteBytes),
-                    ("$dro", e.DiskReadOps), ("$dwo", e.DiskWriteOps), ("$on", e.PoweredOnSeconds), ("$now", now.ToUnixTimeMilliseconds()));
+                    $"INSERT INTO usage ({Columns}, received_at) VALUES (@host, @epoch, @seq, @lease, @owner, @project, @start, @period, @cpu, @vcpu, " +
+                    "@mem, @rss, @rx, @tx, @rxp, @txp, @dr, @dw, @dro, @dwo, @on, @now) ON CONFLICT DO NOTHING",
+                    ("@host", host.Value), ("@epoch", Signed(epoch)), ("@seq", e.Sequence), ("@lease", e.LeaseId), ("@owner", e.Owner), ("@project", e.Project),
+                    ("@start", Nanos(e.PeriodStart)), ("@period", e.PeriodSeconds), ("@cpu", e.CpuSeconds), ("@vcpu", e.VcpuSeconds),
+                    ("@mem", e.MemoryBytes), ("@rss", e.MemoryResidentBytes), ("@rx", e.NetRxBytes), ("@tx", e.NetTxBytes),
+                    ("@rxp", e.NetRxPackets), ("@txp", e.NetTxPackets), ("@dr", e.DiskReadBytes), ("@dw", e.DiskWriteBytes),
+                    ("@dro", e.DiskReadOps), ("@dwo", e.DiskWriteOps), ("@on", e.PoweredOnSeconds), ("@now", now.ToUnixTimeMilliseconds()));
                 inserted += insert.ExecuteNonQuery();
             }
 
             var acknowledged = Advance(connection, transaction, host, epoch, entries);
-            using var save = SqliteDatabase.Command(
+            using var save = Sql.Command(
                 connection, transaction,
-                "INSERT INTO usage_acknowledged (host_id, journal_epoch, sequence) VALUES ($host, $epoch, $seq) " +
+                "INSERT INTO usage_acknowledged (host_id, journal_epoch, sequence) VALUES (@host, @epoch, @seq) " +
                 "ON CONFLICT (host_id, journal_epoch) DO UPDATE SET sequence = excluded.sequence",
-                ("$host", host.Value), ("$epoch", Signed(epoch)), ("$seq", acknowledged));
+                ("@host", host.Value), ("@epoch", Signed(epoch)), ("@seq", acknowledged));
             save.ExecuteNonQuery();
             return new UsageAppendResult(inserted, acknowledged);
         }, cancellationToken);
@@ -77,10 +77,10 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
 
     public IReadOnlyList<UsageEntry> Query(UsageQuery query, int limit) => database.Read(connection =>
     {
-        using var command = SqliteDatabase.Command(
+        using var command = Sql.Command(
             connection, null,
-            $"SELECT {Columns} FROM usage WHERE {Filter} ORDER BY period_start, host_id, journal_epoch, sequence LIMIT $limit",
-            [.. Parameters(query), ("$limit", limit)]);
+            $"SELECT {Columns} FROM usage WHERE {Filter} ORDER BY period_start, host_id, journal_epoch, sequence LIMIT @limit",
+            [.. Parameters(query), ("@limit", limit)]);
         using var r = command.ExecuteReader();
         var entries = new List<UsageEntry>();
         while (r.Read())
@@ -104,12 +104,13 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
             _ => "''",
         };
         // Byte counters are validated to at most 2^53 each, so SUM stays exact far beyond any real range;
-        // memory × seconds is summed as REAL because it is a product.
-        using var command = SqliteDatabase.Command(
+        // memory × seconds is summed as a double because it is a product; each SUM is cast to the type it is read as (on PostgreSQL the SUM of a bigint is numeric).
+        using var command = Sql.Command(
             connection, null,
             $"""
-            SELECT {key}, COUNT(*), TOTAL(cpu_seconds), TOTAL(vcpu_seconds), TOTAL(CAST(memory_bytes AS REAL) * period_seconds),
-                   SUM(powered_on_seconds), SUM(net_rx_bytes), SUM(net_tx_bytes), SUM(disk_read_bytes), SUM(disk_write_bytes),
+            SELECT {key}, COUNT(*), SUM(cpu_seconds), SUM(vcpu_seconds), SUM(CAST(memory_bytes AS DOUBLE PRECISION) * period_seconds),
+                   CAST(SUM(powered_on_seconds) AS BIGINT), CAST(SUM(net_rx_bytes) AS BIGINT), CAST(SUM(net_tx_bytes) AS BIGINT),
+                   CAST(SUM(disk_read_bytes) AS BIGINT), CAST(SUM(disk_write_bytes) AS BIGINT),
                    MIN(period_start), MAX(period_start)
             FROM usage WHERE {Filter}
             GROUP BY 1 HAVING COUNT(*) > 0 ORDER BY 1
@@ -132,23 +133,23 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     /// below the lowest sequence the host has sent in it — its journal may begin above 1 after compaction), over every
     /// following sequence of that epoch that is stored, up to the first gap. A new epoch starts its own count.
     /// </summary>
-    private static long Advance(SqliteConnection connection, SqliteTransaction transaction, HostId host, ulong epoch, IReadOnlyList<UsageEntry> entries)
+    private static long Advance(DbConnection connection, DbTransaction transaction, HostId host, ulong epoch, IReadOnlyList<UsageEntry> entries)
     {
         var acknowledged = Stored(connection, transaction, host, epoch);
         if (acknowledged is null)
         {
-            using var lowest = SqliteDatabase.Command(
-                connection, transaction, "SELECT MIN(sequence) FROM usage WHERE host_id = $host AND journal_epoch = $epoch",
-                ("$host", host.Value), ("$epoch", Signed(epoch)));
+            using var lowest = Sql.Command(
+                connection, transaction, "SELECT MIN(sequence) FROM usage WHERE host_id = @host AND journal_epoch = @epoch",
+                ("@host", host.Value), ("@epoch", Signed(epoch)));
             var min = lowest.ExecuteScalar();
             acknowledged = min is long m ? m - 1 : entries.Count > 0 ? entries.Min(e => e.Sequence) - 1 : 0;
         }
 
         var ack = acknowledged.Value;
-        using var following = SqliteDatabase.Command(
+        using var following = Sql.Command(
             connection, transaction,
-            "SELECT sequence FROM usage WHERE host_id = $host AND journal_epoch = $epoch AND sequence > $ack ORDER BY sequence",
-            ("$host", host.Value), ("$epoch", Signed(epoch)), ("$ack", ack));
+            "SELECT sequence FROM usage WHERE host_id = @host AND journal_epoch = @epoch AND sequence > @ack ORDER BY sequence",
+            ("@host", host.Value), ("@epoch", Signed(epoch)), ("@ack", ack));
         using var r = following.ExecuteReader();
         while (r.Read() && r.GetInt64(0) == ack + 1)
         {
@@ -158,11 +159,11 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
         return ack;
     }
 
-    private static long? Stored(SqliteConnection connection, SqliteTransaction? transaction, HostId host, ulong epoch)
+    private static long? Stored(DbConnection connection, DbTransaction? transaction, HostId host, ulong epoch)
     {
-        using var command = SqliteDatabase.Command(
-            connection, transaction, "SELECT sequence FROM usage_acknowledged WHERE host_id = $host AND journal_epoch = $epoch",
-            ("$host", host.Value), ("$epoch", Signed(epoch)));
+        using var command = Sql.Command(
+            connection, transaction, "SELECT sequence FROM usage_acknowledged WHERE host_id = @host AND journal_epoch = @epoch",
+            ("@host", host.Value), ("@epoch", Signed(epoch)));
         return command.ExecuteScalar() is long value ? value : null;
     }
 
@@ -172,7 +173,7 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     private static ulong Unsigned(long stored) => unchecked((ulong)stored);
 
     private static (string, object?)[] Parameters(UsageQuery q) =>
-        [("$owner", q.Owner), ("$project", q.Project), ("$from", Nanos(q.From)), ("$to", Nanos(q.To))];
+        [("@owner", q.Owner), ("@project", q.Project), ("@from", Nanos(q.From)), ("@to", Nanos(q.To))];
 
     /// <summary>Unix nanoseconds, clamped to what 64 bits hold (1677–2262).</summary>
     internal static long Nanos(DateTimeOffset time) =>

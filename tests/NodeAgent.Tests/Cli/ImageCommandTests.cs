@@ -291,7 +291,7 @@ public sealed class ImageCommandTests : IAsyncLifetime
     {
         var directory = new TempDirectory();
         var database = new SqliteDatabase(Path.Combine(directory.Path, "s.db"));
-        var catalogue = new ImageCatalogue(new SqliteImageStore(database), TimeProvider.System, NullLogger<ImageCatalogue>.Instance);
+        var catalogue = new ImageCatalogue(new ImageStore(database), TimeProvider.System, NullLogger<ImageCatalogue>.Instance);
         var registry = new RpcServiceRegistry().Add(new ImageApi(catalogue, () => blobs.Url.ToString()));
         var server = await TestRpcServer.StartAsync(registry, new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus });
         return new RepositoryScheduler(server, database, directory, catalogue);

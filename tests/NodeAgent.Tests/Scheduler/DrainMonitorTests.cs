@@ -19,16 +19,16 @@ public sealed class DrainMonitorTests : IAsyncLifetime
     private readonly TempDirectory _directory = new();
     private readonly ManualClock _clock = new(DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000));
     private SqliteDatabase _database = null!;
-    private SqliteLeaseStore _leases = null!;
+    private LeaseStore _leases = null!;
     private HostRegistry _hosts = null!;
     private DrainMonitor _monitor = null!;
 
     public async Task InitializeAsync()
     {
         _database = new SqliteDatabase(Path.Combine(_directory.Path, "s.db"));
-        _leases = new SqliteLeaseStore(_database);
+        _leases = new LeaseStore(_database);
         var options = new SchedulerOptions { DatabasePath = _database.Path };
-        _hosts = new HostRegistry(new SqliteHostStore(_database), options, _clock, NullLogger<HostRegistry>.Instance);
+        _hosts = new HostRegistry(new HostStore(_database), options, _clock, NullLogger<HostRegistry>.Instance);
         _monitor = new DrainMonitor(_hosts, options, _clock, NullLogger<DrainMonitor>.Instance);
         await _hosts.RegisterAsync(HostAdminStoreTests.Registration("h1"), CancellationToken.None);
         await _hosts.RegisterAsync(HostAdminStoreTests.Registration("h2"), CancellationToken.None);

@@ -28,14 +28,14 @@ public sealed class GroupCommitTests : IDisposable
     private async Task<SqliteDatabase> OpenAsync()
     {
         var database = new SqliteDatabase(Path.Combine(_directory.Path, "s.db"));
-        await new SqliteHostStore(database).UpsertAsync(
+        await new HostStore(database).UpsertAsync(
             new HostRegistration(HostId.Parse("h1"), "h1", "test", "x86_64", "qemu", new Resources(64, 256L << 30, 1L << 40), new Dictionary<string, string>(), []),
             Created);
         return database;
     }
 
     /// <summary>Holds the writer inside a write until released, so the writes started meanwhile queue into one batch.</summary>
-    private static (Task Held, ManualResetEventSlim Release) HoldTheWriter(SqliteLeaseStore store)
+    private static (Task Held, ManualResetEventSlim Release) HoldTheWriter(LeaseStore store)
     {
         var inside = new ManualResetEventSlim();
         var release = new ManualResetEventSlim();
@@ -60,8 +60,8 @@ public sealed class GroupCommitTests : IDisposable
     public async Task QueuedWrites_OneThrows_OnlyItIsRolledBack_AndTheOthersCommitAndSeeEachOther()
     {
         using var database = await OpenAsync();
-        var store = new SqliteLeaseStore(database);
-        var hosts = new SqliteHostStore(database);
+        var store = new LeaseStore(database);
+        var hosts = new HostStore(database);
         var (held, release) = HoldTheWriter(store);
 
         var seen = new int[3];
@@ -98,8 +98,8 @@ public sealed class GroupCommitTests : IDisposable
     public async Task CommitThatFails_FailsEveryWriteOfTheBatch_AndTheHostCacheIsReadAgain()
     {
         using var database = await OpenAsync();
-        var store = new SqliteLeaseStore(database);
-        var hosts = new SqliteHostStore(database);
+        var store = new LeaseStore(database);
+        var hosts = new HostStore(database);
         _ = hosts.List();
         var (held, release) = HoldTheWriter(store);
 
@@ -138,7 +138,7 @@ public sealed class GroupCommitTests : IDisposable
     public async Task TwoHundredQueuedWrites_AllCommit_WithEveryClaimCounted()
     {
         using var database = await OpenAsync();
-        var store = new SqliteLeaseStore(database);
+        var store = new LeaseStore(database);
         var (held, release) = HoldTheWriter(store);
         var writes = Enumerable.Range(0, 200).Select(n => Task.Run(() => store.WriteAsync(s => { s.Insert(NewLease(n, "h1")); return n; }))).ToList();
         await Task.Delay(300);
@@ -147,7 +147,7 @@ public sealed class GroupCommitTests : IDisposable
 
         Assert.Equal(Enumerable.Range(0, 200), (await Task.WhenAll(writes)).Order());
         Assert.Equal(200, CountLeases(database));
-        Assert.Equal(200, new SqliteHostStore(database).Find(HostId.Parse("h1"))!.Allocated.Vcpus);
+        Assert.Equal(200, new HostStore(database).Find(HostId.Parse("h1"))!.Allocated.Vcpus);
     }
 }
 

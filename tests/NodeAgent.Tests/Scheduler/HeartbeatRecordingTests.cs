@@ -26,7 +26,7 @@ public sealed class HeartbeatRecordingTests : IDisposable
     public HeartbeatRecordingTests()
     {
         _database = new SqliteDatabase(DatabasePath);
-        _registry = new HostRegistry(new SqliteHostStore(_database), new SchedulerOptions { HeartbeatTtl = TimeSpan.FromSeconds(30) },
+        _registry = new HostRegistry(new HostStore(_database), new SchedulerOptions { HeartbeatTtl = TimeSpan.FromSeconds(30) },
             _clock, NullLogger<HostRegistry>.Instance);
     }
 
@@ -90,7 +90,7 @@ public sealed class HeartbeatRecordingTests : IDisposable
         await BeatAsync(cpu: 0.9);
 
         // A lease write reads the host's row back (with the older heartbeat the database holds) and puts it in the cache.
-        await new SqliteLeaseStore(_database).WriteAsync(s => s.BumpDesiredVersion(Host));
+        await new LeaseStore(_database).WriteAsync(s => s.BumpDesiredVersion(Host));
 
         var host = _registry.Get(Host);
         Assert.Equal(1, host.DesiredVersion);

@@ -32,7 +32,7 @@ public sealed class HostAdminStoreTests : IDisposable
     public async Task Upsert_NewHost_EnabledSinceItsRegistration()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteHostStore(database);
+        var store = new HostStore(database);
 
         await store.UpsertAsync(Registration("h1"), Registered);
 
@@ -43,7 +43,7 @@ public sealed class HostAdminStoreTests : IDisposable
     public async Task SetAdmin_EveryField_ReadBackEqualAndKeptWhenTheAgentRegistersAgain()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteHostStore(database);
+        var store = new HostStore(database);
         await store.UpsertAsync(Registration("h1"), Registered);
         var before = store.Find(H1)!.Admin;
         var draining = new HostAdmin(HostAdminState.Draining, "kernel upgrade — “quoted”", Registered.AddHours(3), Registered.AddMinutes(5), "alice");
@@ -62,7 +62,7 @@ public sealed class HostAdminStoreTests : IDisposable
     public async Task SetAdmin_StateChangedSinceItWasRead_FalseAndTheOtherChangeStands()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteHostStore(database);
+        var store = new HostStore(database);
         await store.UpsertAsync(Registration("h1"), Registered);
         var draining = new HostAdmin(HostAdminState.Draining, "", Registered.AddHours(3), Registered.AddMinutes(5), "alice");
         Assert.True(await store.SetAdminAsync(H1, store.Find(H1)!.Admin, draining));
@@ -80,7 +80,7 @@ public sealed class HostAdminStoreTests : IDisposable
     public async Task SetAdmin_SameStateDifferentDeadline_False()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteHostStore(database);
+        var store = new HostStore(database);
         await store.UpsertAsync(Registration("h1"), Registered);
         var draining = new HostAdmin(HostAdminState.Draining, "", Registered.AddHours(3), Registered.AddMinutes(5), "alice");
         Assert.True(await store.SetAdminAsync(H1, store.Find(H1)!.Admin, draining));
@@ -96,17 +96,17 @@ public sealed class HostAdminStoreTests : IDisposable
     {
         using var database = new SqliteDatabase(DatabasePath);
 
-        Assert.False(await new SqliteHostStore(database).SetAdminAsync(HostId.Parse("ghost"), HostAdmin.Default, HostAdmin.Default with { State = HostAdminState.Disabled }));
+        Assert.False(await new HostStore(database).SetAdminAsync(HostId.Parse("ghost"), HostAdmin.Default, HostAdmin.Default with { State = HostAdminState.Disabled }));
     }
 
     [Fact]
     public async Task LeasesHoldingCapacity_OnlyHoldingStatesOnThatHost_OldestFirst()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var hosts = new SqliteHostStore(database);
+        var hosts = new HostStore(database);
         await hosts.UpsertAsync(Registration("h1"), Registered);
         await hosts.UpsertAsync(Registration("h2"), Registered);
-        await new SqliteLeaseStore(database).WriteAsync(s =>
+        await new LeaseStore(database).WriteAsync(s =>
         {
             s.Insert(NewLease("w-running", LeaseState.Running, minute: 3));
             s.Insert(NewLease("w-stopping", LeaseState.Stopping, minute: 1));
@@ -139,7 +139,7 @@ public sealed class HostAdminStoreTests : IDisposable
         }
 
         using var database = new SqliteDatabase(DatabasePath);
-        var hosts = new SqliteHostStore(database).List();
+        var hosts = new HostStore(database).List();
 
         Assert.Equal(Migrations.Latest, database.Read(Migrations.CurrentVersion));
         Assert.Equal(["h1", "h2"], hosts.Select(h => h.Id.Value));
@@ -152,7 +152,7 @@ public sealed class HostAdminStoreTests : IDisposable
     public async Task Schema_UnknownAdminState_RefusedByTheCheckConstraint()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        await new SqliteHostStore(database).UpsertAsync(Registration("h1"), Registered);
+        await new HostStore(database).UpsertAsync(Registration("h1"), Registered);
 
         var error = Assert.Throws<StoreException>(() => database.Read(c =>
         {

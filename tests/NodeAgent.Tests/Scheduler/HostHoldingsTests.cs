@@ -56,7 +56,7 @@ public sealed class HostHoldingsTests : IDisposable
     private static async Task<SqliteDatabase> OpenWithHostsAsync(string path)
     {
         var database = new SqliteDatabase(path);
-        var hosts = new SqliteHostStore(database);
+        var hosts = new HostStore(database);
         foreach (var id in HostIds)
         {
             await hosts.UpsertAsync(Host(id), Created);
@@ -72,8 +72,8 @@ public sealed class HostHoldingsTests : IDisposable
     public async Task RandomLeaseChanges_HeldOnEveryHost_EqualsTheSumOverItsLeases_InTheRowAndInTheCache()
     {
         using var database = await OpenWithHostsAsync(DatabasePath);
-        var store = new SqliteLeaseStore(database);
-        var hostStore = new SqliteHostStore(database);
+        var store = new LeaseStore(database);
+        var hostStore = new HostStore(database);
         _ = hostStore.List(); // loads the cache before any lease exists, so every later change must reach it
         var random = new Random(17);
         var states = Enum.GetValues<LeaseState>();
@@ -111,8 +111,8 @@ public sealed class HostHoldingsTests : IDisposable
     public async Task Session_AfterPlacingOnAHost_SeesItsOwnClaim_AndTheCacheOnlyOnceCommitted()
     {
         using var database = await OpenWithHostsAsync(DatabasePath);
-        var store = new SqliteLeaseStore(database);
-        var hostStore = new SqliteHostStore(database);
+        var store = new LeaseStore(database);
+        var hostStore = new HostStore(database);
         var h2 = HostId.Parse("h2");
 
         var inside = await store.WriteAsync(s =>
@@ -134,8 +134,8 @@ public sealed class HostHoldingsTests : IDisposable
     public async Task Session_ThatFails_LeavesTheCacheAsCommitted()
     {
         using var database = await OpenWithHostsAsync(DatabasePath);
-        var store = new SqliteLeaseStore(database);
-        var hostStore = new SqliteHostStore(database);
+        var store = new LeaseStore(database);
+        var hostStore = new HostStore(database);
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.WriteAsync<int>(s =>
         {
@@ -154,7 +154,7 @@ public sealed class HostHoldingsTests : IDisposable
     public async Task Heartbeat_InTheCache_EqualsTheRowAsStored()
     {
         using var database = await OpenWithHostsAsync(DatabasePath);
-        var hostStore = new SqliteHostStore(database);
+        var hostStore = new HostStore(database);
         var at = Created.AddSeconds(7).AddTicks(12_345); // below a millisecond: the store keeps milliseconds
         var load = new HostLoad(0.25, 3L << 30, 1.5, 2, new Resources(3, 1L << 30, 5L << 30));
 
@@ -203,11 +203,11 @@ public sealed class HostHoldingsTests : IDisposable
         }
 
         using var database = new SqliteDatabase(DatabasePath);
-        var hosts = new SqliteHostStore(database);
+        var hosts = new HostStore(database);
         Assert.Equal(new Resources(5, 300, 3010), hosts.Find(HostId.Parse("h1"))!.Allocated);
         Assert.Equal(Resources.None, hosts.Find(HostId.Parse("h2"))!.Allocated);
 
-        await new SqliteLeaseStore(database).WriteAsync(s =>
+        await new LeaseStore(database).WriteAsync(s =>
         {
             s.Update(s.FindLease(LeaseId.Parse("w-b"))! with { State = LeaseState.Ended });
             return 0;

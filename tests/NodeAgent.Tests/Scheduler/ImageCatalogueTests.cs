@@ -27,7 +27,7 @@ public sealed class ImageCatalogueTests : IDisposable
     public ImageCatalogueTests()
     {
         _database = new SqliteDatabase(Path.Combine(_directory.Path, "s.db"));
-        _catalogue = new ImageCatalogue(new SqliteImageStore(_database), _clock, NullLogger<ImageCatalogue>.Instance);
+        _catalogue = new ImageCatalogue(new ImageStore(_database), _clock, NullLogger<ImageCatalogue>.Instance);
     }
 
     public void Dispose()

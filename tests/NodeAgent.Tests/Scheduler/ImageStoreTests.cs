@@ -27,7 +27,7 @@ public sealed class ImageStoreTests : IDisposable
     public async Task Insert_NewNameThenAgain_VersionsOneAndTwoWithEveryFieldKept()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteImageStore(database);
+        var store = new ImageStore(database);
 
         var first = await store.WriteAsync(s => s.Insert(Draft("vmlinuz", ImageFormat.Kernel), Now));
         var second = await store.WriteAsync(s => s.Insert(Draft("disk", kernel: new ImageKey("vmlinuz", 1)) with { SavedFromLease = "w-abc", Description = "saved" }, Now.AddSeconds(1)));
@@ -48,7 +48,7 @@ public sealed class ImageStoreTests : IDisposable
         // Adds that arrive together share a transaction (group commit): the single-statement version assignment
         // keeps their versions apart inside it too.
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteImageStore(database);
+        var store = new ImageStore(database);
 
         var added = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ =>
             Task.Run(() => store.WriteAsync(s => s.Insert(Draft("debian-12"), Now)))));
@@ -80,7 +80,7 @@ public sealed class ImageStoreTests : IDisposable
     public async Task List_OrderedByNameThenNewestVersion_RetiredOnlyWhenAskedAndFilteredByName()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteImageStore(database);
+        var store = new ImageStore(database);
         foreach (var name in new[] { "zeta", "alpha", "zeta", "alpha", "alpha" })
         {
             await store.WriteAsync(s => s.Insert(Draft(name), Now));
@@ -103,7 +103,7 @@ public sealed class ImageStoreTests : IDisposable
     public async Task Retire_OneThenAll_SetsRetiredAtOnceAndKeepsItOnRepeat()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteImageStore(database);
+        var store = new ImageStore(database);
         for (var i = 0; i < 3; i++)
         {
             await store.WriteAsync(s => s.Insert(Draft("debian-12"), Now));
@@ -138,10 +138,10 @@ public sealed class ImageStoreTests : IDisposable
         }
 
         using var database = new SqliteDatabase(DatabasePath);
-        var images = new SqliteImageStore(database);
+        var images = new ImageStore(database);
         var emptyBefore = images.Read(s => s.List(includeRetired: true, null));
         var added = await images.WriteAsync(s => s.Insert(Draft("debian-12"), Now));
-        var lease = new SqliteLeaseStore(database).Read(s => s.FindLease(LeaseId.Parse("w-oldrunning")));
+        var lease = new LeaseStore(database).Read(s => s.FindLease(LeaseId.Parse("w-oldrunning")));
 
         Assert.Equal(Migrations.Latest, database.Read(Migrations.CurrentVersion));
         Assert.Empty(emptyBefore);

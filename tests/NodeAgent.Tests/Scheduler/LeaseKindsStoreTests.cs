@@ -42,7 +42,7 @@ public sealed class LeaseKindsStoreTests : IDisposable
         }
 
         using var database = new SqliteDatabase(DatabasePath);
-        var old = new SqliteLeaseStore(database).Read(s => s.FindLease(LeaseId.Parse("w-old")))!;
+        var old = new LeaseStore(database).Read(s => s.FindLease(LeaseId.Parse("w-old")))!;
 
         Assert.Equal(Migrations.Latest, database.Read(Migrations.CurrentVersion));
         Assert.Equal((LeaseKind.Immediate, TimeSpan.FromHours(2), null, null, null), (old.Kind, old.RunFor, old.StartAt, old.QueuedAt, old.WantedNetwork));
@@ -52,8 +52,8 @@ public sealed class LeaseKindsStoreTests : IDisposable
     public async Task Insert_KindsAndTheirTimes_ReadBackEqual()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        await new SqliteHostStore(database).UpsertAsync(Host(), Created);
-        var store = new SqliteLeaseStore(database);
+        await new HostStore(database).UpsertAsync(Host(), Created);
+        var store = new LeaseStore(database);
         var queued = NewLease("w-queued", LeaseState.Pending) with
         {
             Kind = LeaseKind.BestEffort, QueuedAt = Created, ExpiresAt = Created.AddDays(1), RunFor = TimeSpan.FromHours(3), WantedNetwork = "default",
@@ -82,7 +82,7 @@ public sealed class LeaseKindsStoreTests : IDisposable
     public async Task Queued_LeasesQueuedInTheSameMillisecond_KeepTheOrderTheyArrivedIn()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteLeaseStore(database);
+        var store = new LeaseStore(database);
         string[] ids = ["w-zzzz", "w-aaaa", "w-mmmm", "w-bbbb"];
         foreach (var id in ids)
         {
@@ -107,8 +107,8 @@ public sealed class LeaseKindsStoreTests : IDisposable
     public async Task HeldVcpusByProject_CountsLeasesHoldingCapacity_NotQueuedOrReservedOnes()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        await new SqliteHostStore(database).UpsertAsync(Host(), Created);
-        var store = new SqliteLeaseStore(database);
+        await new HostStore(database).UpsertAsync(Host(), Created);
+        var store = new LeaseStore(database);
         var h1 = HostId.Parse("h1");
         await store.WriteAsync(s =>
         {

@@ -49,7 +49,7 @@ public sealed class LeaseStoreTests : IDisposable
         CreateStepFourDatabase();
 
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteLeaseStore(database);
+        var store = new LeaseStore(database);
         var running = store.Read(s => s.FindLease(LeaseId.Parse("w-oldrunning")));
         var all = store.Read(s => s.ListLeases(includeEnded: true));
         var host = store.Read(s => s.FindHost(HostId.Parse("h1")));
@@ -72,8 +72,8 @@ public sealed class LeaseStoreTests : IDisposable
     public async Task Update_PowerAndReboots_ReadBackEqual()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        await new SqliteHostStore(database).UpsertAsync(Host(), Created);
-        var store = new SqliteLeaseStore(database);
+        await new HostStore(database).UpsertAsync(Host(), Created);
+        var store = new LeaseStore(database);
         var lease = NewLease("w-roundtrip", LeaseState.Running);
         await store.WriteAsync(s =>
         {
@@ -102,8 +102,8 @@ public sealed class LeaseStoreTests : IDisposable
     public async Task Hosts_StoppedAndPausedLeases_CountAsAllocated()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        await new SqliteHostStore(database).UpsertAsync(Host(), Created);
-        var store = new SqliteLeaseStore(database);
+        await new HostStore(database).UpsertAsync(Host(), Created);
+        var store = new LeaseStore(database);
         await store.WriteAsync(s =>
         {
             s.Insert(NewLease("w-running", LeaseState.Running, vcpus: 1));
@@ -124,8 +124,8 @@ public sealed class LeaseStoreTests : IDisposable
     public async Task DueForExpiry_StoppedAndPausedLeases_ExpireLikeRunningOnes()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        await new SqliteHostStore(database).UpsertAsync(Host(), Created);
-        var store = new SqliteLeaseStore(database);
+        await new HostStore(database).UpsertAsync(Host(), Created);
+        var store = new LeaseStore(database);
         await store.WriteAsync(s =>
         {
             s.Insert(NewLease("w-stopped", LeaseState.Stopped, power: PowerState.Stopped));

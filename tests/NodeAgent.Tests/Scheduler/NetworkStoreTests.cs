@@ -30,14 +30,14 @@ public sealed class NetworkStoreTests : IDisposable
     private static AddressReservation Reservation(string lease, string address, string mac) =>
         new("lab", IPAddress.Parse(address), LeaseId.Parse(lease), mac, AddressState.Assigned, null);
 
-    private static async Task<SqliteLeaseStore> StoreWithHostAsync(SqliteDatabase database)
+    private static async Task<LeaseStore> StoreWithHostAsync(SqliteDatabase database)
     {
         var host = new HostRegistration(HostId.Parse("h1"), "h1", "test", "x86_64", "qemu", new Resources(8, 8L << 30, 100L << 30), new Dictionary<string, string>(), [])
         {
             Networks = ["lab", "dmz"],
         };
-        await new SqliteHostStore(database).UpsertAsync(host, Created);
-        return new SqliteLeaseStore(database);
+        await new HostStore(database).UpsertAsync(host, Created);
+        return new LeaseStore(database);
     }
 
     /// <summary>A database as a step-5 scheduler left it: a host and a running and an ended lease, without networks.</summary>
@@ -63,10 +63,10 @@ public sealed class NetworkStoreTests : IDisposable
         CreateStepFiveDatabase();
 
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteLeaseStore(database);
+        var store = new LeaseStore(database);
         var running = store.Read(s => s.FindLease(LeaseId.Parse("w-oldrunning")))!;
         var all = store.Read(s => s.ListLeases(includeEnded: true));
-        var host = new SqliteHostStore(database).Find(HostId.Parse("h1"))!;
+        var host = new HostStore(database).Find(HostId.Parse("h1"))!;
 
         Assert.Equal(Migrations.Latest, database.Read(Migrations.CurrentVersion));
         Assert.Equal(LeaseState.Running, running.State);
@@ -101,7 +101,7 @@ public sealed class NetworkStoreTests : IDisposable
         Assert.Equal(lease, store.Read(s => s.FindLease(lease.Id)));
         Assert.Equal(lease, store.Read(s => s.ListLeases(includeEnded: false)).Single(l => l.Id == lease.Id));
         Assert.Empty(store.Read(s => s.FindLease(LeaseId.Parse("w-plain")))!.Networks);
-        Assert.Equal(["lab", "dmz"], new SqliteHostStore(database).Find(HostId.Parse("h1"))!.Registration.Networks);
+        Assert.Equal(["lab", "dmz"], new HostStore(database).Find(HostId.Parse("h1"))!.Registration.Networks);
     }
 
     [Fact]

@@ -16,16 +16,16 @@ public sealed class QuotaAdmissionTests : IDisposable
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
     private readonly TempDirectory _directory = new();
     private readonly SqliteDatabase _database;
-    private readonly SqliteLeaseStore _leases;
-    private readonly SqliteQuotaStore _quotas;
+    private readonly LeaseStore _leases;
+    private readonly QuotaStore _quotas;
     private readonly QuotaAdmission _admission = new();
     private int _next;
 
     public QuotaAdmissionTests()
     {
         _database = new SqliteDatabase(Path.Combine(_directory.Path, "s.db"));
-        _leases = new SqliteLeaseStore(_database);
-        _quotas = new SqliteQuotaStore(_database);
+        _leases = new LeaseStore(_database);
+        _quotas = new QuotaStore(_database);
     }
 
     public void Dispose()

@@ -44,8 +44,8 @@ public sealed class QuotaStoreTests : IDisposable
         CreateStepTwelveDatabase();
 
         using var database = new SqliteDatabase(DatabasePath);
-        var leases = new SqliteLeaseStore(database);
-        var quotas = new SqliteQuotaStore(database);
+        var leases = new LeaseStore(database);
+        var quotas = new QuotaStore(database);
         var admission = new QuotaAdmission();
         var asked = new Lease(LeaseId.Parse("w-new"), "alice", "debian-12", new Resources(1, 1L << 30, 0), LeaseState.Pending, "accepted", null, Now, Now.AddHours(1), Now, null);
 
@@ -67,7 +67,7 @@ public sealed class QuotaStoreTests : IDisposable
     public async Task ChangeAsync_GivenLimitsOnly_KeepsTheOthersAndInheritsTheDefaultsLimitByLimit()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var quotas = new SqliteQuotaStore(database);
+        var quotas = new QuotaStore(database);
         await quotas.ChangeAsync("*", new QuotaChange { MaxVcpus = 16, MaxMemoryBytes = 64L << 30, MaxLeaseDuration = TimeSpan.FromDays(7) }.Apply, "root", Now);
         await quotas.ChangeAsync("alice", new QuotaChange { MaxVcpus = 32 }.Apply, "admin", Now);
 
@@ -84,7 +84,7 @@ public sealed class QuotaStoreTests : IDisposable
     public async Task ChangeAsync_ResetAlone_RemovesTheProjectsRowSoItHasTheDefault()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var quotas = new SqliteQuotaStore(database);
+        var quotas = new QuotaStore(database);
         await quotas.ChangeAsync("*", new QuotaChange { MaxVcpus = 16 }.Apply, "root", Now);
         await quotas.ChangeAsync("alice", new QuotaChange { MaxVcpus = 32, MaxWorkspaces = 2 }.Apply, "admin", Now);
 
@@ -98,7 +98,7 @@ public sealed class QuotaStoreTests : IDisposable
     public async Task ChangeAsync_BudgetWithoutAnyPeriod_RefusedAndNothingStored()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var quotas = new SqliteQuotaStore(database);
+        var quotas = new QuotaStore(database);
 
         var error = await Assert.ThrowsAsync<InvalidQuotaException>(() => quotas.ChangeAsync("alice", new QuotaChange { MaxVcpus = 4, CoreHours = 1000 }.Apply, "admin", Now));
 
@@ -110,7 +110,7 @@ public sealed class QuotaStoreTests : IDisposable
     public async Task ChangeAsync_BudgetOrPeriodAlone_KeepsTheOtherFromTheBudgetInForce()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var quotas = new SqliteQuotaStore(database);
+        var quotas = new QuotaStore(database);
         await quotas.ChangeAsync("*", new QuotaChange { CoreHours = 1000, Period = TimeSpan.FromDays(30) }.Apply, "root", Now);
 
         var hours = await quotas.ChangeAsync("alice", new QuotaChange { CoreHours = 5000 }.Apply, "admin", Now);

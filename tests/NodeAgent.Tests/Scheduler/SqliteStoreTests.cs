@@ -19,11 +19,11 @@ public sealed class SqliteStoreTests
         var path = Path.Combine(dir.Path, "s.db");
         using (var db = new SqliteDatabase(path))
         {
-            await new SqliteHostStore(db).UpsertAsync(Registration("h1"), DateTimeOffset.UnixEpoch);
+            await new HostStore(db).UpsertAsync(Registration("h1"), DateTimeOffset.UnixEpoch);
         }
 
         using var reopened = new SqliteDatabase(path);
-        var host = new SqliteHostStore(reopened).Find(HostId.Parse("h1"));
+        var host = new HostStore(reopened).Find(HostId.Parse("h1"));
 
         Assert.NotNull(host);
         Assert.Equal("a", host.Registration.Labels["zone"]);
@@ -66,7 +66,7 @@ public sealed class SqliteStoreTests
         using var dir = new TempDirectory();
         using var db = new SqliteDatabase(Path.Combine(dir.Path, "s.db"));
 
-        var recorded = await new SqliteHostStore(db).RecordHeartbeatAsync(new Heartbeat(HostId.Parse("nope"), Resources.None, HostLoad.Unknown, DateTimeOffset.UnixEpoch));
+        var recorded = await new HostStore(db).RecordHeartbeatAsync(new Heartbeat(HostId.Parse("nope"), Resources.None, HostLoad.Unknown, DateTimeOffset.UnixEpoch));
 
         Assert.False(recorded);
         SqliteConnection.ClearAllPools();

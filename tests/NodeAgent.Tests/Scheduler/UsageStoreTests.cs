@@ -27,7 +27,7 @@ public sealed class UsageStoreTests : IDisposable
         using var connection = new SqliteConnection($"Data Source={DatabasePath}");
         connection.Open();
         Migrations.Apply(connection, 10);
-        var start = SqliteUsageStore.Nanos(Start);
+        var start = UsageStore.Nanos(Start);
         SqliteDatabase.Execute(connection, $"""
             INSERT INTO usage (host_id, sequence, lease_id, owner, project, period_start, period_seconds, cpu_seconds, vcpu_seconds,
                                memory_bytes, memory_resident_bytes, net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets,
@@ -48,7 +48,7 @@ public sealed class UsageStoreTests : IDisposable
         CreateStepTenDatabase();
 
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteUsageStore(database);
+        var store = new UsageStore(database);
         var all = new UsageQuery(null, null, Start.AddDays(-1), Start.AddDays(1));
         var kept = store.Query(all, 100);
 
@@ -77,7 +77,7 @@ public sealed class UsageStoreTests : IDisposable
     public async Task AppendAsync_EntryOfAnotherEpoch_ThrowsAndStoresNothing()
     {
         using var database = new SqliteDatabase(DatabasePath);
-        var store = new SqliteUsageStore(database);
+        var store = new UsageStore(database);
 
         var e = await Assert.ThrowsAsync<ArgumentException>(() => store.AppendAsync(H1, 1, [Entry(1, 1), Entry(2, 2)], Start));
 

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Data.Common;
 using Npgsql;
 
 namespace NodeAgent.Scheduler.Store.Postgres;
@@ -16,12 +17,20 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 /// AOT warning either way. It reads each type only as itself: an <c>integer</c> column with GetInt32, a
 /// <c>bigint</c> one (and COUNT(*)) with GetInt64; SUM of a <c>bigint</c> column is <c>numeric</c> and needs a cast.
 /// </remarks>
-public sealed class PostgresDatabase : IDisposable, IAsyncDisposable
+public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDisposable
 {
+    /// <summary>How often a write that lost a race with another writer is run again before its caller hears of it.</summary>
+    public const int MaxAttempts = 8;
+
+    /// <summary>How often the host cache is read again by default, for what other replicas wrote.</summary>
+    public static readonly TimeSpan DefaultHostRefresh = TimeSpan.FromSeconds(1);
+
     private readonly NpgsqlDataSource _source;
+    private readonly Timer? _refresh;
 
     /// <summary>Opens the database and applies the schema; throws <see cref="StoreException"/> when either fails.</summary>
-    public PostgresDatabase(string connectionString)
+    /// <param name="hostRefresh">How often <see cref="Hosts"/> is read again (null: <see cref="DefaultHostRefresh"/>; <see cref="Timeout.InfiniteTimeSpan"/>: never).</param>
+    public PostgresDatabase(string connectionString, TimeSpan? hostRefresh = null)
     {
         NpgsqlConnectionStringBuilder settings;
         try
@@ -38,6 +47,14 @@ public sealed class PostgresDatabase : IDisposable, IAsyncDisposable
 
         // pg_stat_activity then tells an operator which sessions are the scheduler's.
         settings.ApplicationName ??= "nodeagent-scheduler";
+
+        // A placement runs a dozen statements, the same ones every time: prepared once per pooled connection, each runs
+        // without being parsed and planned again.
+        if (settings.MaxAutoPrepare == 0)
+        {
+            settings.MaxAutoPrepare = 64;
+        }
+
         Server = PostgresErrors.Describe(settings);
         _source = new NpgsqlSlimDataSourceBuilder(settings.ConnectionString).Build();
         try
@@ -48,13 +65,35 @@ public sealed class PostgresDatabase : IDisposable, IAsyncDisposable
                 PostgresSchema.Apply(connection);
                 return 0;
             });
+            Hosts = new HostCache(() => Read(c =>
+            {
+                using var command = Store.Sql.Command(c, null, HostRows.Select + " ORDER BY h.host_id");
+                return HostRows.ReadAll(command);
+            }));
+            Hosts.Reload();
         }
         catch
         {
             _source.Dispose();
             throw;
         }
+
+        var every = hostRefresh ?? DefaultHostRefresh;
+        if (every != Timeout.InfiniteTimeSpan)
+        {
+            _refresh = new Timer(_ => RefreshHosts(), null, every, every);
+        }
     }
+
+    /// <summary>
+    /// Every host's row, in memory: read when the database opens, again every second or so (other replicas write
+    /// too), and after each of this replica's writes for the hosts it changed. Placement chooses on it; a write checks
+    /// the host it claims against the database (LeaseStore.Hosts.cs), so a cache that is behind costs a retry, never a
+    /// host pushed past its capacity.
+    /// </summary>
+    public HostCache Hosts { get; }
+
+    public SqlDialect Sql => SqlDialect.Postgres;
 
     /// <summary>Where the database is, for messages: host:port/database and the user (no password).</summary>
     public string Server { get; }
@@ -84,9 +123,67 @@ public sealed class PostgresDatabase : IDisposable, IAsyncDisposable
             return result;
         });
 
-    public void Dispose() => _source.Dispose();
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction as <see cref="WriteAsync{T}(Func{NpgsqlConnection, NpgsqlTransaction, T}, CancellationToken)"/>
+    /// does, then <paramref name="applied"/>. Work that lost a race is run again, up to <see cref="MaxAttempts"/> times:
+    /// a deadlock or serialization failure (40P01, 40001), a unique key another writer took first (23505: a queue
+    /// position, an image version, an address; or a request id, which the work then finds stored), or a host that
+    /// changed since it was chosen (<see cref="HostChangedException"/>, whose row goes into <see cref="Hosts"/> first).
+    /// </summary>
+    async Task<T> IStoreDatabase.WriteAsync<T>(Func<DbConnection, DbTransaction, T> work, Action<T> applied, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var result = await WriteAsync((connection, transaction) => work(connection, transaction), cancellationToken);
+                applied(result);
+                return result;
+            }
+            catch (HostChangedException e)
+            {
+                Hosts.Put(e.Current);
+                if (attempt == MaxAttempts)
+                {
+                    throw new StoreException(
+                        $"host {e.Current.Id} changed under {MaxAttempts} attempts in a row to place on it (other replicas are placing there too); try again", e);
+                }
+            }
+            catch (StoreException e) when (attempt < MaxAttempts && e.InnerException is PostgresException { SqlState: "40001" or "40P01" or "23505" })
+            {
+            }
+        }
+    }
 
-    public ValueTask DisposeAsync() => _source.DisposeAsync();
+    T IStoreDatabase.Read<T>(Func<DbConnection, T> work) => Read(connection => work(connection));
+
+    public void Dispose()
+    {
+        _refresh?.Dispose();
+        _source.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_refresh is not null)
+        {
+            await _refresh.DisposeAsync();
+        }
+
+        await _source.DisposeAsync();
+    }
+
+    /// <summary>Reads <see cref="Hosts"/> again; a server that cannot be read now is tried again at the next tick (the writes say why).</summary>
+    private void RefreshHosts()
+    {
+        try
+        {
+            Hosts.Reload();
+        }
+        catch (Exception e) when (e is StoreException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
 
     private T Run<T>(string action, Func<T> work)
     {
