@@ -8,6 +8,14 @@ trap 'rm -f "$log"' EXIT
 dotnet test NodeAgent.sln --nologo -v q --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
+# Once more with every scheduler the tests start on PostgreSQL (tests/setup/start-postgres.sh's server, or
+# $NODEAGENT_TEST_POSTGRES): the API, lease, placement and ws tests then run against that store too.
+echo "run-tests: the scheduler's and ws's tests again, with the store on PostgreSQL"
+NODEAGENT_TEST_STORE=postgresql dotnet test tests/NodeAgent.Tests --nologo -v q --logger "console;verbosity=normal" \
+  --filter "FullyQualifiedName~NodeAgent.Tests.Scheduler|FullyQualifiedName~NodeAgent.Tests.Cli" "$@" 2>&1 | tee -a "$log"
+again=${PIPESTATUS[0]}
+((status == 0)) && status=$again
+
 # The console logger ends each test project with "Total tests: N" and indented "Passed: N", "Failed: N",
 # "Skipped: N" lines; sum them over all projects.
 count() { awk -v key="$1" '$1 == key":" && NF == 2 && $2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$log"; }

@@ -54,6 +54,7 @@ public sealed partial class LeaseManager
     /// <summary>A reservation: admitted on the host placement picks among those that can keep its whole window, or refused.</summary>
     private Lease Reserve(ILeaseSession session, Lease pending, DateTimeOffset now)
     {
+        session.LockReservations();
         var wanted = PlacementRequestFor(pending);
         var (start, end) = (pending.StartAt!.Value, pending.ExpiresAt);
         var decision = placement.Decide(ForWindow(session, Candidates(session, now, wanted), start, end), wanted);
@@ -96,6 +97,7 @@ public sealed partial class LeaseManager
     /// </summary>
     private Lease StartReservation(ILeaseSession session, Lease reservation, DateTimeOffset now)
     {
+        session.LockReservations();
         var hostId = reservation.Host!.Value;
         var placing = LeaseStateMachine.Move(reservation, LeaseState.Placing, $"starting on its reserved host {hostId}", now);
         var wanted = PlacementRequestFor(reservation);

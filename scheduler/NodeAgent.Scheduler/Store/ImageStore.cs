@@ -41,11 +41,11 @@ public interface IImageStore
 public sealed class ImageStore(IStoreDatabase database) : IImageStore
 {
     public Task<T> WriteAsync<T>(Func<IImageSession, T> work, CancellationToken cancellationToken = default) =>
-        database.WriteAsync((connection, transaction) => work(new Session(connection, transaction)), cancellationToken);
+        database.WriteAsync((connection, transaction) => work(new Session(connection, transaction, database.Sql)), cancellationToken);
 
-    public T Read<T>(Func<IImageSession, T> work) => database.Read(connection => work(new Session(connection, null)));
+    public T Read<T>(Func<IImageSession, T> work) => database.Read(connection => work(new Session(connection, null, database.Sql)));
 
-    private sealed class Session(DbConnection connection, DbTransaction? transaction) : IImageSession
+    private sealed class Session(DbConnection connection, DbTransaction? transaction, SqlDialect sql) : IImageSession
     {
         private const string Columns =
             "name, version, format, size_bytes, sha256, url, owner, state, kernel, initrd, kernel_cmdline, description, saved_from_lease, created_at, retired_at";
@@ -69,6 +69,8 @@ public sealed class ImageStore(IStoreDatabase database) : IImageStore
 
         public Image Insert(NewImage image, DateTimeOffset now)
         {
+            // The next version is one past the newest: writers adding versions of one name take turns.
+            sql.Serialize(connection, transaction, "image:" + image.Name);
             using var command = Command(
                 """
                 INSERT INTO images (name, version, format, size_bytes, sha256, url, owner, state, kernel, initrd, kernel_cmdline,

@@ -11,10 +11,11 @@ namespace NodeAgent.Scheduler.Store;
 /// </summary>
 /// <remarks>
 /// With replicas (<see cref="SqlDialect.Replicated"/>) the cache may be behind what another replica committed. A write
-/// then reads the host it is asked for (<see cref="FindHost"/>) from the database and locks it; and before it puts a
-/// lease on a host where it did not hold capacity (or reserves it there), it locks the host and checks that what it
-/// decided on (the host as it saw it: capacity, what foreign domains use, what leases hold, its admin state) is still
-/// the host's row. If not, <see cref="HostChangedException"/> rolls the write back, and the database runs it again.
+/// then reads the host it is asked for (<see cref="FindHost"/>) from the database; and before it puts a lease on a
+/// host where it did not hold capacity (or reserves it there), it locks the host's row and checks that what it decided
+/// on (the host as it was shown it: capacity, what foreign domains use, what leases hold, its admin state) is still the
+/// row. If not, <see cref="HostChangedException"/> rolls the write back, and the database runs it again. The lock is
+/// taken last, after the locks of addresses, quotas, groups and reservations, so writes take locks in one order.
 /// </remarks>
 public sealed partial class LeaseStore
 {
@@ -23,7 +24,8 @@ public sealed partial class LeaseStore
         private readonly HashSet<HostId> _changed = [];
         private readonly Dictionary<HostId, HostRecord> _read = [];
         private readonly HashSet<HostId> _locked = [];
-        private readonly Dictionary<HostId, HostRecord> _seen = [];
+        /// <summary>The host as the session's caller was shown it; null when it was shown two versions that differ.</summary>
+        private readonly Dictionary<HostId, HostRecord?> _seen = [];
 
         private bool Checks => sql.Replicated && transaction is not null;
 
@@ -46,8 +48,10 @@ public sealed partial class LeaseStore
                 return null;
             }
 
-            _locked.Add(host);
-            return Read(host);
+            // As committed now; the cache learns it too, so whatever the session reads there next agrees.
+            var current = Read(host);
+            hosts.Put(current);
+            return Seen(current);
         }
 
         public long BumpDesiredVersion(HostId host)
@@ -104,7 +108,7 @@ public sealed partial class LeaseStore
 
             var current = HostRows.ReadOne(connection, transaction, host, sql.LockRows(transaction));
             _locked.Add(host);
-            if (_seen.TryGetValue(host, out var decidedOn) && !SameForPlacement(decidedOn, current))
+            if (_seen.TryGetValue(host, out var decidedOn) && (decidedOn is null || !SameForPlacement(decidedOn, current)))
             {
                 throw new HostChangedException(current);
             }
@@ -124,15 +128,27 @@ public sealed partial class LeaseStore
             return record;
         }
 
-        /// <summary>The host as handed to the session's caller from the cache; the first one counts (see <see cref="VerifyClaim"/>).</summary>
-        private HostRecord Seen(HostRecord cached)
+        /// <summary>
+        /// Notes the host as handed to the session's caller. Shown two versions that differ, the caller may have decided on
+        /// either: <see cref="VerifyClaim"/> then has the write run again.
+        /// </summary>
+        private HostRecord Seen(HostRecord shown)
         {
-            if (Checks)
+            if (!Checks)
             {
-                _seen.TryAdd(cached.Id, cached);
+                return shown;
             }
 
-            return cached;
+            if (!_seen.TryGetValue(shown.Id, out var before))
+            {
+                _seen[shown.Id] = shown;
+            }
+            else if (before is not null && !SameForPlacement(before, shown))
+            {
+                _seen[shown.Id] = null;
+            }
+
+            return shown;
         }
 
         /// <summary>The cached hosts with the changed ones as this transaction sees them.</summary>

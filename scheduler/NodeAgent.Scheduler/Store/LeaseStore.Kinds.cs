@@ -8,6 +8,12 @@ public partial interface ILeaseSession
     /// <summary>Every best-effort lease waiting for a host, first in first (the order they were inserted in).</summary>
     IReadOnlyList<Lease> Queued();
 
+    /// <summary>
+    /// Makes this write the only one until it commits that admits or starts a reservation, and keeps placements that read
+    /// reservations waiting meanwhile (with replicas; SQLite has one writer anyway). Call before reading what it decides on.
+    /// </summary>
+    void LockReservations();
+
     /// <summary>Reservations not started yet whose window overlaps [<paramref name="windowStart"/>, <paramref name="windowEnd"/>).</summary>
     IReadOnlyList<Lease> ReservationsOverlapping(DateTimeOffset windowStart, DateTimeOffset windowEnd);
 
@@ -33,13 +39,22 @@ public sealed partial class LeaseStore
             Query($"SELECT {Columns} FROM leases WHERE state = 'pending' AND kind = 'best_effort' ORDER BY queue_seq");
 
         /// <summary>Gives a lease just inserted into the queue the next place in arrival order (see schema step 13).</summary>
-        private void JoinQueue(LeaseId id) =>
+        private void JoinQueue(LeaseId id)
+        {
+            sql.Serialize(connection, transaction, "queue");
             Execute("UPDATE leases SET queue_seq = (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM leases WHERE queue_seq IS NOT NULL) WHERE lease_id = @id",
                 ("@id", id.Value));
+        }
 
-        public IReadOnlyList<Lease> ReservationsOverlapping(DateTimeOffset windowStart, DateTimeOffset windowEnd) =>
-            Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND host_id IS NOT NULL AND start_at < @end AND expires_at > @start ORDER BY start_at, lease_id",
+        public void LockReservations() => sql.Serialize(connection, transaction, "reservations");
+
+        // A write that reads reservations places around them: it waits for writes that admit or start one (LockReservations).
+        public IReadOnlyList<Lease> ReservationsOverlapping(DateTimeOffset windowStart, DateTimeOffset windowEnd)
+        {
+            sql.Serialize(connection, transaction, "reservations", shared: true);
+            return Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND host_id IS NOT NULL AND start_at < @end AND expires_at > @start ORDER BY start_at, lease_id",
                 ("@start", windowStart.ToUnixTimeMilliseconds()), ("@end", windowEnd.ToUnixTimeMilliseconds()));
+        }
 
         public IReadOnlyList<Lease> ReservationsDue(DateTimeOffset now) =>
             Query($"SELECT {Columns} FROM leases WHERE {Reserved} AND start_at <= @now ORDER BY start_at, lease_id", ("@now", now.ToUnixTimeMilliseconds()));

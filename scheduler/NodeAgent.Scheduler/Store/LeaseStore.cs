@@ -230,48 +230,54 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
 
         private List<Lease> Query(string text, params (string Name, object? Value)[] parameters)
         {
-            using var command = Command(text, parameters);
-            using var r = command.ExecuteReader();
             var leases = new List<Lease>();
-            while (r.Read())
+
+            // Read to the end and closed before WithNetworks runs its query: PostgreSQL runs one command at a time per connection.
+            using (var command = Command(text, parameters))
+            using (var r = command.ExecuteReader())
             {
-                leases.Add(new Lease(
-                    LeaseId.Parse(r.GetString(0)),
-                    r.GetString(1),
-                    r.GetString(2),
-                    new Resources(r.GetInt32(3), r.GetInt64(4), r.GetInt64(5)),
-                    ParseState(r.GetString(6)),
-                    r.GetString(7),
-                    r.IsDBNull(8) ? null : HostId.Parse(r.GetString(8)),
-                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(9)),
-                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)),
-                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11)),
-                    r.IsDBNull(12) ? null : r.GetString(12),
-                    ParsePower(r.GetString(13)),
-                    r.GetInt64(14),
-                    r.GetInt64(15))
+                while (r.Read())
                 {
-                    SshKeys = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(16), StoreJson.Default.ListString) ?? []),
-                    ImageRef = r.IsDBNull(18) ? null : Contract.V1.ImageRef.Parser.ParseFrom((byte[])r.GetValue(18)),
-                    DataDiskBytes = new ValueList<long>(JsonSerializer.Deserialize(r.GetString(19), StoreJson.Default.ListInt64) ?? []),
-                    DiskLimits = new DiskLimits(r.GetInt64(21), r.GetInt64(22)),
-                    Disk = new DiskUsage(r.GetInt64(23), r.GetInt64(24)),
-                    Save = r.GetInt64(25) == 0 ? null : new LeaseSave(
-                        r.GetString(26), r.GetInt64(25), ParseSaveState(r.GetString(27)), r.GetString(28), r.GetInt32(29),
-                        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(30)), r.GetString(31)),
-                    Limits = r.IsDBNull(32) ? null : Contract.V1.WorkspaceLimits.Parser.ParseFrom((byte[])r.GetValue(32)),
-                    Placement = r.IsDBNull(33) ? null : Contract.V1.PlacementConstraints.Parser.ParseFrom((byte[])r.GetValue(33)),
-                    Kind = LeaseKinds.ParseStored(r.GetString(36)) ?? throw new StoreException($"unknown lease kind '{r.GetString(36)}' in the database"),
-                    StartAt = r.IsDBNull(37) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(37)),
-                    QueuedAt = r.IsDBNull(38) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(38)),
-                    RunFor = TimeSpan.FromMilliseconds(r.GetInt64(39)),
-                    WantedNetwork = r.GetString(40).Length == 0 ? null : r.GetString(40),
-                    RefusedBy = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(41), StoreJson.Default.ListString) ?? []),
-                });
+                    leases.Add(ReadLease(r));
+                }
             }
 
             return WithNetworks(leases);
         }
+
+        private static Lease ReadLease(DbDataReader r) => new(
+            LeaseId.Parse(r.GetString(0)),
+            r.GetString(1),
+            r.GetString(2),
+            new Resources(r.GetInt32(3), r.GetInt64(4), r.GetInt64(5)),
+            ParseState(r.GetString(6)),
+            r.GetString(7),
+            r.IsDBNull(8) ? null : HostId.Parse(r.GetString(8)),
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(9)),
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(10)),
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11)),
+            r.IsDBNull(12) ? null : r.GetString(12),
+            ParsePower(r.GetString(13)),
+            r.GetInt64(14),
+            r.GetInt64(15))
+        {
+            SshKeys = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(16), StoreJson.Default.ListString) ?? []),
+            ImageRef = r.IsDBNull(18) ? null : Contract.V1.ImageRef.Parser.ParseFrom((byte[])r.GetValue(18)),
+            DataDiskBytes = new ValueList<long>(JsonSerializer.Deserialize(r.GetString(19), StoreJson.Default.ListInt64) ?? []),
+            DiskLimits = new DiskLimits(r.GetInt64(21), r.GetInt64(22)),
+            Disk = new DiskUsage(r.GetInt64(23), r.GetInt64(24)),
+            Save = r.GetInt64(25) == 0 ? null : new LeaseSave(
+                r.GetString(26), r.GetInt64(25), ParseSaveState(r.GetString(27)), r.GetString(28), r.GetInt32(29),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(30)), r.GetString(31)),
+            Limits = r.IsDBNull(32) ? null : Contract.V1.WorkspaceLimits.Parser.ParseFrom((byte[])r.GetValue(32)),
+            Placement = r.IsDBNull(33) ? null : Contract.V1.PlacementConstraints.Parser.ParseFrom((byte[])r.GetValue(33)),
+            Kind = LeaseKinds.ParseStored(r.GetString(36)) ?? throw new StoreException($"unknown lease kind '{r.GetString(36)}' in the database"),
+            StartAt = r.IsDBNull(37) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(37)),
+            QueuedAt = r.IsDBNull(38) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(38)),
+            RunFor = TimeSpan.FromMilliseconds(r.GetInt64(39)),
+            WantedNetwork = r.GetString(40).Length == 0 ? null : r.GetString(40),
+            RefusedBy = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(41), StoreJson.Default.ListString) ?? []),
+        };
 
         private int Execute(string text, params (string Name, object? Value)[] parameters)
         {

@@ -37,11 +37,13 @@ public sealed class SqlDialect
     /// Makes writes that decide on the same <paramref name="key"/> (a network's addresses, a project's quota, a group's
     /// leases) wait for one another until they commit: an advisory lock on PostgreSQL, nothing on SQLite's one writer.
     /// </summary>
-    public void Serialize(DbConnection connection, DbTransaction? transaction, string key)
+    /// <param name="shared">Whether writes that take it shared may run together (and wait only for those that take it whole).</param>
+    public void Serialize(DbConnection connection, DbTransaction? transaction, string key, bool shared = false)
     {
         if (Replicated && transaction is not null)
         {
-            Store.Sql.Execute(connection, transaction, "SELECT pg_advisory_xact_lock(hashtext(@key))", ("@key", key));
+            Store.Sql.Execute(connection, transaction,
+                shared ? "SELECT pg_advisory_xact_lock_shared(hashtext(@key))" : "SELECT pg_advisory_xact_lock(hashtext(@key))", ("@key", key));
         }
     }
 }

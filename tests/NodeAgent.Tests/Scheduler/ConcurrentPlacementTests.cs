@@ -39,10 +39,11 @@ public sealed class ConcurrentPlacementTests : IAsyncLifetime
             await agents.HeartbeatAsync(new HeartbeatRequest { HostId = info.HostId, Capacity = info.Capacity, Load = new HostLoad { MemoryAvailableBytes = 6UL << 30 } });
         }
 
-        // The writer is held while all 45 requests plan, so every plan sees the same hosts and most choose the same one.
+        // On SQLite the one writer is held while all 45 requests plan, so every plan sees the same hosts and most choose the
+        // same one; on PostgreSQL a held transaction stops no other, and the 45 race through their claims at once.
         var inside = new ManualResetEventSlim();
         var release = new ManualResetEventSlim();
-        var held = Task.Run(() => _scheduler.Service<SqliteDatabase>().WriteAsync((_, _) =>
+        var held = Task.Run(() => _scheduler.Service<IStoreDatabase>().WriteAsync((_, _) =>
         {
             inside.Set();
             return release.Wait(TimeSpan.FromSeconds(30));

@@ -10,7 +10,9 @@ using NodeAgent.Scheduler.Images;
 namespace NodeAgent.Tests.Support;
 
 /// <summary>
-/// The real scheduler, in process, on a free loopback port, with its SQLite file in a fresh directory. Unless a
+/// The real scheduler, in process, on a free loopback port, with its SQLite file in a fresh directory; or, when
+/// NODEAGENT_TEST_STORE is <c>postgresql</c> (<see cref="TestStore"/>), with a fresh database of its own on the test
+/// PostgreSQL server, so every test that starts a scheduler runs against that engine too. Unless a
 /// test asks for an empty catalogue, the catalogue holds the images scheduler-only tests lease
 /// (<see cref="TestImages"/>): qcow2 images whose source is a file no agent fetches, so only a test with a
 /// real agent must add images it can fetch.
@@ -19,11 +21,14 @@ internal sealed class RunningScheduler : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private RunningScheduler(WebApplication app, Uri address, TempDirectory directory)
+    private readonly IDisposable? _database;
+
+    private RunningScheduler(WebApplication app, Uri address, TempDirectory directory, IDisposable? database)
     {
         _app = app;
         Address = address;
         Directory = directory;
+        _database = database;
     }
 
     public Uri Address { get; }
@@ -35,15 +40,28 @@ internal sealed class RunningScheduler : IAsyncDisposable
     public static async Task<RunningScheduler> StartAsync(Func<SchedulerOptions, SchedulerOptions>? configure = null, TimeProvider? time = null, bool emptyCatalogue = false)
     {
         var directory = new TempDirectory();
+        var postgres = TestStore.Postgres ? new Postgres.PostgresTestDatabase() : null;
         var options = new SchedulerOptions
         {
             Listen = [RpcListenAddress.Parse("http://127.0.0.1:0")],
             ImageListen = RpcListenAddress.Parse("http://127.0.0.1:0"),
-            DatabasePath = Path.Combine(directory.Path, "scheduler.db"),
+            DatabasePath = postgres?.ConnectionString ?? Path.Combine(directory.Path, "scheduler.db"),
+            ImageRepositoryPath = Path.Combine(directory.Path, "images"),
         };
         options = configure?.Invoke(options) ?? options;
-        var app = SchedulerApp.Build(options, logging => logging.ClearProviders(), time);
-        await app.StartAsync();
+        WebApplication app;
+        try
+        {
+            app = SchedulerApp.Build(options, logging => logging.ClearProviders(), time);
+            await app.StartAsync();
+        }
+        catch
+        {
+            postgres?.Dispose();
+            directory.Dispose();
+            throw;
+        }
+
         if (!emptyCatalogue)
         {
             var catalogue = app.Services.GetRequiredService<ImageCatalogue>();
@@ -54,7 +72,7 @@ internal sealed class RunningScheduler : IAsyncDisposable
             }
         }
 
-        return new RunningScheduler(app, new Uri(SchedulerApp.BoundAddresses(app).Single()), directory);
+        return new RunningScheduler(app, new Uri(SchedulerApp.BoundAddresses(app).Single()), directory, postgres);
     }
 
     public RpcChannel CreateChannel() => new(Address);
@@ -70,8 +88,25 @@ internal sealed class RunningScheduler : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _database?.Dispose();
         Directory.Dispose();
     }
+}
+
+/// <summary>
+/// Which engine the scheduler's store runs on in this test run: SQLite unless NODEAGENT_TEST_STORE is <c>postgresql</c>
+/// (`make test` runs the scheduler's tests once more that way).
+/// </summary>
+internal static class TestStore
+{
+    public const string Variable = "NODEAGENT_TEST_STORE";
+
+    public static bool Postgres { get; } = Environment.GetEnvironmentVariable(Variable) switch
+    {
+        null or "" or "sqlite" => false,
+        "postgresql" => true,
+        var other => throw new InvalidOperationException($"{Variable}={other} is not an engine the tests know: use sqlite or postgresql"),
+    };
 }
 
 /// <summary>A directory removed with everything in it when the test ends.</summary>

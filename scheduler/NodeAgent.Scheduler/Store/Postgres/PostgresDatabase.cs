@@ -25,8 +25,15 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
     /// <summary>How often the host cache is read again by default, for what other replicas wrote.</summary>
     public static readonly TimeSpan DefaultHostRefresh = TimeSpan.FromSeconds(1);
 
+    /// <summary>At most this many connections per replica unless the connection string says Max Pool Size.</summary>
+    public const int DefaultPoolSize = 20;
+
+    /// <summary>At most this many of a replica's write transactions run at once; the others wait their turn without a thread.</summary>
+    public const int MaxConcurrentWrites = 4;
+
     private readonly NpgsqlDataSource _source;
     private readonly Timer? _refresh;
+    private readonly SemaphoreSlim _writers = new(MaxConcurrentWrites);
 
     /// <summary>Opens the database and applies the schema; throws <see cref="StoreException"/> when either fails.</summary>
     /// <param name="hostRefresh">How often <see cref="Hosts"/> is read again (null: <see cref="DefaultHostRefresh"/>; <see cref="Timeout.InfiniteTimeSpan"/>: never).</param>
@@ -53,6 +60,13 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
         if (settings.MaxAutoPrepare == 0)
         {
             settings.MaxAutoPrepare = 64;
+        }
+
+        // Npgsql's default of 100 connections per replica would let three replicas take all of a default server's 100;
+        // 20 keep every core of the server busy and leave room. Say Max Pool Size=N to choose.
+        if (!connectionString.Contains("pool size", StringComparison.OrdinalIgnoreCase))
+        {
+            settings.MaxPoolSize = DefaultPoolSize;
         }
 
         Server = PostgresErrors.Describe(settings);
@@ -110,17 +124,30 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
 
     /// <summary>
     /// Runs <paramref name="work"/> in a READ COMMITTED transaction on a pooled connection and commits it; when the work
-    /// throws, nothing of it is kept. Writes of several callers (and replicas) run at once: what must not interleave
-    /// takes row locks (<see cref="HostClaims"/>) or relies on a UNIQUE constraint.
+    /// throws, nothing of it is kept. Writes of several callers (and replicas) run at once, at most
+    /// <see cref="MaxConcurrentWrites"/> of this replica's: what must not interleave takes locks (<see cref="SqlDialect"/>)
+    /// or relies on a UNIQUE constraint.
     /// </summary>
+    /// <remarks>
+    /// The work runs synchronously, and a write may wait on another's lock: unbounded, 200 requests waiting on one
+    /// network's addresses would hold 200 thread-pool threads, and the server would stop answering anything else.
+    /// </remarks>
     public Task<T> WriteAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, T> work, CancellationToken cancellationToken = default) =>
         RunAsync("writing to", async () =>
         {
-            await using var connection = await _source.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
-            var result = work(connection, transaction);
-            await transaction.CommitAsync(cancellationToken);
-            return result;
+            await _writers.WaitAsync(cancellationToken);
+            try
+            {
+                await using var connection = await _source.OpenConnectionAsync(cancellationToken);
+                await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+                var result = work(connection, transaction);
+                await transaction.CommitAsync(cancellationToken);
+                return result;
+            }
+            finally
+            {
+                _writers.Release();
+            }
         });
 
     /// <summary>
