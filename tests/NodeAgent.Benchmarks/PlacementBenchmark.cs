@@ -7,7 +7,8 @@ using NodeAgent.Rpc.Client;
 namespace NodeAgent.Benchmarks;
 
 /// <summary>
-/// The scheduler under load, as its own process (the Release build) with its SQLite store, driven over the real
+/// The scheduler under load, as its own process (the Release build) with its SQLite store, or as replicas sharing a
+/// PostgreSQL database (<see cref="PlacementCluster"/>), driven over the real
 /// protocol by simulated agents and clients in this process: for each cluster size, N hosts register (64 vCPUs,
 /// 256 GiB each), heartbeats are sent as fast as 64 concurrent senders manage for a while, then a stream of
 /// immediate leases is placed with 64 requests in flight. A placement is timed from the CreateLease call to its
@@ -19,14 +20,18 @@ public static class PlacementBenchmark
     private const int InFlight = 64;
 
     /// <param name="sizes">Each cluster: its hosts and how many live leases it holds before the measured ones are placed.</param>
-    public static async Task<string> RunAsync(IReadOnlyList<(int Hosts, int Live)> sizes, int leases, TimeSpan heartbeatWindow, string configuration)
+    /// <param name="postgres">Whether the store is PostgreSQL (a fresh database per size) rather than SQLite.</param>
+    /// <param name="replicas">How many scheduler processes share the PostgreSQL database; clients and hosts are spread over them.</param>
+    public static async Task<string> RunAsync(IReadOnlyList<(int Hosts, int Live)> sizes, int leases, TimeSpan heartbeatWindow, string configuration,
+        bool postgres = false, int replicas = 1)
     {
         var root = LeaseBenchmark.FindRoot();
         var program = Path.Combine(root, "scheduler/NodeAgent.Scheduler", "bin", configuration, "net9.0", "nodeagent-scheduler");
         var rows = new List<string>();
         foreach (var (hosts, live) in sizes)
         {
-            var row = await RunOneAsync(program, hosts, live, leases, heartbeatWindow);
+            await using var cluster = await PlacementCluster.StartAsync(program, postgres, replicas);
+            var row = await RunOneAsync(cluster, hosts, live, leases, heartbeatWindow);
             Console.WriteLine(row);
             rows.Add(row);
         }
@@ -37,7 +42,7 @@ public static class PlacementBenchmark
             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
             {string.Join("\n", rows)}
 
-            One scheduler process per size (`{configuration}` build, SQLite store in a temporary directory, default placement
+            {(postgres ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size sharing a fresh PostgreSQL 15 database on this machine (`{configuration}` build; the clients and hosts spread evenly over the replicas; memory is the largest replica's)" : $"One scheduler process per size (`{configuration}` build, SQLite store in a temporary directory")}, default placement
             options: sample 64), driven over gRPC on loopback from one client process. Placements: {InFlight} CreateLease
             calls in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
             (placed the same way, untimed), then up to 1,000 more with 4 in flight for the latency of a scheduler that is
@@ -49,70 +54,67 @@ public static class PlacementBenchmark
             the figure is what the ingest path takes (at the real rate every other one is written: 1,000 writes/s at
             10,000 hosts). Targets (issue 10): ≥ 10,000 placements/s at 10,000 hosts, p99 ≤ 10 ms, ≥ 50,000 heartbeats/s,
             placement cost flat from 1,000 to 10,000 hosts. Load average at the end: {load} on
-            {Environment.ProcessorCount} cores, shared by the scheduler and the client.
+            {Environment.ProcessorCount} cores, shared by the scheduler{(postgres ? "s, PostgreSQL" : "")} and the client.
             """;
     }
 
-    private static async Task<string> RunOneAsync(string program, int hosts, int live, int leases, TimeSpan heartbeatWindow)
+    private static async Task<string> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow)
     {
-        var work = Directory.CreateTempSubdirectory("nodeagent-bench-placement-").FullName;
-        using var scheduler = LeaseBenchmark.Start(program, "--listen", "http://127.0.0.1:0", "--database", Path.Combine(work, "s.db"),
-            "--image-listen", "none");
-        try
-        {
-            var address = (await LeaseBenchmark.WaitForAsync(scheduler, "listening on")).Split(' ')[^1];
-            using var channel = new RpcChannel(new Uri(address));
-            var agents = new AgentServiceClient(channel);
-            var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("bench"u8));
-            await new ImageServiceClient(channel).AddImageAsync(new AddImageRequest { Name = "bench", Url = "https://images.example/bench.qcow2", Sha256 = digest });
+        var channels = cluster.Channels;
+        var agents = channels.Select(c => new AgentServiceClient(c)).ToArray();
+        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("bench"u8));
+        await new ImageServiceClient(channels[0]).AddImageAsync(new AddImageRequest { Name = "bench", Url = "https://images.example/bench.qcow2", Sha256 = digest });
 
-            var ids = Enumerable.Range(0, hosts).Select(i => $"bench-{i:D5}").ToArray();
-            await ForAllAsync(ids, id => agents.RegisterHostAsync(new RegisterHostRequest { Host = Info(id) }));
-            var heartbeats = await HeartbeatsPerSecondAsync(agents, ids, heartbeatWindow);
+        // Host i always speaks to replica i mod N, as an agent keeps to the scheduler it reached.
+        var ids = Enumerable.Range(0, hosts).Select(i => $"bench-{i:D5}").ToArray();
+        AgentServiceClient AgentOf(string id) => agents[int.Parse(id.AsSpan(6), CultureInfo.InvariantCulture) % agents.Length];
+        await ForAllAsync(ids, id => AgentOf(id).RegisterHostAsync(new RegisterHostRequest { Host = Info(id) }));
+        var heartbeats = await HeartbeatsPerSecondAsync(AgentOf, ids, heartbeatWindow);
 
-            // While leases are placed, every host beats every 5 s as an agent does: hosts stay up past the TTL, and
-            // placement is measured under the heartbeat load of the cluster's size.
-            using var placing = new CancellationTokenSource();
-            var keepAlive = KeepAliveAsync(agents, ids, placing.Token);
-            var leaseClient = new LeaseServiceClient(channel);
-            await PlaceAsync(leaseClient, new double[live]);
-            var latencies = new double[leases];
-            var perSecond = await PlaceAsync(leaseClient, latencies);
-            // Latency as one client sees it when the scheduler is not saturated: 4 calls in flight.
-            var unloaded = new double[Math.Min(leases, 1000)];
-            await PlaceAsync(leaseClient, unloaded, inFlight: 4);
-            Array.Sort(unloaded);
-            await placing.CancelAsync();
-            await keepAlive;
-            Array.Sort(latencies);
-            // Every bench lease holds 1 vCPU: what the hosts hold counts the live leases without listing 100,000 of them.
-            var atEnd = 0L;
-            var next = string.Empty;
-            do
-            {
-                var page = await new HostServiceClient(channel).ListHostsAsync(new ListHostsRequest { PageSize = 5000, PageToken = next });
-                atEnd += page.Hosts.Sum(h => (long)h.Allocated.Vcpus);
-                next = page.NextPageToken;
-            }
-            while (next.Length > 0);
-            return string.Create(CultureInfo.InvariantCulture,
-                $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[leases / 2]:0.0} ms | {latencies[(int)(leases * 0.99)]:0.0} ms | " +
-                $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {heartbeats:N0} | {ResidentMib(scheduler.Id):0.0} MiB |");
-        }
-        finally
+        // While leases are placed, every host beats every 5 s as an agent does: hosts stay up past the TTL, and
+        // placement is measured under the heartbeat load of the cluster's size.
+        using var placing = new CancellationTokenSource();
+        var keepAlive = KeepAliveAsync(AgentOf, ids, placing.Token);
+        var leaseClients = channels.Select(c => new LeaseServiceClient(c)).ToArray();
+        await PlaceAsync(leaseClients, new double[live]);
+        var latencies = new double[leases];
+        var perSecond = await PlaceAsync(leaseClients, latencies);
+        // Latency as one client sees it when the scheduler is not saturated: 4 calls in flight.
+        var unloaded = new double[Math.Min(leases, 1000)];
+        await PlaceAsync(leaseClients, unloaded, inFlight: 4);
+        Array.Sort(unloaded);
+        await placing.CancelAsync();
+        await keepAlive;
+        Array.Sort(latencies);
+        // Every bench lease holds 1 vCPU: what the hosts hold counts the live leases without listing 100,000 of them.
+        // A replica learns what the others placed when it reads its hosts again, every second.
+        if (channels.Count > 1)
         {
-            scheduler.Kill(entireProcessTree: true);
-            Directory.Delete(work, recursive: true);
+            await Task.Delay(TimeSpan.FromSeconds(2));
         }
+
+        var atEnd = 0L;
+        var next = string.Empty;
+        do
+        {
+            var page = await new HostServiceClient(channels[0]).ListHostsAsync(new ListHostsRequest { PageSize = 5000, PageToken = next });
+            atEnd += page.Hosts.Sum(h => (long)h.Allocated.Vcpus);
+            next = page.NextPageToken;
+        }
+        while (next.Length > 0);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[leases / 2]:0.0} ms | {latencies[(int)(leases * 0.99)]:0.0} ms | " +
+            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {heartbeats:N0} | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB |");
     }
 
     /// <summary>Places one lease per entry of <paramref name="latencies"/>, <paramref name="inFlight"/> at a time, recording each one's time; returns placements per second.</summary>
-    private static async Task<double> PlaceAsync(LeaseServiceClient leases, double[] latencies, int inFlight = InFlight)
+    private static async Task<double> PlaceAsync(LeaseServiceClient[] clients, double[] latencies, int inFlight = InFlight)
     {
         var next = -1;
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, inFlight).Select(async _ =>
+        await Task.WhenAll(Enumerable.Range(0, inFlight).Select(async caller =>
         {
+            var leases = clients[caller % clients.Length];
             int i;
             while ((i = Interlocked.Increment(ref next)) < latencies.Length)
             {
@@ -129,13 +131,13 @@ public static class PlacementBenchmark
     }
 
     /// <summary>A heartbeat from every host every 5 s (the default interval), 16 at a time, until cancelled.</summary>
-    private static async Task KeepAliveAsync(AgentServiceClient agents, string[] ids, CancellationToken cancellationToken)
+    private static async Task KeepAliveAsync(Func<string, AgentServiceClient> agents, string[] ids, CancellationToken cancellationToken)
     {
         var round = TimeSpan.FromSeconds(5);
         while (!cancellationToken.IsCancellationRequested)
         {
             var started = Stopwatch.StartNew();
-            await ForAllAsync(ids, id => agents.HeartbeatAsync(Beat(id, 0)), inFlight: 16);
+            await ForAllAsync(ids, id => agents(id).HeartbeatAsync(Beat(id, 0)), inFlight: 16);
             try
             {
                 await Task.Delay(round - started.Elapsed > TimeSpan.Zero ? round - started.Elapsed : TimeSpan.Zero, cancellationToken);
@@ -154,7 +156,7 @@ public static class PlacementBenchmark
         Load = new HostLoad { CpuUtilization = (i % 100) / 100.0, MemoryAvailableBytes = 128UL << 30 },
     };
 
-    private static async Task<double> HeartbeatsPerSecondAsync(AgentServiceClient agents, string[] ids, TimeSpan window)
+    private static async Task<double> HeartbeatsPerSecondAsync(Func<string, AgentServiceClient> agents, string[] ids, TimeSpan window)
     {
         long sent = 0;
         var clock = Stopwatch.StartNew();
@@ -163,7 +165,7 @@ public static class PlacementBenchmark
             for (var i = sender; clock.Elapsed < window; i += InFlight)
             {
                 var id = ids[i % ids.Length];
-                await agents.HeartbeatAsync(Beat(id, i));
+                await agents(id).HeartbeatAsync(Beat(id, i));
                 Interlocked.Increment(ref sent);
             }
         }));

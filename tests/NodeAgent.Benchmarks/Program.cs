@@ -6,7 +6,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
 // nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
-// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--heartbeat-seconds S] [--write docs/benchmarks.md]
+// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
@@ -75,10 +75,22 @@ switch (command)
         }).ToList();
         var placementLeases = int.Parse(Option("--leases") ?? "2000", System.Globalization.CultureInfo.InvariantCulture);
         var heartbeatSeconds = double.Parse(Option("--heartbeat-seconds") ?? "10", System.Globalization.CultureInfo.InvariantCulture);
-        var placementBody = await PlacementBenchmark.RunAsync(placementSizes, placementLeases, TimeSpan.FromSeconds(heartbeatSeconds), Option("--configuration") ?? "Release");
+        var postgres = (Option("--store") ?? "sqlite") switch
+        {
+            "sqlite" => false,
+            "postgresql" => true,
+            var store => throw new ArgumentException($"--store: '{store}' is not sqlite or postgresql"),
+        };
+        var replicas = int.Parse(Option("--replicas") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
+        var placementBody = await PlacementBenchmark.RunAsync(
+            placementSizes, placementLeases, TimeSpan.FromSeconds(heartbeatSeconds), Option("--configuration") ?? "Release", postgres, replicas);
         if (Option("--write") is { } placementPath)
         {
-            BenchmarkReport.Write(placementPath, "placement", "Scheduler placement and heartbeat throughput by cluster size (SQLite)", "make bench-placement", placementBody);
+            var (section, title, make) = postgres
+                ? ($"placement-postgresql-{replicas}", $"Scheduler placement and heartbeat throughput by cluster size (PostgreSQL, {replicas} replica{(replicas == 1 ? "" : "s")})",
+                    "make bench-placement-postgresql")
+                : ("placement", "Scheduler placement and heartbeat throughput by cluster size (SQLite)", "make bench-placement");
+            BenchmarkReport.Write(placementPath, section, title, make, placementBody);
         }
 
         return 0;

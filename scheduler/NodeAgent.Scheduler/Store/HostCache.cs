@@ -72,16 +72,23 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     }
 
     /// <summary>
-    /// Reads every row from the database again: on opening it, after a commit that failed once its writes were put
-    /// here, and, with replicas, every second or so for what the others wrote. A heartbeat kept only here that is newer
-    /// than the row's stays (<see cref="WithNewerHeartbeat"/>).
+    /// Reads every row from the database again, and forgets hosts that are not there: on opening it, and after a commit
+    /// that failed once its writes were put here. Call when no write is under way (SQLite's writer does), or a host
+    /// registered meanwhile would be forgotten. A heartbeat kept only here that is newer than the row's stays.
     /// </summary>
-    public void Reload()
+    public void Reload() => Merge(load(), complete: true);
+
+    /// <summary>
+    /// Reads every row from the database again, while others write (with replicas, every second or so, for what the
+    /// other replicas wrote): rows read replace those here, keeping a newer heartbeat; no host is forgotten.
+    /// </summary>
+    public void Refresh() => Merge(load(), complete: false);
+
+    private void Merge(IReadOnlyList<HostRecord> loaded, bool complete)
     {
-        var loaded = load();
         lock (_gate)
         {
-            if (loaded.Count < _byId.Count)
+            if (complete && loaded.Count < _byId.Count)
             {
                 // A host that is not in the database (its registration was never committed) leaves.
                 var ids = loaded.Select(r => r.Id).ToHashSet();

@@ -17,9 +17,19 @@ public sealed partial class LeaseStore
         /// <summary>Where a lease's charged time ends: its expiry, or when it ended or failed if that was earlier.</summary>
         private string ChargedUntil => $"CASE WHEN state IN ('ended', 'failed') THEN {sql.Least("updated_at", "expires_at")} ELSE expires_at END";
 
-        /// <remarks>A write that reads a project's quota is admitting a lease against it: the next such write waits for it.</remarks>
+        /// <remarks>
+        /// A write that reads a project's quota is admitting a lease against it: when the quota limits anything, the next
+        /// such write of the project waits for it (with replicas), and reads the use this one adds. A project without
+        /// limits admits everything, and its writes need not wait for one another.
+        /// </remarks>
         public ProjectQuota QuotaOf(string project)
         {
+            var quota = QuotaRows.Read(connection, transaction, project);
+            if (!sql.Replicated || transaction is null || (quota.Own.IsEmpty && quota.Default.IsEmpty))
+            {
+                return quota;
+            }
+
             sql.Serialize(connection, transaction, "quota:" + project);
             return QuotaRows.Read(connection, transaction, project);
         }

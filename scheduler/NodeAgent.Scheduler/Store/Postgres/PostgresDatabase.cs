@@ -84,7 +84,7 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
                 using var command = Store.Sql.Command(c, null, HostRows.Select + " ORDER BY h.host_id");
                 return HostRows.ReadAll(command);
             }));
-            Hosts.Reload();
+            Hosts.Refresh();
         }
         catch
         {
@@ -205,7 +205,7 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
     {
         try
         {
-            Hosts.Reload();
+            Hosts.Refresh();
         }
         catch (Exception e) when (e is StoreException or ObjectDisposedException or InvalidOperationException)
         {
