@@ -101,7 +101,8 @@ public sealed class SchedulerCommandLine
             here, and agents download them from --image-url. Created if missing (mode 0750). Uploads in progress
             are written beside their final name as HEX.upload-RANDOM and renamed when their digest checks out;
             leftovers of a killed scheduler are removed at start. Give it a file system with room for every
-            saved image. Default: the directory `images` beside the --database file.
+            saved image. Default: the directory `images` beside the --database file (with PostgreSQL,
+            /var/lib/nodeagent-scheduler/images). Replicas each need their own, or one they share.
             """,
     };
 

@@ -76,8 +76,21 @@ public sealed record SchedulerOptions
         DefaultNetwork is null ? (Networks.Count > 0 ? Networks[0] : null) : Networks.FirstOrDefault(n => n.Name == DefaultNetwork);
 
     /// <summary>Every problem with these options at once, each naming the setting and what is allowed.</summary>
-    private string DatabaseFileOrDefault =>
-        DatabasePath.Length > 0 && Store.DatabaseLocation.Parse(DatabasePath) is Store.DatabaseLocation.SqliteFile file ? file.Path : DefaultDatabasePath;
+    /// <summary>The SQLite file, or the default one's path when the database is PostgreSQL (or not valid: <see cref="Validate"/> says so).</summary>
+    private string DatabaseFileOrDefault
+    {
+        get
+        {
+            try
+            {
+                return Store.DatabaseLocation.Parse(DatabasePath) is Store.DatabaseLocation.SqliteFile file ? file.Path : DefaultDatabasePath;
+            }
+            catch (ArgumentException)
+            {
+                return DefaultDatabasePath;
+            }
+        }
+    }
 
     public IReadOnlyList<string> Validate()
     {

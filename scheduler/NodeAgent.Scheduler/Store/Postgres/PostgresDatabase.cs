@@ -7,8 +7,9 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 /// <summary>
 /// The scheduler's PostgreSQL database: one pooled data source for a connection string, with the schema brought to
 /// the newest version when it opens (<see cref="PostgresSchema"/>). Several scheduler replicas may open the same
-/// database. Each write is its own READ COMMITTED transaction, whatever the server's default: a placement's
-/// <see cref="HostClaims.TryClaim"/> relies on it re-checking a host row that another replica changed meanwhile.
+/// database. Each write is its own READ COMMITTED transaction, whatever the server's default: each statement sees
+/// what other replicas committed before it started, and a write that waited for another's lock reads what that one
+/// wrote (LeaseStore.Hosts.cs checks a claimed host against its row that way).
 /// Every <see cref="NpgsqlException"/> leaves as a <see cref="StoreException"/> that names the server (never the password).
 /// </summary>
 /// <remarks>

@@ -235,7 +235,7 @@ internal static class PostgresSchema
         // 6: what the leases on a host hold, kept on the host's row by triggers, as SQLite step 17 does: a lease holds its
         // vCPUs, memory and disks (root and data) while starting, running, stopped, paused or stopping. The update
         // trigger fires on the same columns; it takes off what the old row held and adds what the new row holds.
-        // A placement's claim (HostClaims) adds nothing itself: the lease it then writes is counted here, once. The first
+        // A placement adds nothing to held_* itself: the lease it writes is counted here, once. The first
         // UPDATE counts the leases already there, as SQLite's step 17 does (none, on a database new with this step).
         $"""
         UPDATE hosts SET
