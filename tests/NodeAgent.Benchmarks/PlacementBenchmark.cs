@@ -42,8 +42,10 @@ public static class PlacementBenchmark
             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
             {string.Join("\n", rows)}
 
-            {(postgres ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size sharing a fresh PostgreSQL 15 database on this machine (`{configuration}` build; the clients and hosts spread evenly over the replicas; memory is the largest replica's)" : $"One scheduler process per size (`{configuration}` build, SQLite store in a temporary directory")}, default placement
-            options: sample 64), driven over gRPC on loopback from one client process. Placements: {InFlight} CreateLease
+            {(postgres
+                ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size on one fresh PostgreSQL 15 database on this machine (`{configuration}` build, default placement options: sample 64; the clients and hosts spread evenly over the replicas; memory is the largest replica's)"
+                : $"One scheduler process per size (`{configuration}` build, SQLite store in a temporary directory, default placement options: sample 64)")},
+            driven over gRPC on loopback from one client process. Placements: {InFlight} CreateLease
             calls in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
             (placed the same way, untimed), then up to 1,000 more with 4 in flight for the latency of a scheduler that is
             not saturated (with 64 in flight, p50 is mostly waiting in line); all while every host sends a heartbeat

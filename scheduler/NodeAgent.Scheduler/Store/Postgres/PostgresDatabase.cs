@@ -21,7 +21,7 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDisposable
 {
     /// <summary>How often a write that lost a race with another writer is run again before its caller hears of it.</summary>
-    public const int MaxAttempts = 8;
+    public const int MaxAttempts = 32;
 
     /// <summary>How often the host cache is read again by default, for what other replicas wrote.</summary>
     public static readonly TimeSpan DefaultHostRefresh = TimeSpan.FromSeconds(1);
@@ -35,11 +35,15 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
     private readonly NpgsqlDataSource _source;
     private readonly Timer? _refresh;
     private readonly SemaphoreSlim _writers = new(MaxConcurrentWrites);
+    private readonly Random _jitter;
+    private long _refreshedAt;
 
     /// <summary>Opens the database and applies the schema; throws <see cref="StoreException"/> when either fails.</summary>
     /// <param name="hostRefresh">How often <see cref="Hosts"/> is read again (null: <see cref="DefaultHostRefresh"/>; <see cref="Timeout.InfiniteTimeSpan"/>: never).</param>
-    public PostgresDatabase(string connectionString, TimeSpan? hostRefresh = null)
+    /// <param name="random">Where the waits between a write's attempts come from (the shared generator unless a test passes its own).</param>
+    public PostgresDatabase(string connectionString, TimeSpan? hostRefresh = null, Random? random = null)
     {
+        _jitter = random ?? Random.Shared;
         NpgsqlConnectionStringBuilder settings;
         try
         {
@@ -176,10 +180,19 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
                     throw new StoreException(
                         $"host {e.Current.Id} changed under {MaxAttempts} attempts in a row to place on it (other replicas are placing there too); try again", e);
                 }
+
+                // A second miss says the cache is behind on more than one host: read it all again (at most every 100 ms).
+                if (attempt > 1)
+                {
+                    RefreshHostsAtMostEvery(TimeSpan.FromMilliseconds(100));
+                }
             }
             catch (StoreException e) when (attempt < MaxAttempts && e.InnerException is PostgresException { SqlState: "40001" or "40P01" or "23505" })
             {
             }
+
+            // Writers that collided wait a little, each a different while, so they do not collide again at once.
+            await Task.Delay(TimeSpan.FromMilliseconds(_jitter.Next(0, Math.Min(attempt, 10) + 1)), cancellationToken);
         }
     }
 
@@ -199,6 +212,16 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
         }
 
         await _source.DisposeAsync();
+    }
+
+    private void RefreshHostsAtMostEvery(TimeSpan interval)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _refreshedAt);
+        if (now - last >= interval.TotalMilliseconds && Interlocked.CompareExchange(ref _refreshedAt, now, last) == last)
+        {
+            RefreshHosts();
+        }
     }
 
     /// <summary>Reads <see cref="Hosts"/> again; a server that cannot be read now is tried again at the next tick (the writes say why).</summary>
