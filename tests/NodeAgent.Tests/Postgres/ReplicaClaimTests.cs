@@ -24,6 +24,10 @@ public sealed class ReplicaClaimTests : IDisposable
         LeaseId.Parse(id), "alice", "debian-12", new Resources(vcpus, 1L << 30, 1L << 30), LeaseState.Running, "running", Host,
         Now, Now.AddHours(1), Now, null, PowerState.Running);
 
+    /// <summary>Registers h1, 8 vCPUs, through <paramref name="replica"/>.</summary>
+    private static Task RegisterAsync(PostgresDatabase replica) => new HostStore(replica).UpsertAsync(
+        new HostRegistration(Host, "h1", "test", "x86_64", "qemu", new Resources(8, 64L << 30, 1L << 40), new Dictionary<string, string>(), []), Now);
+
     /// <summary>What a placement does: choose among the hosts the session shows, then write the lease there.</summary>
     private static bool PlaceIfItFits(ILeaseSession session, Lease lease, ref int attempts)
     {
@@ -43,8 +47,7 @@ public sealed class ReplicaClaimTests : IDisposable
     {
         using var a = Replica();
         using var b = Replica();
-        await new HostStore(a).UpsertAsync(new HostRegistration(Host, "h1", "test", "x86_64", "qemu", new Resources(8, 64L << 30, 1L << 40),
-            new Dictionary<string, string>(), []), Now);
+        await RegisterAsync(a);
         b.Hosts.Refresh();
         Assert.Equal(0, a.Hosts.Find(Host)!.Allocated.Vcpus);
 
@@ -65,8 +68,7 @@ public sealed class ReplicaClaimTests : IDisposable
     {
         using var a = Replica();
         using var b = Replica();
-        await new HostStore(a).UpsertAsync(new HostRegistration(Host, "h1", "test", "x86_64", "qemu", new Resources(8, 64L << 30, 1L << 40),
-            new Dictionary<string, string>(), []), Now);
+        await RegisterAsync(a);
         await new LeaseStore(b).WriteAsync(s => { s.Insert(Running("w-fromb", 2)); return 0; });
 
         var attempts = 0;
