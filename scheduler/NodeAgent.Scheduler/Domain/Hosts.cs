@@ -65,6 +65,9 @@ public sealed record HostRecord(
     /// <summary>Whether an operator lets the scheduler place new workspaces here; enabled unless one changed it.</summary>
     public HostAdmin Admin { get; init; } = HostAdmin.Default;
 
+    /// <summary>How many of its leases are stopping: their workspaces are being removed (kept by the store's triggers).</summary>
+    public int StoppingLeases { get; init; }
+
     /// <summary>What is left for new leases: capacity less what leases hold and what foreign domains use.</summary>
     public Resources Free => new(
         Registration.Capacity.Vcpus - Allocated.Vcpus - Load.Foreign.Vcpus,

@@ -105,6 +105,8 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
     public HostRecord Get(HostId id) => store.Find(id) ?? throw new HostNotFoundException(id);
 
+    public HostRecord? Find(HostId id) => store.Find(id);
+
     public HostHealth HealthOf(HostRecord host) => host.HealthAt(time.GetUtcNow(), HeartbeatTtl);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Host {HostId} registered ({Hostname}, {Vcpus} vCPUs, {MemoryBytes} bytes of memory)")]

@@ -145,7 +145,7 @@ internal static class HostRows
                h.capacity_disk_bytes, h.labels, h.features, h.registered_at, h.last_heartbeat_at, h.load_cpu,
                h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces, h.desired_version,
                h.held_vcpus, h.held_memory_bytes, h.held_disk_bytes, h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason,
-               h.networks, h.admin_state, h.admin_reason, h.drain_deadline, h.admin_since, h.admin_by
+               h.networks, h.admin_state, h.admin_reason, h.drain_deadline, h.admin_since, h.admin_by, h.stopping_leases
         FROM hosts h
         """;
 
@@ -193,6 +193,7 @@ internal static class HostRows
                 r.IsDBNull(26) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(26)),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(27)),
                 r.GetString(28)),
+            StoppingLeases = r.GetInt32(29),
         };
     }
 

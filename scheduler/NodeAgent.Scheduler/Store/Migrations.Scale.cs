@@ -1,6 +1,6 @@
 namespace NodeAgent.Scheduler.Store;
 
-/// <summary>Schema steps 17 to 19: what a cluster of 10,000 hosts and 100,000 leases needs (docs/scale.md).</summary>
+/// <summary>Schema steps 17 to 20: what a cluster of 10,000 hosts and 100,000 leases needs (docs/scale.md).</summary>
 internal static partial class Migrations
 {
     /// <summary>A property, not a field: it is read while <see cref="Steps"/> is initialized, whatever the order of the files.</summary>
@@ -58,6 +58,28 @@ internal static partial class Migrations
             holder TEXT NOT NULL,
             held_until INTEGER NOT NULL
         ) STRICT;
+        """,
+
+        // 20: how many leases on a host are stopping (their workspaces being removed), kept on the host's row by
+        // triggers: a heartbeat asks the database which of them the host no longer has only when there are any.
+        """
+        ALTER TABLE hosts ADD COLUMN stopping_leases INTEGER NOT NULL DEFAULT 0;
+        UPDATE hosts SET stopping_leases = (SELECT COUNT(*) FROM leases l WHERE l.host_id = hosts.host_id AND l.state = 'stopping');
+        CREATE TRIGGER leases_stopping_on_insert AFTER INSERT ON leases
+        WHEN NEW.host_id IS NOT NULL AND NEW.state = 'stopping'
+        BEGIN
+            UPDATE hosts SET stopping_leases = stopping_leases + 1 WHERE host_id = NEW.host_id;
+        END;
+        CREATE TRIGGER leases_stopping_on_update AFTER UPDATE OF state, host_id ON leases
+        BEGIN
+            UPDATE hosts SET stopping_leases = stopping_leases - 1 WHERE host_id = OLD.host_id AND OLD.state = 'stopping';
+            UPDATE hosts SET stopping_leases = stopping_leases + 1 WHERE host_id = NEW.host_id AND NEW.state = 'stopping';
+        END;
+        CREATE TRIGGER leases_stopping_on_delete AFTER DELETE ON leases
+        WHEN OLD.host_id IS NOT NULL AND OLD.state = 'stopping'
+        BEGIN
+            UPDATE hosts SET stopping_leases = stopping_leases - 1 WHERE host_id = OLD.host_id;
+        END;
         """,
     ];
 }

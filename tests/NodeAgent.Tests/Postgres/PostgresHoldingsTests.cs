@@ -43,6 +43,7 @@ public sealed class PostgresHoldingsTests : IDisposable
         var random = new Random(17);
         var leases = new List<string>();
         var holding = 0;
+        var stoppingSeen = 0L;
         for (var step = 0; step < 500; step++)
         {
             var change = Change(random, leases, step);
@@ -57,7 +58,16 @@ public sealed class PostgresHoldingsTests : IDisposable
                     $"after step {step} ({change.Sql.Split('\n')[0]}): {id} holds {held} in PostgreSQL, {inSqlite[id]} in SQLite; its leases sum to {sum}");
                 holding += held.Vcpus > 0 ? 1 : 0;
             }
+
+            var stopping = StoppingCounts(postgres);
+            Assert.True(stopping.All(h => h.Value.Counted == h.Value.Leases) && stopping.SequenceEqual(StoppingCounts(_sqlite)),
+                $"after step {step}: stopping leases counted on the hosts (counted/leases) are " +
+                string.Join(", ", stopping.Select(h => $"{h.Key} {h.Value.Counted}/{h.Value.Leases}")) + " in PostgreSQL and " +
+                string.Join(", ", StoppingCounts(_sqlite).Select(h => $"{h.Key} {h.Value.Counted}/{h.Value.Leases}")) + " in SQLite");
+            stoppingSeen += stopping.Sum(h => h.Value.Leases);
         }
+
+        Assert.True(stoppingSeen > 100, "the random changes should leave leases stopping now and then");
 
         Assert.True(holding > 500, "the random changes should leave hosts holding something most of the time");
     }
@@ -136,6 +146,22 @@ public sealed class PostgresHoldingsTests : IDisposable
         }
 
         command.ExecuteNonQuery();
+    }
+
+    /// <summary>Per host, the stopping leases its row counts (schema step 20 / 9) and those its leases say.</summary>
+    private static SortedDictionary<string, (long Counted, long Leases)> StoppingCounts(System.Data.Common.DbConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT h.host_id, h.stopping_leases, (SELECT COUNT(*) FROM leases l WHERE l.host_id = h.host_id AND l.state = 'stopping') FROM hosts h";
+        using var r = command.ExecuteReader();
+        var counts = new SortedDictionary<string, (long, long)>(StringComparer.Ordinal);
+        while (r.Read())
+        {
+            counts[r.GetString(0)] = (Convert.ToInt64(r.GetValue(1), System.Globalization.CultureInfo.InvariantCulture),
+                Convert.ToInt64(r.GetValue(2), System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return counts;
     }
 
     private Dictionary<string, Resources> HeldInSqlite()

@@ -5,8 +5,8 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 
 /// <summary>
 /// The scheduler's schema on PostgreSQL, as an ordered list of steps recorded in <c>schema_migrations</c>, like
-/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 8 build
-/// what SQLite has after its step 19 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
+/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 9 build
+/// what SQLite has after its step 20 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
 /// CHECK, UNIQUE and foreign-key constraints, indexes (partial ones included) and the held_* triggers.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>The SQLite schema step (<see cref="Migrations.Latest"/>) these steps equal; a new SQLite step needs a new step here.</summary>
-    public const int SqliteStep = 19;
+    public const int SqliteStep = 20;
 
     /// <summary>The key of the advisory lock schema changes take ("NodeAgnt" as a big-endian 64-bit integer); advisory locks are per database.</summary>
     public const long AdvisoryLockKey = 5651846443425033844;
@@ -295,6 +295,42 @@ internal static class PostgresSchema
             holder text NOT NULL,
             held_until bigint NOT NULL
         );
+        """,
+
+        // 9: how many leases on a host are stopping, kept on the host's row by triggers (SQLite step 20).
+        """
+        ALTER TABLE hosts ADD COLUMN stopping_leases integer NOT NULL DEFAULT 0;
+        UPDATE hosts SET stopping_leases = (SELECT COUNT(*) FROM leases l WHERE l.host_id = hosts.host_id AND l.state = 'stopping');
+
+        CREATE FUNCTION leases_stopping_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE hosts SET stopping_leases = stopping_leases + 1 WHERE host_id = NEW.host_id;
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER leases_stopping_on_insert AFTER INSERT ON leases FOR EACH ROW
+        WHEN (NEW.host_id IS NOT NULL AND NEW.state = 'stopping')
+        EXECUTE FUNCTION leases_stopping_on_insert();
+
+        CREATE FUNCTION leases_stopping_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE hosts SET stopping_leases = stopping_leases - 1 WHERE host_id = OLD.host_id AND OLD.state = 'stopping';
+            UPDATE hosts SET stopping_leases = stopping_leases + 1 WHERE host_id = NEW.host_id AND NEW.state = 'stopping';
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER leases_stopping_on_update AFTER UPDATE OF state, host_id ON leases
+        FOR EACH ROW EXECUTE FUNCTION leases_stopping_on_update();
+
+        CREATE FUNCTION leases_stopping_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE hosts SET stopping_leases = stopping_leases - 1 WHERE host_id = OLD.host_id;
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER leases_stopping_on_delete AFTER DELETE ON leases FOR EACH ROW
+        WHEN (OLD.host_id IS NOT NULL AND OLD.state = 'stopping')
+        EXECUTE FUNCTION leases_stopping_on_delete();
         """,
     ];
 
