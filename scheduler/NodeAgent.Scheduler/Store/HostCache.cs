@@ -18,6 +18,7 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 {
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<HostId, Slot> _byId = new();
+    private long _puts;
     private Slot[]? _ordered = [];
 
     /// <summary>Every host, ordered by id. A live view: a host's entry may be replaced while the caller reads.</summary>
@@ -42,13 +43,15 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     {
         lock (_gate)
         {
+            _puts++;
             if (_byId.TryGetValue(record.Id, out var slot))
             {
                 slot.Record = WithNewerHeartbeat(record, slot.Record);
+                slot.PutAt = _puts;
                 return;
             }
 
-            _byId[record.Id] = new Slot(record);
+            _byId[record.Id] = new Slot(record) { PutAt = _puts };
             Volatile.Write(ref _ordered, null);
         }
     }
@@ -76,15 +79,26 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     /// that failed once its writes were put here. Call when no write is under way (SQLite's writer does), or a host
     /// registered meanwhile would be forgotten. A heartbeat kept only here that is newer than the row's stays.
     /// </summary>
-    public void Reload() => Merge(load(), complete: true);
+    public void Reload() => Merge(load(), complete: true, since: long.MaxValue);
 
     /// <summary>
     /// Reads every row from the database again, while others write (with replicas, every second or so, for what the
-    /// other replicas wrote): rows read replace those here, keeping a newer heartbeat; no host is forgotten.
+    /// other replicas wrote): rows read replace those here, keeping a newer heartbeat; no host is forgotten. A row put
+    /// here after the read began is kept, since the read may not have seen its commit.
     /// </summary>
-    public void Refresh() => Merge(load(), complete: false);
+    public void Refresh()
+    {
+        long since;
+        lock (_gate)
+        {
+            since = _puts;
+        }
 
-    private void Merge(IReadOnlyList<HostRecord> loaded, bool complete)
+        Merge(load(), complete: false, since);
+    }
+
+    /// <param name="since">Rows put here after this many puts are newer than what was loaded, and stay.</param>
+    private void Merge(IReadOnlyList<HostRecord> loaded, bool complete, long since)
     {
         lock (_gate)
         {
@@ -104,7 +118,10 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
             {
                 if (_byId.TryGetValue(record.Id, out var slot))
                 {
-                    slot.Record = WithNewerHeartbeat(record, slot.Record);
+                    if (slot.PutAt <= since)
+                    {
+                        slot.Record = WithNewerHeartbeat(record, slot.Record);
+                    }
                 }
                 else
                 {
@@ -128,6 +145,9 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     private sealed class Slot(HostRecord record)
     {
         private HostRecord _record = record;
+
+        /// <summary>The count of puts when this row was last put (written under the cache's lock).</summary>
+        public long PutAt { get; set; }
 
         public HostRecord Record
         {
