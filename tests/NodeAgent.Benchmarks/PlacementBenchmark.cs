@@ -43,7 +43,7 @@ public static class PlacementBenchmark
             {string.Join("\n", rows)}
 
             {(postgres
-                ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size on one fresh PostgreSQL 15 database on this machine (`{configuration}` build, default placement options: sample 64; the clients and hosts spread evenly over the replicas; memory is the largest replica's)"
+                ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size on one fresh PostgreSQL 15 database on this machine (`{configuration}` build, default placement options: sample 64; the clients and hosts spread evenly over the replicas; memory is the largest replica's; live leases at the end as one replica shows them 2 s after the last placement, when it may not yet have read every other replica's last ones)"
                 : $"One scheduler process per size (`{configuration}` build, SQLite store in a temporary directory, default placement options: sample 64)")},
             driven over gRPC on loopback from one client process. Placements: {InFlight} CreateLease
             calls in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
