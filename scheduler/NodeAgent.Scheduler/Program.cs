@@ -34,6 +34,7 @@ return await commandLine.Service.RunAsync(commandLine.Root, args, async configur
         Console.WriteLine($"nodeagent-scheduler listening on {address}");
     }
 
+    Console.WriteLine($"nodeagent-scheduler store: {options.Database.Describe()}");
     var images = app.Services.GetRequiredService<ImageRepository>();
     Console.WriteLine(images.PublicUrl is { } imagesUrl
         ? $"nodeagent-scheduler image repository at {imagesUrl}, files in {images.Directory}"

@@ -120,7 +120,7 @@ public abstract record DatabaseLocation
     /// <summary>An SQLite database file.</summary>
     public sealed record SqliteFile(string Path) : DatabaseLocation
     {
-        public override string Describe() => Path;
+        public override string Describe() => "sqlite " + Path;
     }
 
     /// <summary>A PostgreSQL database.</summary>

@@ -207,6 +207,9 @@ public sealed class ReplicaFailoverTests(ITestOutputHelper output) : IAsyncLifet
              "--database", settings.ConnectionString, "--network", "lab=10.80.0.0/16,gateway=10.80.0.1", "--config", "none"],
             new Dictionary<string, string> { ["PGPASSWORD"] = password });
         await _replicas[index]!.WaitForLineAsync("nodeagent-scheduler listening on", ServiceProcesses.StartTimeout);
+        var store = await _replicas[index]!.WaitForLineAsync("nodeagent-scheduler store:", ServiceProcesses.StartTimeout);
+        Assert.Contains($"store: postgresql {settings.Host}:{settings.Port}/{_database.Name} as {settings.Username}", store, StringComparison.Ordinal);
+        Assert.DoesNotContain("password", _replicas[index]!.Output, StringComparison.OrdinalIgnoreCase);
     }
 
     private static CreateLeaseRequest Request(string requestId) => new()

@@ -11,8 +11,13 @@ public sealed class DatabaseLocationTests
     [InlineData("/var/lib/nodeagent-scheduler/scheduler.db")]
     [InlineData("scheduler.db")]
     [InlineData("/srv/state=1/s.db")]
-    public void Parse_APath_IsAnSqliteFile(string path) =>
-        Assert.Equal(path, Assert.IsType<DatabaseLocation.SqliteFile>(DatabaseLocation.Parse(path)).Path);
+    public void Parse_APath_IsAnSqliteFile(string path)
+    {
+        var location = DatabaseLocation.Parse(path);
+
+        Assert.Equal(path, Assert.IsType<DatabaseLocation.SqliteFile>(location).Path);
+        Assert.Equal("sqlite " + path, location.Describe());
+    }
 
     [Fact]
     public void Parse_APostgresqlUri_TakesEveryPart_AndNeverShowsThePassword()
