@@ -34,13 +34,20 @@ guest=$(tests/guest/build-guest.sh | tail -1)
 echo "test guest: $guest"
 
 step "3. Start the scheduler (SQLite: $work/scheduler.db, images: $work/repository) and one agent, on loopback"
-"$scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" \
+"$scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" --admin-token-file "$work/admin.token" \
   --image-listen http://127.0.0.1:0 --image-repository "$work/repository" >"$work/scheduler.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$work/scheduler.log" && break; sleep 0.1; done
 export WS_SCHEDULER=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/scheduler.log" | head -1)
 [ -n "$WS_SCHEDULER" ] || { cat "$work/scheduler.log"; exit 1; }
 echo "scheduler: $WS_SCHEDULER"
+# Every call carries a token. The scheduler wrote the first admin token at its first start; the admin makes the
+# agent's token (for its host only) and a user's (for one project).
+echo "first admin token: $work/admin.token"
+export NODEAGENT_TOKEN=$(cat "$work/admin.token")
+mkdir -p "$work/agent"
+run "$ws" admin token create --host demo-host --description "demo agent" >"$work/agent/agent.token"
+run "$ws" admin token create --user demo --project demo-lab --expires-in 1d >"$work/user.token"
 "$agent" --scheduler "$WS_SCHEDULER" --state-directory "$work/agent" --host-id demo-host >"$work/agent.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q "Registered as host" "$work/agent.log" && break; sleep 0.1; done
@@ -52,7 +59,9 @@ printf '%s$ tests/guest/register-guest.sh ws %s%s\n' "$dim" "$guest" "$off"
 tests/guest/register-guest.sh "$ws" "$guest"
 run "$ws" image list
 
-step "5. Lease a workspace and wait until it runs (the host fetches and verifies the image first)"
+step "5. As user demo (project demo-lab): lease a workspace and wait until it runs (the host fetches and verifies the image first)"
+export NODEAGENT_TOKEN=$(cat "$work/user.token")
+run "$ws" whoami
 run "$ws" lease --image nodeagent-test-guest --cpus 1 --memory 256M --disk 1G --duration 30m
 id=$("$ws" list -o json | sed -n 's/.*"id": "\(w-[a-z0-9]*\)".*/\1/p' | head -1)
 console="$work/agent/workspaces/$id/console.log"

@@ -68,7 +68,8 @@ public static class AgentApp
             inventory.Refresh();
             return inventory;
         });
-        services.AddSingleton(_ => new RpcChannel(options.Schedulers));
+        var token = new AgentTokenFile(options.TokenFile);
+        services.AddSingleton(_ => new RpcChannel(options.Schedulers, new RpcChannelOptions { HeadersPerCall = token.Headers }));
         services.AddSingleton(sp => new AgentServiceClient(sp.GetRequiredService<RpcChannel>()));
         services.AddSingleton<DesiredState>();
         services.AddSingleton<HeartbeatSource>();

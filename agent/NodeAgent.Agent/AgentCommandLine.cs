@@ -28,7 +28,7 @@ public sealed class AgentCommandLine
     {
         Root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
         {
-            Scheduler, StateDirectory, ImagesDirectory, ImageCacheSize, ImageFetchAttempts, LibvirtUri, DomainType, ReconcileInterval, StopTimeout,
+            Scheduler, TokenFile, StateDirectory, ImagesDirectory, ImageCacheSize, ImageFetchAttempts, LibvirtUri, DomainType, ReconcileInterval, StopTimeout,
             UsagePeriod, ExpiryMargin, ParallelOperations, HostId, Networks, Labels, ReservedVcpus, ReservedMemory, CpuOvercommit, MemoryOvercommit,
             MetricsListen, ProjectPartitions,
         };
@@ -48,6 +48,13 @@ public sealed class AgentCommandLine
     {
         Description = $"The scheduler's gRPC address, or its replicas' separated by commas (the agent fails over to the next when one cannot be reached). Default: {AgentOptions.DefaultScheduler}",
         DefaultValueFactory = _ => AgentOptions.DefaultScheduler,
+    };
+
+    public Option<string?> TokenFile { get; } = new("--token-file")
+    {
+        Description = "The file holding this host's agent token (made by an admin with `ws admin token create --host ID`), read again " +
+            "whenever it changes. Without the file, calls carry no token: only a scheduler run with --auth none takes them. " +
+            "Default: agent.token in the state directory.",
     };
 
     public Option<string> StateDirectory { get; } = new("--state-directory")
@@ -257,6 +264,11 @@ public sealed class AgentCommandLine
             MetricsListen = c.Parse(MetricsListen, c.Get(MetricsListen), t => NodeAgent.Metrics.MetricsListenAddress.Parse(t)),
             ProjectPartitions = c.Get(ProjectPartitions),
         };
+        if (c.Get(TokenFile) is { } tokenFile)
+        {
+            options = options with { TokenFile = tokenFile };
+        }
+
         c.AddValidationProblems(options.Validate(host));
         return options;
     }

@@ -11,6 +11,15 @@ public sealed record AgentOptions
     /// <summary>The scheduler's gRPC addresses (its replicas), tried in order; the agent fails over to the next when one cannot be reached.</summary>
     public IReadOnlyList<Uri> Schedulers { get; init; } = [new(DefaultScheduler)];
 
+    private readonly string? _tokenFile;
+
+    /// <summary>The file holding this host's agent token, read again whenever it changes; by default agent.token in the state directory, beside host-id.</summary>
+    public string TokenFile
+    {
+        get => _tokenFile ?? Path.Combine(StateDirectory, "agent.token");
+        init => _tokenFile = value;
+    }
+
     /// <summary>The first scheduler address; setting it sets a list of one.</summary>
     public Uri Scheduler
     {

@@ -14,6 +14,12 @@ public sealed class GlobalOptions
         Recursive = true,
     };
 
+    public Option<string?> TokenFile { get; } = new("--token-file")
+    {
+        Description = $"A file holding your API token (from an admin's `ws admin token create`). Default: ${TokenSource.EnvironmentVariable} (the token itself), then ~/.config/nodeagent/token.",
+        Recursive = true,
+    };
+
     public Option<string> Output { get; } = new("--output", "-o")
     {
         Description = "Output format: table (for people) or json (for scripts).",
@@ -33,6 +39,7 @@ public sealed class GlobalOptions
     public void AddTo(RootCommand root)
     {
         root.Options.Add(Scheduler);
+        root.Options.Add(TokenFile);
         root.Options.Add(Output);
         root.Options.Add(Timeout);
     }
@@ -53,8 +60,20 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
 
     public CallOptions Call => CallOptions.WithTimeout(timeout, CancellationToken);
 
-    /// <summary>The user ws acts for, sent with every call until the scheduler issues tokens.</summary>
-    public static Metadata UserMetadata { get; } = new() { { "x-nodeagent-user", UserName() } };
+    /// <summary>
+    /// What every call carries: the token, when ws has one, and the local user's name, which a scheduler run with
+    /// --auth none takes as the caller (one with tokens ignores it).
+    /// </summary>
+    public static Metadata Headers(string? token)
+    {
+        var headers = new Metadata { { "x-nodeagent-user", UserName() } };
+        if (token is not null)
+        {
+            headers.Add("authorization", "Bearer " + token);
+        }
+
+        return headers;
+    }
 
     private static string UserName()
     {
@@ -83,7 +102,19 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
             return ExitCodes.UsageError;
         }
 
-        using var channel = new RpcChannel(uris, new RpcChannelOptions { DefaultHeaders = UserMetadata });
+        string? token;
+        string tokenSource;
+        try
+        {
+            (token, tokenSource) = TokenSource.Resolve(parse.GetValue(options.TokenFile), Environment.GetEnvironmentVariable);
+        }
+        catch (UsageException e)
+        {
+            await Console.Error.WriteLineAsync($"ws: {e.Message}");
+            return ExitCodes.UsageError;
+        }
+
+        using var channel = new RpcChannel(uris, new RpcChannelOptions { DefaultHeaders = Headers(token) });
         var context = new CommandContext(channel, parse.GetValue(options.Output) == "json", parse.GetValue(options.Timeout), Console.Out, cancellationToken);
         try
         {
@@ -94,6 +125,11 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
         {
             await Console.Error.WriteLineAsync($"ws: {e.Message}\nws: the scheduler address {address} came from {source}; set another with --scheduler or ${SchedulerEndpoint.EnvironmentVariable}.");
             return ExitCodes.Unavailable;
+        }
+        catch (RpcException e) when (e.Status is StatusCode.Unauthenticated)
+        {
+            await Console.Error.WriteLineAsync($"ws: {e.Message}\nws: token: {(token is null ? tokenSource : "from " + tokenSource)}.");
+            return ExitCodes.ServerError;
         }
         catch (RpcException e)
         {

@@ -26,6 +26,8 @@ root.Subcommands.Add(HostCommands.Create(options));
 root.Subcommands.Add(ImageCommands.Create(options));
 root.Subcommands.Add(UsageCommand.Create(options));
 root.Subcommands.Add(QuotaCommands.Create(options));
+root.Subcommands.Add(TokenCommands.CreateWhoAmI(options));
+root.Subcommands.Add(TokenCommands.CreateAdmin(options));
 ManualHelp.Install(root);
 
 var parse = root.Parse(args);

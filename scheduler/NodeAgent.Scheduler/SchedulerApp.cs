@@ -65,6 +65,13 @@ public static class SchedulerApp
         services.AddHostedService<QueueService>();
         services.AddSingleton<IImageStore, ImageStore>().AddSingleton<ImageCatalogue>();
         services.AddSingleton<IUsageStore, UsageStore>().AddSingleton<UsageLedger>();
+        services.AddSingleton<ITokenStore, TokenStore>();
+        services.AddSingleton(provider => new Security.TokenBook(
+            provider.GetRequiredService<ITokenStore>(), provider.GetRequiredService<TimeProvider>(), System.Security.Cryptography.RandomNumberGenerator.Create()));
+        if (options.Auth == Security.AuthMode.Token)
+        {
+            services.AddHostedService<Security.AdminTokenBootstrap>();
+        }
         services.AddSingleton<ILeaseImages>(provider =>
         {
             var repository = provider.GetRequiredService<ImageRepository>();
@@ -80,10 +87,12 @@ public static class SchedulerApp
                 .Add(new HostApi(hosts, provider.GetRequiredService<TimeProvider>()))
                 .Add(new LeaseApi(leases))
                 .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri))
-                .Add(new UsageApi(provider.GetRequiredService<UsageLedger>()))
+                .Add(new UsageApi(provider.GetRequiredService<UsageLedger>(), ProjectOf(leases)))
+                .Add(new TokenApi(provider.GetRequiredService<Security.TokenBook>()))
                 .Add(new QuotaApi(provider.GetRequiredService<QuotaBook>()));
             var metrics = provider.GetRequiredService<SchedulerMetrics>();
-            var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Observer = metrics };
+            var gate = new Security.ApiGate(options.Auth, provider.GetRequiredService<Security.TokenBook>());
+            var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Observer = metrics, Gate = gate };
             var server = new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
             metrics.UseMethods(server.Methods);
             return server;
@@ -100,6 +109,24 @@ public static class SchedulerApp
         app.Run(rpc.HandleAsync);
         return app;
     }
+
+    /// <summary>The project of a lease by its id, or null when there is no such lease: usage is charged where the lease counts.</summary>
+    private static Func<string, string?> ProjectOf(LeaseManager leases) => id =>
+    {
+        if (!Domain.LeaseId.TryParse(id, out var lease, out _))
+        {
+            return null;
+        }
+
+        try
+        {
+            return leases.Get(lease).Project;
+        }
+        catch (LeaseNotFoundException)
+        {
+            return null;
+        }
+    };
 
     /// <summary>The store's database (SQLite or PostgreSQL, as --database says), and who holds the background duties in it.</summary>
     private static void AddDatabase(IServiceCollection services, DatabaseLocation location)

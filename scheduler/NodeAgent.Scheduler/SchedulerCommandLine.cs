@@ -27,7 +27,7 @@ public sealed class SchedulerCommandLine
     {
         Root = new RootCommand("nodeagent-scheduler: registers hosts, places leased workspaces on them by load, hands out their addresses, and ends leases when they expire.")
         {
-            Listen, Database, HeartbeatInterval, HeartbeatTtl, Networks, DefaultNetwork, AddressQuarantine,
+            Listen, Database, Auth, AdminTokenFile, HeartbeatInterval, HeartbeatTtl, Networks, DefaultNetwork, AddressQuarantine,
             ImageRepository, ImageListen, ImageUrl, ImageMaxSize, PlacementStrategy, PlacementWeights, PlacementSample, PlacementSeed, LoadHalfLife, ExpiryWarning, ExpiryGrace,
         };
         Service.AddTo(Root);
@@ -53,6 +53,20 @@ public sealed class SchedulerCommandLine
         Description = "Where state is kept: an SQLite file, created with its schema on first start; or a PostgreSQL database that " +
             "several scheduler replicas share, as postgresql://USER@HOST:PORT/NAME (password in PGPASSWORD or ~/.pgpass).",
         DefaultValueFactory = _ => new SchedulerOptions().DatabasePath,
+    };
+
+    public Option<string> Auth { get; } = new("--auth")
+    {
+        Description = "How callers are known: 'token' (every call carries a bearer token; users see their own project only, hosts, images " +
+            "and tokens are for admins, each agent acts for its own host), or 'none' (no checks: callers name themselves and may do " +
+            "everything; only for a scheduler that no one else can reach). Default: token.",
+        DefaultValueFactory = _ => "token",
+    };
+
+    public Option<string?> AdminTokenFile { get; } = new("--admin-token-file")
+    {
+        Description = "Where the first admin token is written (mode 0600) when the scheduler starts with --auth token and no admin token " +
+            "is valid. Default: admin.token beside the SQLite file (with PostgreSQL, beside the default one).",
     };
 
     public Option<TimeSpan> HeartbeatInterval { get; } = new("--heartbeat-interval")
@@ -207,6 +221,7 @@ public sealed class SchedulerCommandLine
         {
             Listen = [.. addresses.Select(a => c.Parse(Listen, a, RpcListenAddress.Parse)).OfType<RpcListenAddress>()],
             DatabasePath = c.Get(Database) ?? defaults.DatabasePath,
+            Auth = c.Parse(Auth, c.Get(Auth), ParseAuth),
             HeartbeatInterval = c.Get(HeartbeatInterval),
             HeartbeatTtl = c.Get(HeartbeatTtl),
             Networks = [.. (c.Get(Networks) ?? []).Select(n => c.Parse(Networks, n, NetworkDefinition.Parse)).OfType<NetworkDefinition>()],
@@ -226,6 +241,11 @@ public sealed class SchedulerCommandLine
             ExpiryWarning = c.Get(ExpiryWarning),
             ExpiryGrace = c.Get(ExpiryGrace),
         };
+        if (c.Get(AdminTokenFile) is { } tokenFile)
+        {
+            options = options with { AdminTokenFile = tokenFile };
+        }
+
         if (c.Get(ImageRepository) is { } directory)
         {
             options = options with { ImageRepositoryPath = directory };
@@ -234,6 +254,13 @@ public sealed class SchedulerCommandLine
         c.AddValidationProblems(options.Validate());
         return options;
     }
+
+    private static Security.AuthMode ParseAuth(string value) => value switch
+    {
+        "token" => Security.AuthMode.Token,
+        "none" => Security.AuthMode.None,
+        _ => throw new FormatException($"auth '{value}' is neither 'token' nor 'none'"),
+    };
 
     private static Uri ParseUrl(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) ? uri : throw new FormatException($"image-url '{value}' is not an absolute URL such as http://scheduler.example.org:7701");

@@ -22,6 +22,18 @@ public sealed record SchedulerOptions
     /// <summary><see cref="DatabasePath"/> read; throws <see cref="ArgumentException"/> when it is neither a path nor a PostgreSQL location.</summary>
     public Store.DatabaseLocation Database => Store.DatabaseLocation.Parse(DatabasePath);
 
+    /// <summary>How callers are known: bearer tokens, or (for a scheduler no one else reaches) not at all.</summary>
+    public Security.AuthMode Auth { get; init; } = Security.AuthMode.Token;
+
+    private readonly string? _adminTokenFile;
+
+    /// <summary>Where the first admin token is written; by default <c>admin.token</c> beside the SQLite file (with PostgreSQL, beside the default one).</summary>
+    public string AdminTokenFile
+    {
+        get => _adminTokenFile ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(DatabaseFileOrDefault)) ?? "/", "admin.token");
+        init => _adminTokenFile = value;
+    }
+
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan HeartbeatTtl { get; init; } = TimeSpan.FromSeconds(15);

@@ -26,7 +26,7 @@ public static partial class LeaseBenchmark
 
         var work = Directory.CreateTempSubdirectory("nodeagent-bench-").FullName;
         File.SetUnixFileMode(work, (UnixFileMode)0b111_101_101);
-        using var scheduler = Start(Program("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"), "--listen", "http://127.0.0.1:0", "--database", Path.Combine(work, "s.db"),
+        using var scheduler = Start(Program("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"), "--listen", "http://127.0.0.1:0", "--auth", "none", "--database", Path.Combine(work, "s.db"),
             "--image-listen", "http://127.0.0.1:0", "--image-repository", Path.Combine(work, "repository"));
         var address = (await WaitForAsync(scheduler, "listening on")).Split(' ')[^1];
         var ws = Program("scheduler/NodeAgent.Cli", "ws");

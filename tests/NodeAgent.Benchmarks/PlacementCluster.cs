@@ -49,7 +49,7 @@ internal sealed class PlacementCluster : IAsyncDisposable
             var addresses = new List<Uri>();
             foreach (var replica in Enumerable.Range(0, postgres ? replicas : 1))
             {
-                var info = new ProcessStartInfo(program, ["--listen", "http://127.0.0.1:0", "--database", database, "--image-listen", "none",
+                var info = new ProcessStartInfo(program, ["--listen", "http://127.0.0.1:0", "--auth", "none", "--database", database, "--image-listen", "none",
                     "--image-repository", Path.Combine(cluster._work, $"images-{replica}"), "--config", "none"])
                 {
                     RedirectStandardOutput = true,

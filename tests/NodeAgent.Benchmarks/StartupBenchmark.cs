@@ -25,7 +25,7 @@ public static class StartupBenchmark
             {
                 var database = Path.Combine(work, $"s{i}.db");
                 var (schedulerMs, schedulerProcess) = await UntilReadyAsync(Path.Combine(binaries, "nodeagent-scheduler"), work,
-                    "--config", "none", "--listen", "http://127.0.0.1:0", "--database", database, "--image-listen", "none");
+                    "--config", "none", "--listen", "http://127.0.0.1:0", "--auth", "none", "--database", database, "--image-listen", "none");
                 scheduler.Add(schedulerMs);
                 var address = await AddressAsync(schedulerProcess);
                 var (agentMs, agentProcess) = await UntilReadyAsync(Path.Combine(binaries, "nodeagent"), work,

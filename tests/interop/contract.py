@@ -28,7 +28,7 @@ KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 
-_MODULES = ("common_pb2", "agent_pb2", "host_pb2", "lease_pb2", "usage_pb2")
+_MODULES = ("common_pb2", "agent_pb2", "host_pb2", "lease_pb2", "usage_pb2", "quota_pb2", "image_pb2", "token_pb2")
 
 
 def add_proto_root_argument(parser: argparse.ArgumentParser) -> None:

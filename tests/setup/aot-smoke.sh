@@ -17,7 +17,7 @@ check() { # name, command...
   else failed=$((failed + 1)); echo "aot-smoke: FAIL $name"; sed 's/^/  | /' "$work/out"; fi
 }
 
-"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" \
+"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --auth none --database "$work/scheduler.db" \
   --image-listen http://127.0.0.1:0 --image-repository "$work/repository" >"$work/scheduler.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q "listening on" "$work/scheduler.log" && break; sleep 0.1; done

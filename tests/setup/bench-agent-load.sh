@@ -53,7 +53,7 @@ trap 'exit 130' INT TERM
 # start NAME AGENT-OPTIONS...: a scheduler and an agent for one scenario; sets $agent (its pid) and WS_SCHEDULER.
 start() {
   local name=$1; shift
-  "$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --database "$work/$name.db" \
+  "$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --auth none --database "$work/$name.db" \
     --image-listen http://127.0.0.1:0 --image-repository "$work/$name.repository" \
     --heartbeat-interval 00:00:10 --heartbeat-ttl 00:00:30 >"$work/$name.scheduler.log" 2>&1 &
   pids+=($!)

@@ -12,7 +12,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --database "$work/s.db" --image-listen http://127.0.0.1:0 --heartbeat-interval 00:00:01 --heartbeat-ttl 00:00:05 >"$work/s.log" 2>&1 &
+"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --auth none --database "$work/s.db" --image-listen http://127.0.0.1:0 --heartbeat-interval 00:00:01 --heartbeat-ttl 00:00:05 >"$work/s.log" 2>&1 &
 pids+=($!); scheduler=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/s.log" && break; sleep 0.1; done
 address=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/s.log" | head -1)

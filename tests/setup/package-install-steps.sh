@@ -30,13 +30,20 @@ fi
 t=$SECONDS
 in_ct systemctl start nodeagent-scheduler.service
 check "nodeagent-scheduler.service is active (running)" wait_for 30 running nodeagent-scheduler.service
+# Every call needs a token (auth = token, the default): the scheduler writes the first admin token at its first start.
+admin_token_written() { [[ $(in_ct stat -c '%U %a' /var/lib/nodeagent-scheduler/admin.token 2>/dev/null) == "nodeagent-scheduler 600" ]]; }
+check "the scheduler wrote its first admin token: /var/lib/nodeagent-scheduler/admin.token, its own, mode 0600" wait_for 30 admin_token_written
+admin_token=$(in_ct cat /var/lib/nodeagent-scheduler/admin.token)
+ws_admin() { in_ct env NODEAGENT_TOKEN="$admin_token" ws "$@"; }
 in_ct systemctl start nodeagent.service
 check "nodeagent.service is active (running)" wait_for 30 running nodeagent.service
 check "the agent wrote its host id to /var/lib/nodeagent/host-id" wait_for 30 in_ct test -s /var/lib/nodeagent/host-id
 host_id=$(in_ct cat /var/lib/nodeagent/host-id)
-host_listed() { [[ -n $host_id ]] && in_ct ws hosts list | grep -qw -- "$host_id"; }
-check "the agent registered: ws hosts list shows host $host_id" wait_for 30 host_listed
-in_ct ws hosts list | indent
+# The admin gives the agent its token; the agent reads the file again when it changes and registers on its next try.
+in_ct sh -c "umask 077; NODEAGENT_TOKEN='$admin_token' ws admin token create --host '$host_id' --description 'package test' >/var/lib/nodeagent/agent.token"
+host_listed() { [[ -n $host_id ]] && ws_admin hosts list | grep -qw -- "$host_id"; }
+check "the agent registered with its token: ws hosts list shows host $host_id" wait_for 45 host_listed
+ws_admin hosts list | indent
 elapsed start "$t"
 # Prometheus endpoints, reached in the container's network namespace with the host's curl.
 metrics_served() { nsenter -t "$ct_pid" -n curl -sf "http://127.0.0.1:$1/metrics" | grep -q '^nodeagent_'; }
@@ -78,10 +85,10 @@ done
 # runs qemu-img (overlay) and genisoimage (seed) in its sandbox; only the domain itself is simulated.
 t=$SECONDS
 in_ct qemu-img create -q -f qcow2 /root/pkgtest.qcow2 16M
-check "ws image add --file uploads into the scheduler's repository" in_ct ws image add pkgtest --file /root/pkgtest.qcow2
-lease_json=$(in_ct ws -o json lease --image pkgtest --memory 64M --duration 30m --wait-limit 2m 2>"$run/lease.err")
+check "ws image add --file uploads into the scheduler's repository" ws_admin image add pkgtest --file /root/pkgtest.qcow2
+lease_json=$(ws_admin -o json lease --image pkgtest --memory 64M --duration 30m --wait-limit 2m 2>"$run/lease.err")
 lease_id=$(jq -r '.id // .lease.id // empty' <<<"$lease_json" 2>/dev/null)
-lease_running() { in_ct ws -o json show "$lease_id" | jq -e '(.state // .lease.state) | ascii_downcase | test("running")'; }
+lease_running() { ws_admin -o json show "$lease_id" | jq -e '(.state // .lease.state) | ascii_downcase | test("running")'; }
 check "ws lease: workspace ${lease_id:-?} running on the test driver" lease_running || indent <<<"$lease_json"
 workspace_files() { in_ct sh -c 'ls /var/lib/nodeagent/workspaces/*/' | grep -x seed.iso && in_ct sh -c 'qemu-img info /var/lib/nodeagent/workspaces/*/*.qcow2' | grep -q 'backing file'; }
 check "its overlay disk (qemu-img) and seed (genisoimage) are in /var/lib/nodeagent/workspaces" workspace_files

@@ -29,8 +29,8 @@ check "both services were restarted after the upgrade (try-restart) and are acti
 check "both services are still enabled" is $'enabled\nenabled' in_ct systemctl is-enabled nodeagent nodeagent-scheduler
 check "the host id is kept: ws hosts list shows $host_id again" wait_for 30 host_listed
 state_kept() {
-  in_ct ws image list | grep -q pkgtest || { echo "image pkgtest is gone"; return 1; }
-  [[ -z $lease_id ]] || in_ct ws show "$lease_id" >/dev/null || { echo "lease $lease_id is gone"; return 1; }
+  ws_admin image list | grep -q pkgtest || { echo "image pkgtest is gone"; return 1; }
+  [[ -z $lease_id ]] || ws_admin show "$lease_id" >/dev/null || { echo "lease $lease_id is gone"; return 1; }
 }
 check "the scheduler's database is kept: image pkgtest and lease ${lease_id:-?} are still listed" state_kept
 check "the stand-in guest ran through the upgrade (same PID)" is "$guest_pid" main_pid package-test-guest.service

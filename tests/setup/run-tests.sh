@@ -12,7 +12,7 @@ status=${PIPESTATUS[0]}
 # $NODEAGENT_TEST_POSTGRES): the API, lease, placement and ws tests then run against that store too.
 echo "run-tests: the scheduler's and ws's tests again, with the store on PostgreSQL"
 NODEAGENT_TEST_STORE=postgresql dotnet test tests/NodeAgent.Tests --nologo -v q --logger "console;verbosity=normal" \
-  --filter "FullyQualifiedName~NodeAgent.Tests.Scheduler|FullyQualifiedName~NodeAgent.Tests.Cli" "$@" 2>&1 | tee -a "$log"
+  --filter "FullyQualifiedName~NodeAgent.Tests.Scheduler|FullyQualifiedName~NodeAgent.Tests.Cli|FullyQualifiedName~NodeAgent.Tests.Security" "$@" 2>&1 | tee -a "$log"
 again=${PIPESTATUS[0]}
 ((status == 0)) && status=$again
 

@@ -32,5 +32,8 @@ public sealed record RpcChannelOptions
     /// <summary>Metadata sent on every call, e.g. an authorization token.</summary>
     public Metadata? DefaultHeaders { get; init; }
 
+    /// <summary>Metadata read anew for every call, after <see cref="DefaultHeaders"/>: e.g. a token from a file that may change.</summary>
+    public Func<Metadata?>? HeadersPerCall { get; init; }
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

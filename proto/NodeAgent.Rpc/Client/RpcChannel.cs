@@ -212,6 +212,7 @@ public sealed class RpcChannel : IDisposable
         }
 
         AddMetadata(headers, Options.DefaultHeaders);
+        AddMetadata(headers, Options.HeadersPerCall?.Invoke());
         AddMetadata(headers, call.Headers);
         return request;
     }

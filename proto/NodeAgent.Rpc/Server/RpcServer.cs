@@ -82,6 +82,11 @@ public sealed partial class RpcServer
         string? message = null;
         try
         {
+            if (_options.Gate is { } gate)
+            {
+                call.Context.Caller = await gate.AdmitAsync(call.Context);
+            }
+
             await handler.HandleAsync(call);
             status = call.DeadlinePassed ? StatusCode.DeadlineExceeded : StatusCode.OK;
             if (status != StatusCode.OK)

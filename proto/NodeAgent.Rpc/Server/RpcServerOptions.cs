@@ -17,5 +17,12 @@ public sealed record RpcServerOptions
 
     public IRpcCallObserver? Observer { get; init; }
 
+    /// <summary>
+    /// Decides, before the handler runs, whether the caller may make the call: it returns who the caller is (kept in
+    /// <see cref="ServerCallContext.Caller"/>) or throws an <see cref="RpcException"/> (UNAUTHENTICATED,
+    /// PERMISSION_DENIED). Null lets every call through with no caller.
+    /// </summary>
+    public IRpcCallGate? Gate { get; init; }
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

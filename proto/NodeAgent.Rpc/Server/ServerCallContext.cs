@@ -28,6 +28,9 @@ public sealed class ServerCallContext
     /// <summary>The underlying HTTP context: its connection carries the client certificate under TLS.</summary>
     public HttpContext HttpContext { get; }
 
+    /// <summary>Who is calling, as the server's <see cref="IRpcCallGate"/> decided; null without a gate.</summary>
+    public object? Caller { get; internal set; }
+
     /// <summary>The value of a request metadata entry (a custom header), or null.</summary>
     public string? GetRequestHeader(string key)
     {
@@ -50,6 +53,13 @@ public interface IServerStreamWriter<in T>
 public delegate Task<TResponse> UnaryHandler<in TRequest, TResponse>(TRequest request, ServerCallContext context);
 
 public delegate Task ServerStreamingHandler<in TRequest, out TResponse>(TRequest request, IServerStreamWriter<TResponse> responses, ServerCallContext context);
+
+/// <summary>Admits or refuses a call before its handler runs (authentication and per-method authorization).</summary>
+public interface IRpcCallGate
+{
+    /// <summary>Returns who the caller is, or throws an <see cref="RpcException"/> saying why the call is refused.</summary>
+    ValueTask<object?> AdmitAsync(ServerCallContext context);
+}
 
 /// <summary>Sees every finished call: the place to count calls and failures at the edge.</summary>
 public interface IRpcCallObserver

@@ -12,8 +12,8 @@ public static class QuotaCommands
     {
         var clock = time ?? TimeProvider.System;
         return new ManualCommand("quota", "Per-project quotas: what a project may hold at once and spend per period.", """
-            Every lease is charged to a project; until the scheduler knows projects, a lease's project is the
-            user who made it (your user name). A project's quota limits, over its live leases together (every
+            Every lease is charged to a project: the project of the token it was made with (on a scheduler run
+            with --auth none, the user who made it). A project's quota limits, over its live leases together (every
             lease not yet ended or failed, stopped and paused ones included): vCPUs, memory and workspaces
             held at once; core-hours (vCPUs × leased hours) per rolling period; and how long one lease may
             run. The default quota ('*') applies to every project for each limit the project does not set
@@ -29,7 +29,7 @@ public static class QuotaCommands
 
     private static ManualCommand ShowCommand(GlobalOptions options, TimeProvider clock)
     {
-        var project = new Argument<string?>("PROJECT") { Description = "The project, or '*' for the default quota. Default: your own (your user name).", Arity = ArgumentArity.ZeroOrOne };
+        var project = new Argument<string?>("PROJECT") { Description = "The project, or '*' for the default quota; users may read their own project's only. Default: your token's project.", Arity = ArgumentArity.ZeroOrOne };
         var command = new ManualCommand("show", "Show a project's quota, limit by limit, with what it uses now.", """
             One row per limit: what the project uses now (IN USE), the limit in force (QUOTA), and whether the
             project sets it itself (own) or has it from the default quota (default). IN USE counts every live

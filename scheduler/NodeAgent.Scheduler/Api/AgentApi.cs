@@ -3,6 +3,7 @@ using NodeAgent.Contract.V1;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Hosts;
 using NodeAgent.Scheduler.Leases;
+using NodeAgent.Scheduler.Security;
 
 namespace NodeAgent.Scheduler.Api;
 
@@ -12,6 +13,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
 {
     public override async Task<RegisterHostResponse> RegisterHost(RegisterHostRequest request, ServerCallContext context)
     {
+        Caller.Of(context).RequireHost(request.Host?.HostId ?? string.Empty);
         var v = new RequestValidator("RegisterHost");
         var registration = WireMapping.ToRegistration(request.Host, v);
         v.ThrowIfInvalid();
@@ -25,6 +27,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
 
     public override async Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
+        Caller.Of(context).RequireHost(request.HostId);
         var v = new RequestValidator("Heartbeat");
         var id = v.HostId("host_id", request.HostId);
         var capacity = WireMapping.ToCapacity("capacity", request.Capacity, v);
@@ -46,6 +49,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
 
     public override async Task<ReportWorkspaceStatusResponse> ReportWorkspaceStatus(ReportWorkspaceStatusRequest request, ServerCallContext context)
     {
+        Caller.Of(context).RequireHost(request.HostId);
         var v = new RequestValidator("ReportWorkspaceStatus");
         var host = v.HostId("host_id", request.HostId);
         v.Count("statuses", request.Statuses.Count, 10_000);
@@ -81,6 +85,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
 
     public override async Task WatchDesiredWorkspaces(WatchDesiredWorkspacesRequest request, IServerStreamWriter<DesiredWorkspaces> responses, ServerCallContext context)
     {
+        Caller.Of(context).RequireHost(request.HostId);
         var v = new RequestValidator("WatchDesiredWorkspaces");
         var id = v.HostId("host_id", request.HostId);
         v.ThrowIfInvalid();

@@ -21,6 +21,7 @@ internal static class ErrorMapping
         ImageRetiredException e => new RpcException(StatusCode.FailedPrecondition, e.Message),
         InvalidImageException e => new RpcException(StatusCode.InvalidArgument, e.Message),
         UnknownNetworkException e => new RpcException(StatusCode.InvalidArgument, e.Message),
+        Security.InvalidTokenException e => new RpcException(StatusCode.InvalidArgument, e.Message),
         InvalidQuotaException e => new RpcException(StatusCode.InvalidArgument, e.Message),
         QuotaExceededException e => new RpcException(StatusCode.ResourceExhausted, e.Message),
         ArgumentOutOfRangeException e => new RpcException(StatusCode.OutOfRange, e.Message.Split(" (Parameter", 2)[0]),

@@ -58,8 +58,7 @@ internal sealed class HostApi(HostRegistry hosts, TimeProvider time) : HostServi
         var id = v.HostId("host_id", request.HostId);
         var action = v.HostAdminAction("action", request.Action);
         var reason = v.Text("reason", request.Reason, required: false);
-        var user = context.GetRequestHeader(LeaseApi.UserHeader);
-        var by = string.IsNullOrEmpty(user) ? "anonymous" : v.Name($"{LeaseApi.UserHeader} header", user);
+        var by = Security.Caller.Of(context).User;
         DateTimeOffset? deadline = null;
         if (request.Action == HostAdminAction.Drain)
         {

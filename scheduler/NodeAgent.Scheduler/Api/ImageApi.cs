@@ -30,7 +30,7 @@ internal sealed class ImageApi(ImageCatalogue catalogue, Func<string?> repositor
     public override async Task<V1.Image> AddImage(V1.AddImageRequest request, ServerCallContext context)
     {
         var v = new RequestValidator("AddImage");
-        var owner = Owner(context, v);
+        var owner = Security.Caller.Of(context).User;
         var format = ImageMapping.Format("format", request.Format, v);
         var size = v.Range("size_bytes", request.SizeBytes, 0, ImageSyntax.MaxSizeBytes);
         var image = new NewImage(
@@ -58,12 +58,5 @@ internal sealed class ImageApi(ImageCatalogue catalogue, Func<string?> repositor
         v.Name("name", name);
         v.ThrowIfInvalid();
         return name;
-    }
-
-    /// <summary>The caller, as <see cref="LeaseApi.UserHeader"/> names it; a malformed header is a problem and reads as "anonymous".</summary>
-    private static string Owner(ServerCallContext context, RequestValidator v)
-    {
-        var user = context.GetRequestHeader(LeaseApi.UserHeader);
-        return !string.IsNullOrEmpty(user) && IdSyntax.IsValid(v.Name($"{LeaseApi.UserHeader} header", user), out _) ? user : "anonymous";
     }
 }

@@ -2,6 +2,7 @@ using NodeAgent.Contract;
 using NodeAgent.Contract.V1;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Leases;
+using NodeAgent.Scheduler.Security;
 using LeasePage = NodeAgent.Scheduler.Domain.LeasePage;
 using LeasePosition = NodeAgent.Scheduler.Domain.LeasePosition;
 using DomainLease = NodeAgent.Scheduler.Domain.Lease;
@@ -9,17 +10,22 @@ using DomainLeaseId = NodeAgent.Scheduler.Domain.LeaseId;
 
 namespace NodeAgent.Scheduler.Api;
 
-/// <summary>nodeagent.v1.LeaseService: translates ws's calls into <see cref="LeaseManager"/> commands.</summary>
+/// <summary>
+/// nodeagent.v1.LeaseService: translates ws's calls into <see cref="LeaseManager"/> commands. A user sees and changes
+/// their own project's leases only; another project's lease is answered as if it did not exist (NOT_FOUND), so nothing
+/// tells a user which lease ids other projects hold.
+/// </summary>
 internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
 {
-    /// <summary>Who is asking. Until tokens exist, ws names its user in this header.</summary>
-    public const string UserHeader = "x-nodeagent-user";
-
     public override async Task<Lease> CreateLease(CreateLeaseRequest request, ServerCallContext context)
     {
         var v = new RequestValidator("CreateLease");
         var (kind, start, queueLimit) = WireMapping.ToKind(request, v);
-        var leaseRequest = WireMapping.ToLeaseRequest(request, Owner(context, v), v) with { Kind = kind, Start = start, QueueLimit = queueLimit };
+        var caller = Caller.Of(context);
+        var leaseRequest = WireMapping.ToLeaseRequest(request, caller.User, v) with
+        {
+            Kind = kind, Start = start, QueueLimit = queueLimit, Project = caller.LeaseProject,
+        };
         var lease = await leases.CreateAsync(leaseRequest, context.CancellationToken);
         var wire = WireMapping.ToWire(lease);
         if (request.DryRun)
@@ -32,7 +38,7 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
     }
 
     public override Task<Lease> GetLease(GetLeaseRequest request, ServerCallContext context) =>
-        Task.FromResult(WireMapping.ToWire(leases.Get(LeaseIdOf("GetLease", request.Id))));
+        Task.FromResult(WireMapping.ToWire(Visible(LeaseIdOf("GetLease", request.Id), context)));
 
     public override Task<ListLeasesResponse> ListLeases(ListLeasesRequest request, ServerCallContext context)
     {
@@ -45,7 +51,8 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
 
         v.ThrowIfInvalid();
         var size = request.PageSize == 0 ? LeasePage.DefaultSize : (int)Math.Min(request.PageSize, LeasePage.MaxSize);
-        var page = leases.ListPage(request.IncludeEnded, after, size);
+        var caller = Caller.Of(context);
+        var page = leases.ListPage(request.IncludeEnded, after, size, caller.IsAdmin ? null : caller.Project);
         var response = new ListLeasesResponse { NextPageToken = page.Next?.ToToken() ?? string.Empty };
         response.Leases.Add(page.Leases.Select(WireMapping.ToWire));
         return Task.FromResult(response);
@@ -57,11 +64,12 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
         var id = v.LeaseId("id", request.Id);
         var by = v.Duration("by", request.By, TimeSpan.FromMinutes(1), LeaseManager.MaxLifetime);
         v.ThrowIfInvalid();
+        Visible(id, context);
         return WireMapping.ToWire(await leases.ExtendAsync(id, by, context.CancellationToken));
     }
 
     public override async Task<Lease> ReleaseLease(ReleaseLeaseRequest request, ServerCallContext context) =>
-        WireMapping.ToWire(await leases.ReleaseAsync(LeaseIdOf("ReleaseLease", request.Id), context.CancellationToken));
+        WireMapping.ToWire(await leases.ReleaseAsync(Visible(LeaseIdOf("ReleaseLease", request.Id), context).Id, context.CancellationToken));
 
     public override async Task<Lease> SetLeasePower(SetLeasePowerRequest request, ServerCallContext context)
     {
@@ -69,6 +77,7 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
         var id = v.LeaseId("id", request.Id);
         var action = v.PowerAction("action", request.Action);
         v.ThrowIfInvalid();
+        Visible(id, context);
         return WireMapping.ToWire(await leases.SetPowerAsync(id, action, context.CancellationToken));
     }
 
@@ -79,12 +88,13 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
         var name = v.Name("image_name", request.ImageName);
         v.Require(ImageSyntax.IsValidDescription(request.Description, out var problem), "description " + problem);
         v.ThrowIfInvalid();
+        Visible(id, context);
         return WireMapping.ToWire(await leases.SaveAsync(id, name, request.Description, context.CancellationToken));
     }
 
     public override async Task WatchLease(GetLeaseRequest request, IServerStreamWriter<Lease> responses, ServerCallContext context)
     {
-        var id = LeaseIdOf("WatchLease", request.Id);
+        var id = Visible(LeaseIdOf("WatchLease", request.Id), context).Id;
         var token = context.CancellationToken;
         DomainLease? sent = null;
         while (true)
@@ -114,9 +124,10 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
         return id;
     }
 
-    private static string Owner(ServerCallContext context, RequestValidator v)
+    /// <summary>The lease, if the caller may see it; otherwise NOT_FOUND, as for a lease that does not exist.</summary>
+    private DomainLease Visible(DomainLeaseId id, ServerCallContext context)
     {
-        var user = context.GetRequestHeader(UserHeader);
-        return string.IsNullOrEmpty(user) ? "anonymous" : v.Name($"{UserHeader} header", user);
+        var lease = leases.Get(id);
+        return Caller.Of(context).MaySee(lease.Project) ? lease : throw new LeaseNotFoundException(id);
     }
 }

@@ -2,7 +2,9 @@ using Google.Protobuf.WellKnownTypes;
 using NodeAgent.Rpc.Server;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Leases;
+using NodeAgent.Rpc;
 using NodeAgent.Scheduler.Quotas;
+using NodeAgent.Scheduler.Security;
 using V1 = NodeAgent.Contract.V1;
 
 namespace NodeAgent.Scheduler.Api;
@@ -31,8 +33,14 @@ internal sealed class QuotaApi(QuotaBook book) : V1.QuotaServiceBase
     public override Task<V1.Quota> GetQuota(V1.GetQuotaRequest request, ServerCallContext context)
     {
         var v = new RequestValidator("GetQuota");
-        var project = request.Project.Length > 0 ? Project(v, request.Project) : Caller(context, v);
+        var caller = Caller.Of(context);
+        var project = request.Project.Length > 0 ? Project(v, request.Project) : caller.LeaseProject;
         v.ThrowIfInvalid();
+        if (!caller.IsAdmin && project != caller.Project)
+        {
+            throw new RpcException(StatusCode.PermissionDenied, $"GetQuota: this token ({caller.Describe()}) reads its own project's quota only");
+        }
+
         return Task.FromResult(ToWire(book.Get(project)));
     }
 
@@ -43,16 +51,11 @@ internal sealed class QuotaApi(QuotaBook book) : V1.QuotaServiceBase
         return Task.FromResult(response);
     }
 
-    /// <remarks>
-    /// No authorization yet: any caller may change any project's quota, as any caller may lease for any owner
-    /// name. Issue 11 (users, projects, tokens) restricts this method to the admin role; until then, run the
-    /// scheduler where only trusted users reach it.
-    /// </remarks>
     public override async Task<V1.Quota> SetQuota(V1.SetQuotaRequest request, ServerCallContext context)
     {
         var v = new RequestValidator("SetQuota");
         var project = Project(v, request.Project);
-        var by = Caller(context, v);
+        var by = Caller.Of(context).User;
         var change = Change(request.Limits ?? new V1.QuotaLimits(), request.Reset, v);
         v.ThrowIfInvalid();
         return ToWire(await book.ChangeAsync(project, change, by, context.CancellationToken));
@@ -99,13 +102,6 @@ internal sealed class QuotaApi(QuotaBook book) : V1.QuotaServiceBase
 
         v.Require(project.Length > 0, $"project is empty; name a project, or '{ProjectQuota.DefaultProject}' for the default quota");
         return project.Length > 0 ? v.Name("project", project) : project;
-    }
-
-    /// <summary>The caller, as <see cref="LeaseApi.UserHeader"/> names it ("anonymous" without one): also the project of their leases.</summary>
-    private static string Caller(ServerCallContext context, RequestValidator v)
-    {
-        var user = context.GetRequestHeader(LeaseApi.UserHeader);
-        return string.IsNullOrEmpty(user) ? "anonymous" : v.Name($"{LeaseApi.UserHeader} header", user);
     }
 
     private static V1.Quota ToWire(QuotaStatus status)

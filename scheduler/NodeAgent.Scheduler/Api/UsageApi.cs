@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using NodeAgent.Contract;
 using NodeAgent.Rpc;
 using NodeAgent.Rpc.Server;
+using NodeAgent.Scheduler.Security;
 using NodeAgent.Scheduler.Usage;
 using V1 = NodeAgent.Contract.V1;
 
@@ -12,7 +13,8 @@ namespace NodeAgent.Scheduler.Api;
 /// from <see cref="UsageLedger"/>. Every problem of a batch is named at once, record by record. A batch comes from one
 /// journal: every record carries the request's journal epoch.
 /// </summary>
-internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
+/// <param name="projectOf">The project of a lease the scheduler knows (null when it does not): usage is charged to it, whatever the agent says.</param>
+internal sealed class UsageApi(UsageLedger ledger, Func<string, string?> projectOf) : V1.UsageServiceBase
 {
     /// <summary>The most records one ReportUsage may carry.</summary>
     public const int MaxBatch = 1000;
@@ -25,6 +27,7 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
 
     public override async Task<V1.ReportUsageResponse> ReportUsage(V1.ReportUsageRequest request, ServerCallContext context)
     {
+        Caller.Of(context).RequireHost(request.HostId);
         var v = new RequestValidator("ReportUsage");
         var host = v.HostId("host_id", request.HostId);
         v.Count("records", request.Records.Count, MaxBatch);
@@ -40,8 +43,19 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
     public override Task<V1.GetUsageResponse> GetUsage(V1.GetUsageRequest request, ServerCallContext context)
     {
         var v = new RequestValidator("GetUsage");
-        var owner = request.Owner.Length > 0 ? v.Name("owner", request.Owner) : Caller(context, v);
+        var caller = Caller.Of(context);
+        var owner = request.Owner.Length > 0 ? v.Name("owner", request.Owner) : caller.User;
         var project = request.Project.Length > 0 ? v.Name("project", request.Project) : null;
+        if (!caller.IsAdmin)
+        {
+            // A user reads their own project's usage only.
+            if (project is not null && project != caller.Project)
+            {
+                throw new RpcException(StatusCode.PermissionDenied, $"GetUsage: this token ({caller.Describe()}) reads its own project's usage only");
+            }
+
+            project = caller.Project;
+        }
         var from = request.From is null ? Earliest : Time("from", request.From, v);
         var to = request.To is null ? Latest : Time("to", request.To, v);
         v.Require(from <= to, $"from ({from:u}) is after to ({to:u}); the range is [from, to)");
@@ -66,7 +80,7 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
         return Task.FromResult(response);
     }
 
-    private static UsageEntry ToEntry(V1.UsageRecord r, string at, V1.ReportUsageRequest request, HostId host, RequestValidator v)
+    private UsageEntry ToEntry(V1.UsageRecord r, string at, V1.ReportUsageRequest request, HostId host, RequestValidator v)
     {
         var hostText = request.HostId;
         v.Require(r.HostId.Length == 0 || r.HostId == hostText, $"{at}.host_id '{IdSyntax.Printable(r.HostId)}' is not the reporting host {hostText}; a host reports only its own usage");
@@ -75,7 +89,7 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
             $"{at}.journal_epoch is {r.JournalEpoch}, not the request's journal_epoch {request.JournalEpoch}; a request carries the records of one journal, so send each epoch's records in a request of that epoch");
         v.LeaseId($"{at}.lease_id", r.LeaseId);
         v.Name($"{at}.owner", r.Owner);
-        var project = r.Project.Length == 0 ? r.Owner : v.Name($"{at}.project", r.Project);
+        var project = projectOf(r.LeaseId) ?? (r.Project.Length == 0 ? r.Owner : v.Name($"{at}.project", r.Project));
         var sequence = v.Range($"{at}.sequence", r.Sequence, 1, long.MaxValue);
         var period = (int)v.Range($"{at}.period_seconds", r.PeriodSeconds, 1, 3600);
         v.Require(r.PoweredOnSeconds <= r.PeriodSeconds, $"{at}.powered_on_seconds is {r.PoweredOnSeconds}, more than its period_seconds {r.PeriodSeconds}");
@@ -129,13 +143,6 @@ internal sealed class UsageApi(UsageLedger ledger) : V1.UsageServiceBase
                 v.Require(false, $"group_by is {(int)value}; it must be USAGE_GROUPING_UNSPECIFIED, _LEASE, _PROJECT or _OWNER");
                 return UsageGrouping.None;
         }
-    }
-
-    /// <summary>The caller, as <see cref="LeaseApi.UserHeader"/> names it ("anonymous" without one).</summary>
-    private static string Caller(ServerCallContext context, RequestValidator v)
-    {
-        var user = context.GetRequestHeader(LeaseApi.UserHeader);
-        return string.IsNullOrEmpty(user) ? "anonymous" : v.Name($"{LeaseApi.UserHeader} header", user);
     }
 
     private static V1.UsageRecord ToWire(UsageEntry e) => new()

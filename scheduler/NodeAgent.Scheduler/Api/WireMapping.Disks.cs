@@ -67,6 +67,7 @@ internal static partial class WireMapping
         {
             Id = lease.Id.Value,
             Owner = lease.Owner,
+            Project = lease.Project,
             Image = lease.ImageRef?.Clone() ?? new V1.ImageRef { Name = lease.Image },
             Resources = ToWire(lease.Resources),
             ExpiresAt = Timestamp.FromDateTimeOffset(lease.ExpiresAt),

@@ -181,6 +181,7 @@ internal static partial class WireMapping
     {
         Id = lease.Id.Value,
         Owner = lease.Owner,
+        Project = lease.Project,
         Image = lease.Image,
         Resources = ToWire(lease.Resources),
         State = lease.State switch

@@ -85,6 +85,9 @@ public enum PowerAction
 /// </summary>
 public sealed record LeaseRequest(string Owner, string Image, Resources Resources, TimeSpan Duration, string? RequestId)
 {
+    /// <summary>The project the lease counts in; empty means the owner's name (a caller without a project).</summary>
+    public string Project { get; init; } = string.Empty;
+
     public string? Network { get; init; }
 
     public ValueList<string> SshKeys { get; init; } = [];
@@ -200,8 +203,18 @@ public sealed record Lease(
     /// <summary>Whether the lease is an advance reservation waiting on its host for its start.</summary>
     public bool IsReserved => Kind == LeaseKind.Reservation && State == LeaseState.Pending;
 
-    /// <summary>The project whose queue and fair share the lease counts in: its owner, until projects exist.</summary>
-    public string Project => Owner;
+    /// <summary>
+    /// The project whose quota, queue, fair share and usage the lease counts in: its maker's token's project. A lease made
+    /// without one (by an unchecked caller, or stored before projects existed) counts in its owner's name.
+    /// </summary>
+    public string Project
+    {
+        get => _project.Length > 0 ? _project : Owner;
+        // Stored as given only when it is not the owner, so a lease reads back equal to itself.
+        init => _project = value == Owner ? string.Empty : value;
+    }
+
+    private readonly string _project = string.Empty;
 
     /// <summary>
     /// The guest's hostname: the lease id, which <see cref="LeaseId.New"/> makes a DNS label ("w-" and letters and

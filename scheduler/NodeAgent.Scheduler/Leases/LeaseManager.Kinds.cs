@@ -52,6 +52,7 @@ public sealed partial class LeaseManager
             Kind = request.Kind,
             RunFor = request.Duration,
             WantedNetwork = network,
+            Project = request.Project.Length > 0 ? request.Project : request.Owner,
         };
         return request.Kind switch
         {

@@ -103,9 +103,10 @@ public sealed partial class LeaseManager(
     public IReadOnlyList<Lease> List(bool includeEnded) => store.Read(s => WithQueuePositions(s, s.ListLeases(includeEnded)));
 
     /// <summary>Up to <paramref name="size"/> leases after <paramref name="after"/>, oldest first (null: from the first).</summary>
-    public LeasePage ListPage(bool includeEnded, LeasePosition? after, int size) => store.Read(s =>
+    /// <param name="project">Only this project's leases; null for every project's.</param>
+    public LeasePage ListPage(bool includeEnded, LeasePosition? after, int size, string? project = null) => store.Read(s =>
     {
-        var leases = WithQueuePositions(s, s.ListLeases(includeEnded, after, size));
+        var leases = WithQueuePositions(s, s.ListLeases(includeEnded, after, size, project));
         return new LeasePage(leases, leases.Count == size ? LeasePosition.Of(leases[^1]) : null);
     });
 

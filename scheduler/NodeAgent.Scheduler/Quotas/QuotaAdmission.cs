@@ -14,11 +14,8 @@ public sealed class QuotaAdmission : ILeaseAdmission
     /// <summary>The end of the core-hours window: live leases are charged until they expire, however far ahead.</summary>
     private static readonly DateTimeOffset Forever = DateTimeOffset.MaxValue;
 
-    /// <summary>
-    /// The project a lease is charged to. Until projects exist (issue 11) it is the lease's owner; the store's
-    /// project queries match leases the same way (<see cref="ILeaseSession.LiveUseOf"/>).
-    /// </summary>
-    public static string ProjectOf(Lease lease) => lease.Owner;
+    /// <summary>The project a lease is charged to; the store's project queries match leases the same way (<see cref="ILeaseSession.LiveUseOf"/>).</summary>
+    public static string ProjectOf(Lease lease) => lease.Project;
 
     /// <summary>
     /// Null to admit <paramref name="lease"/> (a new, not yet stored lease): it adds one workspace, its vCPUs and

@@ -64,8 +64,7 @@ public sealed partial class LeaseStore
 
         public IReadOnlyDictionary<string, long> HeldVcpusByProject()
         {
-            // The project is the owner until projects exist (Lease.Project).
-            using var command = Command($"SELECT owner, CAST(SUM(vcpus) AS BIGINT) FROM leases WHERE state IN ({HostRows.Holding}) GROUP BY owner");
+            using var command = Command($"SELECT project, CAST(SUM(vcpus) AS BIGINT) FROM leases WHERE state IN ({HostRows.Holding}) GROUP BY project");
             using var r = command.ExecuteReader();
             var held = new Dictionary<string, long>(StringComparer.Ordinal);
             while (r.Read())

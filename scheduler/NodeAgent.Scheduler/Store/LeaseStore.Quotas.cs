@@ -8,11 +8,8 @@ public sealed partial class LeaseStore
 {
     private sealed partial class Session
     {
-        /// <summary>
-        /// Which leases are a project's. Until leases carry a project (issue 11), a lease's project is its owner, as
-        /// <see cref="Quotas.QuotaAdmission.ProjectOf"/> says; the (owner, request_id) index serves it.
-        /// </summary>
-        private const string OfProject = "owner = @project";
+        /// <summary>Which leases are a project's (<see cref="Lease.Project"/>); the (project, created_at, lease_id) index of schema step 21 serves it.</summary>
+        private const string OfProject = "project = @project";
 
         /// <summary>Where a lease's charged time ends: its expiry, or when it ended or failed if that was earlier.</summary>
         private string ChargedUntil => $"CASE WHEN state IN ('ended', 'failed') THEN {sql.Least("updated_at", "expires_at")} ELSE expires_at END";

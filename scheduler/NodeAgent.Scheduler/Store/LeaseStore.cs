@@ -20,7 +20,7 @@ public partial interface ILeaseSession
     IReadOnlyList<Lease> ListLeases(bool includeEnded);
 
     /// <summary>Up to <paramref name="limit"/> leases created after <paramref name="after"/> (oldest first, then by id); null: from the first.</summary>
-    IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit);
+    IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit, string? project = null);
 
     /// <summary>Leases on the host that are not yet ended or failed.</summary>
     IReadOnlyList<Lease> LiveLeasesOn(HostId host);
@@ -110,7 +110,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             "power, reboots_requested, reboots_done, ssh_keys, " +
             "image_version, image_ref, data_disk_bytes, data_disk_total_bytes, disk_total_iops, disk_total_bytes_per_second, disk_allocated_bytes, disk_used_bytes, " +
             "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description, limits, " +
-            "placement, anti_affinity_group, spread_group, kind, start_at, queued_at, run_ms, wanted_network, refused_by";
+            "placement, anti_affinity_group, spread_group, kind, start_at, queued_at, run_ms, wanted_network, refused_by, project";
 
         // A write locks the lease it reads until it commits (on PostgreSQL): what it changes is what it read.
         public Lease? FindLease(LeaseId id) =>
@@ -124,10 +124,11 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             ? Query($"SELECT {Columns} FROM leases ORDER BY created_at, lease_id")
             : Query($"SELECT {Columns} FROM leases WHERE state NOT IN ('ended', 'failed') ORDER BY created_at, lease_id");
 
-        public IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit) => Query(
+        public IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit, string? project = null) => Query(
             $"SELECT {Columns} FROM leases WHERE (created_at, lease_id) > (@created, @id) {(includeEnded ? "" : "AND state NOT IN ('ended', 'failed')")} " +
-            "ORDER BY created_at, lease_id LIMIT @limit",
-            ("@created", after?.CreatedAt.ToUnixTimeMilliseconds() ?? long.MinValue), ("@id", after?.Id.Value ?? string.Empty), ("@limit", limit));
+            $"{(project is null ? "" : "AND project = @project")} ORDER BY created_at, lease_id LIMIT @limit",
+            ("@created", after?.CreatedAt.ToUnixTimeMilliseconds() ?? long.MinValue), ("@id", after?.Id.Value ?? string.Empty), ("@limit", limit),
+            ("@project", project));
 
         public IReadOnlyList<Lease> LiveLeasesOn(HostId host) =>
             Query($"SELECT {Columns} FROM leases WHERE host_id = @host AND state NOT IN ('ended', 'failed') ORDER BY lease_id", ("@host", host.Value));
@@ -147,7 +148,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
                 "@power, @reboots_requested, @reboots_done, @ssh_keys, " +
                 "@image_version, @image_ref, @data_disks, @data_disk_total, @iops, @bps, @disk_allocated, @disk_used, " +
                 "@save_generation, @save_image, @save_state, @save_reason, @save_version, @save_requested, @save_description, @limits, " +
-                "@placement, @anti_affinity_group, @spread_group, @kind, @start_at, @queued_at, @run_ms, @wanted_network, @refused_by)",
+                "@placement, @anti_affinity_group, @spread_group, @kind, @start_at, @queued_at, @run_ms, @wanted_network, @refused_by, @project)",
                 Parameters(lease));
             if (lease.QueuedAt is not null)
             {
@@ -226,6 +227,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             ("@queued_at", lease.QueuedAt?.ToUnixTimeMilliseconds()), ("@run_ms", (long)lease.RunFor.TotalMilliseconds),
             ("@wanted_network", lease.WantedNetwork ?? string.Empty),
             ("@refused_by", JsonSerializer.Serialize(lease.RefusedBy.ToList(), StoreJson.Default.ListString)),
+            ("@project", lease.Project),
         ];
 
         private List<Lease> Query(string text, params (string Name, object? Value)[] parameters)
@@ -277,6 +279,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             RunFor = TimeSpan.FromMilliseconds(r.GetInt64(39)),
             WantedNetwork = r.GetString(40).Length == 0 ? null : r.GetString(40),
             RefusedBy = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(41), StoreJson.Default.ListString) ?? []),
+            Project = r.GetString(42),
         };
 
         private int Execute(string text, params (string Name, object? Value)[] parameters)

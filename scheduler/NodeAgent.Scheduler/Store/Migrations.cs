@@ -325,8 +325,11 @@ internal static partial class Migrations
         ALTER TABLE leases ADD COLUMN refused_by TEXT NOT NULL DEFAULT '[]';
         """,
 
-        // 17 to 19: Migrations.Scale.cs.
+        // 17 to 20: Migrations.Scale.cs.
         .. ScaleSteps,
+
+        // 21 and on: Migrations.Security.cs.
+        .. SecuritySteps,
     ];
 
     public static int Latest => Steps.Length;

@@ -293,7 +293,7 @@ public sealed class ImageCommandTests : IAsyncLifetime
         var database = new SqliteDatabase(Path.Combine(directory.Path, "s.db"));
         var catalogue = new ImageCatalogue(new ImageStore(database), TimeProvider.System, NullLogger<ImageCatalogue>.Instance);
         var registry = new RpcServiceRegistry().Add(new ImageApi(catalogue, () => blobs.Url.ToString()));
-        var server = await TestRpcServer.StartAsync(registry, new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus });
+        var server = await TestRpcServer.StartAsync(registry, new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Gate = new NodeAgent.Scheduler.Security.ApiGate(NodeAgent.Scheduler.Security.AuthMode.None, null!) });
         return new RepositoryScheduler(server, database, directory, catalogue);
     }
 }

@@ -49,7 +49,7 @@ internal sealed class RealCluster : IAsyncDisposable
             await Repository.RunScriptAsync("tests/setup/start-libvirtd.sh", TimeSpan.FromMinutes(5));
             cluster.GuestDirectory = await Repository.RunScriptAsync("tests/guest/build-guest.sh", TimeSpan.FromMinutes(10));
             cluster._scheduler = ChildProcess.Start(Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
-                ["--listen", "http://127.0.0.1:0", "--database", Path.Combine(cluster._dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05",
+                ["--listen", "http://127.0.0.1:0", "--auth", "none", "--database", Path.Combine(cluster._dir.Path, "scheduler.db"), "--heartbeat-interval", "00:00:01", "--heartbeat-ttl", "00:00:05",
                  "--image-listen", "http://127.0.0.1:0", "--image-repository", cluster.RepositoryDirectory, .. schedulerArguments ?? []]);
             cluster.Address = (await cluster._scheduler.WaitForLineAsync("nodeagent-scheduler listening on", TimeSpan.FromSeconds(30))).Split(' ')[^1];
             await cluster.RegisterGuestAsync();

@@ -43,6 +43,7 @@ internal sealed class ImageRepositoryHost : IAsyncDisposable
             Listen = [RpcListenAddress.Parse("http://127.0.0.1:0")],
             ImageListen = RpcListenAddress.Parse("http://127.0.0.1:0"),
             DatabasePath = Path.Combine(directory.Path, "scheduler.db"),
+            Auth = NodeAgent.Scheduler.Security.AuthMode.None,
         };
         options = configure?.Invoke(options) ?? options;
         var app = SchedulerApp.Build(options, logging => logging.ClearProviders());

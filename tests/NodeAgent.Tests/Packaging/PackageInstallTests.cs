@@ -42,7 +42,8 @@ public sealed class PackageInstallTests(PackageInstallRun run) : IClassFixture<P
     {
         run.AssertPassed("nodeagent-scheduler.service is active (running)");
         run.AssertPassed("nodeagent.service is active (running)");
-        run.AssertPassed("the agent registered: ws hosts list shows host");
+        run.AssertPassed("the scheduler wrote its first admin token: /var/lib/nodeagent-scheduler/admin.token, its own, mode 0600");
+        run.AssertPassed("the agent registered with its token: ws hosts list shows host");
         run.AssertPassed("ws lease: workspace");
         run.AssertPassed("its overlay disk (qemu-img) and seed (genisoimage)");
         run.AssertPassed("the agent created bridge natest0 with ip");

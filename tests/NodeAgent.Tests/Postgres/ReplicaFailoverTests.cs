@@ -204,7 +204,7 @@ public sealed class ReplicaFailoverTests(ITestOutputHelper output) : IAsyncLifet
         _replicas[index] = ChildProcess.Start(
             Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
             ["--listen", _addresses[index].ToString(), "--image-listen", "none", "--image-repository", Path.Combine(_directory.Path, $"images-{index}"),
-             "--database", settings.ConnectionString, "--network", "lab=10.80.0.0/16,gateway=10.80.0.1", "--config", "none"],
+             "--auth", "none", "--database", settings.ConnectionString, "--network", "lab=10.80.0.0/16,gateway=10.80.0.1", "--config", "none"],
             new Dictionary<string, string> { ["PGPASSWORD"] = password });
         await _replicas[index]!.WaitForLineAsync("nodeagent-scheduler listening on", ServiceProcesses.StartTimeout);
         var store = await _replicas[index]!.WaitForLineAsync("nodeagent-scheduler store:", ServiceProcesses.StartTimeout);

@@ -172,7 +172,7 @@ public sealed class ImageCatalogueTests : IDisposable
     public async Task ListImages_RepositoryHookGiven_AnswersWithItsUrl()
     {
         var registry = new RpcServiceRegistry().Add(new ImageApi(_catalogue, () => "http://repo.example:7701"));
-        await using var server = await TestRpcServer.StartAsync(registry, new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus });
+        await using var server = await TestRpcServer.StartAsync(registry, new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Gate = new NodeAgent.Scheduler.Security.ApiGate(NodeAgent.Scheduler.Security.AuthMode.None, null!) });
         using var channel = server.CreateChannel();
 
         var response = await new V1.ImageServiceClient(channel).ListImagesAsync(new V1.ListImagesRequest());

@@ -273,7 +273,7 @@ public sealed partial class UsageApiTests : IAsyncLifetime
 
     private static async Task<Microsoft.AspNetCore.Builder.WebApplication> StartedAsync(SchedulerOptions options)
     {
-        var app = SchedulerApp.Build(options, logging => logging.ClearProviders());
+        var app = SchedulerApp.Build(options with { Auth = NodeAgent.Scheduler.Security.AuthMode.None }, logging => logging.ClearProviders());
         await app.StartAsync();
         return app;
     }

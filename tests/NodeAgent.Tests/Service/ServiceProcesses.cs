@@ -16,7 +16,7 @@ internal static class ServiceProcesses
     /// <param name="arguments">Added to the command line; without a --config of their own, --config none keeps a host's /etc out of the test.</param>
     public static ChildProcess StartScheduler(string directory, IDictionary<string, string>? environment, params string[] arguments) =>
         ChildProcess.Start(Repository.ProgramPath("scheduler/NodeAgent.Scheduler", "nodeagent-scheduler"),
-            ["--listen", "http://127.0.0.1:0", "--image-listen", "none", "--database", Path.Combine(directory, "scheduler.db"), .. WithConfig(arguments)],
+            ["--listen", "http://127.0.0.1:0", "--auth", "none", "--image-listen", "none", "--database", Path.Combine(directory, "scheduler.db"), .. WithConfig(arguments)],
             environment);
 
     /// <summary>The address the scheduler's gRPC listener bound, from its start-up line.</summary>

@@ -47,6 +47,9 @@ internal sealed class RunningScheduler : IAsyncDisposable
             ImageListen = RpcListenAddress.Parse("http://127.0.0.1:0"),
             DatabasePath = postgres?.ConnectionString ?? Path.Combine(directory.Path, "scheduler.db"),
             ImageRepositoryPath = Path.Combine(directory.Path, "images"),
+            // These tests are about what the API does, not who may call it: callers name themselves, as with
+            // --auth none. Security/ runs the scheduler with tokens (configure sets Auth = Token).
+            Auth = NodeAgent.Scheduler.Security.AuthMode.None,
         };
         options = configure?.Invoke(options) ?? options;
         WebApplication app;

@@ -5,8 +5,8 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 
 /// <summary>
 /// The scheduler's schema on PostgreSQL, as an ordered list of steps recorded in <c>schema_migrations</c>, like
-/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 9 build
-/// what SQLite has after its step 20 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
+/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 10 build
+/// what SQLite has after its step 21 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
 /// CHECK, UNIQUE and foreign-key constraints, indexes (partial ones included) and the held_* triggers.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>The SQLite schema step (<see cref="Migrations.Latest"/>) these steps equal; a new SQLite step needs a new step here.</summary>
-    public const int SqliteStep = 20;
+    public const int SqliteStep = 21;
 
     /// <summary>The key of the advisory lock schema changes take ("NodeAgnt" as a big-endian 64-bit integer); advisory locks are per database.</summary>
     public const long AdvisoryLockKey = 5651846443425033844;
@@ -331,6 +331,27 @@ internal static class PostgresSchema
         CREATE TRIGGER leases_stopping_on_delete AFTER DELETE ON leases FOR EACH ROW
         WHEN (OLD.host_id IS NOT NULL AND OLD.state = 'stopping')
         EXECUTE FUNCTION leases_stopping_on_delete();
+        """,
+
+        // 10: the project a lease counts in, and the API's bearer tokens (SQLite step 21).
+        """
+        ALTER TABLE leases ADD COLUMN project text NOT NULL DEFAULT '';
+        UPDATE leases SET project = owner;
+        CREATE INDEX leases_by_project ON leases (project, created_at, lease_id);
+        CREATE TABLE tokens (
+            token_id text PRIMARY KEY,
+            secret_sha256 bytea NOT NULL,
+            user_name text NOT NULL,
+            project text NOT NULL,
+            role text NOT NULL CHECK (role IN ('user', 'admin', 'agent')),
+            host_id text NOT NULL,
+            description text NOT NULL,
+            created_at bigint NOT NULL,
+            created_by text NOT NULL,
+            expires_at bigint,
+            revoked_at bigint,
+            revoked_by text NOT NULL DEFAULT ''
+        );
         """,
     ];
 

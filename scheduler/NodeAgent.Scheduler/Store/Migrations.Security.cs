@@ -1,0 +1,33 @@
+namespace NodeAgent.Scheduler.Store;
+
+/// <summary>Schema steps 21 and on: projects and tokens (docs/security.md).</summary>
+internal static partial class Migrations
+{
+    /// <summary>A property, not a field: it is read while <see cref="Steps"/> is initialized, whatever the order of the files.</summary>
+    private static string[] SecuritySteps =>
+    [
+        // 21: the project a lease counts in (quota, queue, fair share, usage), and the API's bearer tokens. Existing
+        // leases counted in their owner's name, and keep doing so. A token is stored as its id and the SHA-256 of its
+        // bearer value; role is user, admin or agent, host_id an agent token's host ('' otherwise); times in Unix ms,
+        // expires_at NULL for never, revoked_at NULL while valid.
+        """
+        ALTER TABLE leases ADD COLUMN project TEXT NOT NULL DEFAULT '';
+        UPDATE leases SET project = owner;
+        CREATE INDEX leases_by_project ON leases (project, created_at, lease_id);
+        CREATE TABLE tokens (
+            token_id TEXT PRIMARY KEY,
+            secret_sha256 BLOB NOT NULL,
+            user_name TEXT NOT NULL,
+            project TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('user', 'admin', 'agent')),
+            host_id TEXT NOT NULL,
+            description TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            expires_at INTEGER,
+            revoked_at INTEGER,
+            revoked_by TEXT NOT NULL DEFAULT ''
+        ) STRICT;
+        """,
+    ];
+}

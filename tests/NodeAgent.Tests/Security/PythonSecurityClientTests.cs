@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Text.Json;
+using NodeAgent.Contract.V1;
+using NodeAgent.Tests.Support;
+
+namespace NodeAgent.Tests.Security;
+
+/// <summary>
+/// Debian's grpcio (code nobody here wrote), given only the .proto files and a handful of tokens, tries what they must
+/// not allow against a scheduler run with --auth token: forbidden calls, a forged secret, another project's lease, an
+/// agent token for the wrong host, a stolen token after its revocation (tests/interop/security_client.py).
+/// </summary>
+public sealed class PythonSecurityClientTests : IClassFixture<PythonSecurityClientTests.ClientRun>
+{
+    private readonly ClientRun _run;
+
+    public PythonSecurityClientTests(ClientRun run) => _run = run;
+
+    [Theory]
+    [InlineData("no_token_unauthenticated")]
+    [InlineData("garbage_token_unauthenticated")]
+    [InlineData("forged_secret_same_answer_as_unknown")]
+    [InlineData("user_list_hosts_denied")]
+    [InlineData("user_set_quota_denied")]
+    [InlineData("user_retire_image_denied")]
+    [InlineData("user_create_token_denied")]
+    [InlineData("user_heartbeat_denied")]
+    [InlineData("other_projects_lease_hidden")]
+    [InlineData("agent_token_for_wrong_host_denied")]
+    [InlineData("agent_cannot_watch_other_hosts_workspaces")]
+    [InlineData("agent_list_leases_denied")]
+    [InlineData("stolen_token_after_revocation_unauthenticated")]
+    public void GrpcioClient_TriesWhatATokenMustNotAllow_Refused(string check)
+    {
+        Assert.True(_run.Results.TryGetValue(check, out var result), $"the grpcio client did not report '{check}'. Output:\n{_run.Output}");
+        Assert.True(result.Ok, $"{check}: {result.Detail}");
+    }
+
+    [Fact]
+    public void GrpcioClient_AllChecks_ExitZero() => Assert.True(_run.ExitCode == 0, _run.Output);
+
+    /// <summary>Starts the scheduler with tokens, makes the tokens the script needs, and runs it once for the whole class.</summary>
+    public sealed class ClientRun : IAsyncLifetime
+    {
+        public Dictionary<string, (bool Ok, string Detail)> Results { get; } = [];
+
+        public string Output { get; private set; } = string.Empty;
+
+        public int ExitCode { get; private set; } = -1;
+
+        public async Task InitializeAsync()
+        {
+            Repository.RequirePythonGrpc();
+            await using var secured = await SecuredScheduler.StartAsync();
+            var agent = await secured.HostAsync("py-secure-host");
+            var user = await secured.UserAsync("alice", "physics");
+            var other = await secured.UserAsync("bob", "biology");
+            using (var channel = secured.Channel(user))
+            {
+                await new LeaseServiceClient(channel).CreateLeaseAsync(SecuredScheduler.Lease());
+            }
+
+            var start = new ProcessStartInfo(Repository.SystemPython,
+            [
+                Repository.InteropScript("security_client.py"), "--target", secured.Scheduler.Address.Authority,
+                "--admin", secured.Admin, "--user", user, "--other-user", other, "--agent", agent, "--agent-host", "py-secure-host",
+            ])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(timeout.Token);
+            ExitCode = process.ExitCode;
+            Output = await stdout + await stderr;
+            foreach (var line in (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                using var json = JsonDocument.Parse(line);
+                var root = json.RootElement;
+                Results[root.GetProperty("check").GetString()!] = (root.GetProperty("ok").GetBoolean(), root.GetProperty("detail").GetString() ?? string.Empty);
+            }
+        }
+
+        public Task DisposeAsync() => Task.CompletedTask;
+    }
+}
