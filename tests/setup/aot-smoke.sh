@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the native-AOT binaries from `make publish` together: the scheduler on a free loopback port with a
-# fresh SQLite file, an agent that registers with it, ws listing the agent's host, and Debian's grpcio
-# client running its interop checks against the AOT scheduler. Counts its checks like the test runner.
+# fresh SQLite file and tokens, an agent that registers with its token, ws listing the agent's host, and
+# Debian's grpcio client running its interop checks against a second AOT scheduler run with --auth none.
+# Counts its checks like the test runner.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 bin=${BIN:-out/bin}
@@ -17,12 +18,25 @@ check() { # name, command...
   else failed=$((failed + 1)); echo "aot-smoke: FAIL $name"; sed 's/^/  | /' "$work/out"; fi
 }
 
-"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --auth none --database "$work/scheduler.db" \
+"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --database "$work/scheduler.db" --admin-token-file "$work/admin.token" \
   --image-listen http://127.0.0.1:0 --image-repository "$work/repository" >"$work/scheduler.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q "listening on" "$work/scheduler.log" && break; sleep 0.1; done
 address=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/scheduler.log" | head -1)
 check "scheduler starts and listens" test -n "$address"
+
+# Tokens (the default --auth token): the first admin token, the agent's, a refusal without one.
+check "the scheduler wrote its first admin token (mode 600)" bash -c "[ \"\$(stat -c %a '$work/admin.token')\" = 600 ]"
+export NODEAGENT_TOKEN=$(cat "$work/admin.token")
+check "ws whoami: admin" bash -c "'$bin/ws' whoami --scheduler '$address' | grep -q '^role *admin'"
+no_token() {
+  local out
+  out=$(NODEAGENT_TOKEN= HOME=$work "$bin/ws" list --scheduler "$address" 2>&1) && return 1
+  grep -q "needs a token" <<<"$out"
+}
+check "a call without a token is refused, saying how to get one" no_token
+mkdir -p "$work/agent"
+check "ws admin token create --host: the agent's token" bash -c "'$bin/ws' admin token create --host aot-smoke-host --scheduler '$address' >'$work/agent/agent.token'"
 
 chmod 755 "$work"   # QEMU runs as its own user and must reach the workspace disk below here
 check "ws uploads the test guest into the catalogue" env WS_SCHEDULER="$address" tests/guest/register-guest.sh "$bin/ws" "$(tests/guest/build-guest.sh | tail -1)"
@@ -44,7 +58,12 @@ lease_boot_release() {
   ! virsh -c qemu:///system dominfo "nodeagent-$id" >/dev/null 2>&1
 }
 check "AOT agent leases, boots and releases a real guest via libvirt" lease_boot_release
-check "grpcio interop client against the AOT scheduler" /usr/bin/python3 tests/interop/client.py --target "${address#http://}"
+# The grpcio client registers its own hosts with no token: it gets a scheduler of its own, run with --auth none.
+"$bin/nodeagent-scheduler" --listen http://127.0.0.1:0 --auth none --database "$work/open.db" --image-listen none >"$work/open.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do grep -q "listening on" "$work/open.log" && break; sleep 0.1; done
+open=$(sed -n 's/^nodeagent-scheduler listening on //p' "$work/open.log" | head -1)
+check "grpcio interop client against the AOT scheduler" /usr/bin/python3 tests/interop/client.py --target "${open#http://}"
 
 echo "aot-smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
