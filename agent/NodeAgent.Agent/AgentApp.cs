@@ -16,6 +16,7 @@ using NodeAgent.Agent.Processes;
 using NodeAgent.Agent.Reporting;
 using NodeAgent.Agent.Workspaces;
 using NodeAgent.Contract;
+using NodeAgent.Rpc;
 using NodeAgent.Rpc.Client;
 using NodeAgent.Service;
 using AgentServiceClient = NodeAgent.Contract.V1.AgentServiceClient;
@@ -69,7 +70,14 @@ public static class AgentApp
             return inventory;
         });
         var token = new AgentTokenFile(options.TokenFile);
-        services.AddSingleton(_ => new RpcChannel(options.Schedulers, new RpcChannelOptions { HeadersPerCall = token.Headers }));
+        var clientCertificate = options.TlsCertificate is { } certificate ? new CertificateFiles(certificate, options.TlsKey!) : null;
+        var authorities = options.CaFile is { } ca ? TlsFiles.LoadAuthorities(ca) : null;
+        services.AddSingleton(_ => new RpcChannel(options.Schedulers, new RpcChannelOptions
+        {
+            HeadersPerCall = token.Headers,
+            ClientCertificate = clientCertificate is null ? null : clientCertificate.Current,
+            ServerCertificateValidation = authorities is null ? null : TlsFiles.ServerValidator(authorities),
+        }));
         services.AddSingleton(sp => new AgentServiceClient(sp.GetRequiredService<RpcChannel>()));
         services.AddSingleton<DesiredState>();
         services.AddSingleton<HeartbeatSource>();

@@ -28,7 +28,7 @@ public sealed class AgentCommandLine
     {
         Root = new RootCommand("nodeagent: runs leased workspaces on this host as libvirt domains and reports to the scheduler.")
         {
-            Scheduler, TokenFile, StateDirectory, ImagesDirectory, ImageCacheSize, ImageFetchAttempts, LibvirtUri, DomainType, ReconcileInterval, StopTimeout,
+            Scheduler, TokenFile, TlsCertificate, TlsKey, CaFile, StateDirectory, ImagesDirectory, ImageCacheSize, ImageFetchAttempts, LibvirtUri, DomainType, ReconcileInterval, StopTimeout,
             UsagePeriod, ExpiryMargin, ParallelOperations, HostId, Networks, Labels, ReservedVcpus, ReservedMemory, CpuOvercommit, MemoryOvercommit,
             MetricsListen, ProjectPartitions,
         };
@@ -55,6 +55,21 @@ public sealed class AgentCommandLine
         Description = "The file holding this host's agent token (made by an admin with `ws admin token create --host ID`), read again " +
             "whenever it changes. Without the file, calls carry no token: only a scheduler run with --auth none takes them. " +
             "Default: agent.token in the state directory.",
+    };
+
+    public Option<string?> TlsCertificate { get; } = new("--tls-cert")
+    {
+        Description = "A client certificate (PEM) to present to an https:// scheduler run with --client-ca: its common name (CN) must be " +
+            "this host's id, and it must allow client authentication. The scheduler then knows this agent by it, without a token. " +
+            "Read again when the file changes.",
+    };
+
+    public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "The PEM private key of --tls-cert, unencrypted." };
+
+    public Option<string?> CaFile { get; } = new("--ca-file")
+    {
+        Description = "CA certificates (PEM) the scheduler's certificate must chain to, for an https:// scheduler with a certificate " +
+            "of your own CA. Default: the system's trust store.",
     };
 
     public Option<string> StateDirectory { get; } = new("--state-directory")
@@ -263,6 +278,9 @@ public sealed class AgentCommandLine
             MemoryOvercommit = c.Get(MemoryOvercommit),
             MetricsListen = c.Parse(MetricsListen, c.Get(MetricsListen), t => NodeAgent.Metrics.MetricsListenAddress.Parse(t)),
             ProjectPartitions = c.Get(ProjectPartitions),
+            TlsCertificate = c.Get(TlsCertificate),
+            TlsKey = c.Get(TlsKey),
+            CaFile = c.Get(CaFile),
         };
         if (c.Get(TokenFile) is { } tokenFile)
         {

@@ -11,6 +11,15 @@ public sealed record AgentOptions
     /// <summary>The scheduler's gRPC addresses (its replicas), tried in order; the agent fails over to the next when one cannot be reached.</summary>
     public IReadOnlyList<Uri> Schedulers { get; init; } = [new(DefaultScheduler)];
 
+    /// <summary>The agent's client certificate (PEM) for mutual TLS with the scheduler, its common name this host's id; null for none.</summary>
+    public string? TlsCertificate { get; init; }
+
+    /// <summary>The PEM private key of <see cref="TlsCertificate"/>.</summary>
+    public string? TlsKey { get; init; }
+
+    /// <summary>The CA certificates (PEM) the scheduler's certificate must chain to; null uses the system's trust store.</summary>
+    public string? CaFile { get; init; }
+
     private readonly string? _tokenFile;
 
     /// <summary>The file holding this host's agent token, read again whenever it changes; by default agent.token in the state directory, beside host-id.</summary>
@@ -108,6 +117,18 @@ public sealed record AgentOptions
     public HostFacts.CapacityPolicy Capacity => new(ReservedVcpus, ReservedMemoryBytes, CpuOvercommit, MemoryOvercommit);
 
     /// <param name="host">The host's raw size, to check that the reservation leaves something; null skips those checks.</param>
+    private static void Try(List<string> problems, Action load)
+    {
+        try
+        {
+            load();
+        }
+        catch (NodeAgent.Rpc.TlsFileException e)
+        {
+            problems.Add(e.Message);
+        }
+    }
+
     public IReadOnlyList<string> Validate(HostFacts.HostSize? host = null)
     {
         var problems = new List<string>();
@@ -124,6 +145,20 @@ public sealed record AgentOptions
         if (string.IsNullOrWhiteSpace(StateDirectory) || !Path.IsPathRooted(StateDirectory))
         {
             problems.Add($"state-directory: '{StateDirectory}' must be an absolute path");
+        }
+
+        if ((TlsCertificate is null) != (TlsKey is null))
+        {
+            problems.Add("tls-cert, tls-key: give both, or neither");
+        }
+        else if (TlsCertificate is not null)
+        {
+            Try(problems, () => NodeAgent.Rpc.TlsFiles.LoadCertificate(TlsCertificate, TlsKey!).Dispose());
+        }
+
+        if (CaFile is not null)
+        {
+            Try(problems, () => NodeAgent.Rpc.TlsFiles.LoadAuthorities(CaFile));
         }
 
         if (ImagesDirectory is not null && !Path.IsPathRooted(ImagesDirectory))

@@ -20,6 +20,12 @@ public sealed class GlobalOptions
         Recursive = true,
     };
 
+    public Option<string?> CaFile { get; } = new("--ca-file")
+    {
+        Description = "CA certificates (PEM) an https:// scheduler's certificate must chain to, when it is not from a CA the system trusts. Default: $WS_CA_FILE, then the system's trust store.",
+        Recursive = true,
+    };
+
     public Option<string> Output { get; } = new("--output", "-o")
     {
         Description = "Output format: table (for people) or json (for scripts).",
@@ -40,6 +46,7 @@ public sealed class GlobalOptions
     {
         root.Options.Add(Scheduler);
         root.Options.Add(TokenFile);
+        root.Options.Add(CaFile);
         root.Options.Add(Output);
         root.Options.Add(Timeout);
     }
@@ -114,7 +121,21 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
             return ExitCodes.UsageError;
         }
 
-        using var channel = new RpcChannel(uris, new RpcChannelOptions { DefaultHeaders = Headers(token) });
+        System.Net.Security.RemoteCertificateValidationCallback? validation = null;
+        if ((parse.GetValue(options.CaFile) ?? Environment.GetEnvironmentVariable("WS_CA_FILE")) is { Length: > 0 } caFile)
+        {
+            try
+            {
+                validation = TlsFiles.ServerValidator(TlsFiles.LoadAuthorities(caFile));
+            }
+            catch (TlsFileException e)
+            {
+                await Console.Error.WriteLineAsync($"ws: {e.Message}");
+                return ExitCodes.UsageError;
+            }
+        }
+
+        using var channel = new RpcChannel(uris, new RpcChannelOptions { DefaultHeaders = Headers(token), ServerCertificateValidation = validation });
         var context = new CommandContext(channel, parse.GetValue(options.Output) == "json", parse.GetValue(options.Timeout), Console.Out, cancellationToken);
         try
         {
@@ -124,6 +145,11 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
         catch (RpcException e) when (e.Status is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
         {
             await Console.Error.WriteLineAsync($"ws: {e.Message}\nws: the scheduler address {address} came from {source}; set another with --scheduler or ${SchedulerEndpoint.EnvironmentVariable}.");
+            if (e.Message.Contains("TLS handshake", StringComparison.Ordinal))
+            {
+                await Console.Error.WriteLineAsync("ws: to trust the scheduler's CA, give its certificate with --ca-file FILE or $WS_CA_FILE.");
+            }
+
             return ExitCodes.Unavailable;
         }
         catch (RpcException e) when (e.Status is StatusCode.Unauthenticated)

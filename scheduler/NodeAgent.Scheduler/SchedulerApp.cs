@@ -29,13 +29,21 @@ public static class SchedulerApp
             throw new InvalidOperationException("invalid configuration:\n  " + string.Join("\n  ", problems));
         }
 
+        var tls = new Security.SchedulerTls(options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureRpcLimits();
             foreach (var address in options.Listen)
             {
-                kestrel.ListenRpc(address);
+                kestrel.ListenRpc(address, () => tls.Certificate, https =>
+                {
+                    // Asked for on every connection when a client CA is set; ws connects without one and uses its token.
+                    https.ClientCertificateMode = tls.AsksForClientCertificates
+                        ? Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate
+                        : Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.NoCertificate;
+                    https.ClientCertificateValidation = (certificate, chain, _) => tls.AcceptsClient(certificate, chain);
+                });
             }
         });
         builder.AddImageRepository(options);
@@ -43,6 +51,7 @@ public static class SchedulerApp
 
         var services = builder.Services;
         services.AddSingleton(options);
+        services.AddSingleton(tls);
         services.AddSingleton(time ?? TimeProvider.System);
         AddDatabase(services, options.Database);
         services.AddSingleton<IHostStore, HostStore>();
@@ -91,7 +100,7 @@ public static class SchedulerApp
                 .Add(new TokenApi(provider.GetRequiredService<Security.TokenBook>()))
                 .Add(new QuotaApi(provider.GetRequiredService<QuotaBook>()));
             var metrics = provider.GetRequiredService<SchedulerMetrics>();
-            var gate = new Security.ApiGate(options.Auth, provider.GetRequiredService<Security.TokenBook>());
+            var gate = new Security.ApiGate(options.Auth, provider.GetRequiredService<Security.TokenBook>(), tls);
             var rpcOptions = new RpcServerOptions { ExceptionMapper = ErrorMapping.ToStatus, Observer = metrics, Gate = gate };
             var server = new RpcServer(registry, rpcOptions, provider.GetRequiredService<ILogger<RpcServer>>());
             metrics.UseMethods(server.Methods);

@@ -21,13 +21,14 @@ public sealed class SchedulerCommandLine
     public static readonly IReadOnlySet<string> ReloadableKeys = new HashSet<string>(StringComparer.Ordinal)
     {
         "placement-strategy", "placement-weights", "placement-sample", "expiry-warning", "expiry-grace", "heartbeat-ttl", "log-level",
+        "tls-cert", "tls-key", "client-ca",
     };
 
     public SchedulerCommandLine()
     {
         Root = new RootCommand("nodeagent-scheduler: registers hosts, places leased workspaces on them by load, hands out their addresses, and ends leases when they expire.")
         {
-            Listen, Database, Auth, AdminTokenFile, HeartbeatInterval, HeartbeatTtl, Networks, DefaultNetwork, AddressQuarantine,
+            Listen, TlsCertificate, TlsKey, ClientCa, Database, Auth, AdminTokenFile, HeartbeatInterval, HeartbeatTtl, Networks, DefaultNetwork, AddressQuarantine,
             ImageRepository, ImageListen, ImageUrl, ImageMaxSize, PlacementStrategy, PlacementWeights, PlacementSample, PlacementSeed, LoadHalfLife, ExpiryWarning, ExpiryGrace,
         };
         Service.AddTo(Root);
@@ -46,6 +47,24 @@ public sealed class SchedulerCommandLine
     {
         Description = $"Address to serve gRPC on: http://IP:PORT (h2c) or https://IP:PORT. Repeatable. Default: {SchedulerOptions.DefaultListen}",
         AllowMultipleArgumentsPerToken = false,
+    };
+
+    public Option<string?> TlsCertificate { get; } = new("--tls-cert")
+    {
+        Description = "The certificate served on https:// listen addresses: a PEM file, the certificate first and then its intermediates. " +
+            "Connections already open keep the certificate they began with.",
+    };
+
+    public Option<string?> TlsKey { get; } = new("--tls-key")
+    {
+        Description = "The PEM private key of --tls-cert, unencrypted; keep it readable by the scheduler's user only.",
+    };
+
+    public Option<string?> ClientCa { get; } = new("--client-ca")
+    {
+        Description = "CA certificates (PEM) that agents' client certificates chain to: an agent presenting such a certificate, with " +
+            "client authentication in its key usage, acts for the host its common name (CN) names, and for no other. " +
+            "Without it, agents authenticate with tokens only.",
     };
 
     public Option<string> Database { get; } = new("--database")
@@ -222,6 +241,9 @@ public sealed class SchedulerCommandLine
             Listen = [.. addresses.Select(a => c.Parse(Listen, a, RpcListenAddress.Parse)).OfType<RpcListenAddress>()],
             DatabasePath = c.Get(Database) ?? defaults.DatabasePath,
             Auth = c.Parse(Auth, c.Get(Auth), ParseAuth),
+            TlsCertificate = c.Get(TlsCertificate),
+            TlsKey = c.Get(TlsKey),
+            ClientCa = c.Get(ClientCa),
             HeartbeatInterval = c.Get(HeartbeatInterval),
             HeartbeatTtl = c.Get(HeartbeatTtl),
             Networks = [.. (c.Get(Networks) ?? []).Select(n => c.Parse(Networks, n, NetworkDefinition.Parse)).OfType<NetworkDefinition>()],
@@ -251,7 +273,13 @@ public sealed class SchedulerCommandLine
             options = options with { ImageRepositoryPath = directory };
         }
 
-        c.AddValidationProblems(options.Validate());
+        var problems = options.Validate();
+        c.AddValidationProblems(problems);
+        if (problems.Count == 0)
+        {
+            c.AddValidationProblems(Security.SchedulerTls.Problems(options));
+        }
+
         return options;
     }
 

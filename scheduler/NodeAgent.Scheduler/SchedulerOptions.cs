@@ -34,6 +34,15 @@ public sealed record SchedulerOptions
         init => _adminTokenFile = value;
     }
 
+    /// <summary>The PEM certificate (with its chain) served on https:// listen addresses; null for none.</summary>
+    public string? TlsCertificate { get; init; }
+
+    /// <summary>The PEM private key of <see cref="TlsCertificate"/>.</summary>
+    public string? TlsKey { get; init; }
+
+    /// <summary>The PEM CA certificates agents' client certificates chain to; null: agents authenticate with tokens only.</summary>
+    public string? ClientCa { get; init; }
+
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan HeartbeatTtl { get; init; } = TimeSpan.FromSeconds(15);
@@ -110,6 +119,22 @@ public sealed record SchedulerOptions
         if (Listen.Count == 0)
         {
             problems.Add("listen: at least one address is needed, e.g. " + DefaultListen);
+        }
+
+        var tls = Listen.Any(l => l.Tls);
+        if (tls && (TlsCertificate is null || TlsKey is null))
+        {
+            problems.Add("tls-cert, tls-key: an https:// listen address needs both, as PEM files");
+        }
+
+        if (!tls && (TlsCertificate is not null || ClientCa is not null))
+        {
+            problems.Add("tls-cert, client-ca: no listen address is https://; add one, e.g. https://0.0.0.0:7700, or leave these out");
+        }
+
+        if ((TlsCertificate is null) != (TlsKey is null))
+        {
+            problems.Add("tls-cert, tls-key: give both, or neither");
         }
 
         try

@@ -7,6 +7,9 @@ checks that the scheduler refuses, with the right status and without saying what
         --admin TOKEN --user TOKEN --other-user TOKEN --agent TOKEN --agent-host HOST_ID
 
 --user and --other-user are users of two different projects; --agent is an agent token for HOST_ID.
+With --tls-target HOST:PORT --ca CA.pem --agent-cert CERT.pem --agent-key KEY.pem --agent-cert-host ID, it also
+connects over TLS to a scheduler run with --client-ca, presents an agent's client certificate for host ID, and tries
+it for another host.
 It prints one JSON object per check on its own line,
     {"check": "<name>", "ok": true|false, "detail": "<what was observed>"}
 and exits 0 if every check passed, 1 otherwise.
@@ -81,6 +84,8 @@ def main() -> int:
     parser.add_argument("--target", required=True)
     for name in ("admin", "user", "other-user", "agent", "agent-host"):
         parser.add_argument("--" + name, required=True)
+    for name in ("tls-target", "ca", "agent-cert", "agent-key", "agent-cert-host"):
+        parser.add_argument("--" + name)
     contract.add_proto_root_argument(parser)
     args = parser.parse_args()
     pb = contract.load(args.proto_root)
@@ -164,6 +169,33 @@ def main() -> int:
             code, detail = status_of(c.who_am_i, token_pb.WhoAmIRequest(), metadata=bearer(stolen))
             return before.user == "mallory-victim" and code == "UNAUTHENTICATED", f"before: {before.user}; after revocation: {code} {detail!r}"
         check("stolen_token_after_revocation_unauthenticated", stolen_token_after_revocation)
+
+    if args.tls_target:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read(args.ca), private_key=read(args.agent_key), certificate_chain=read(args.agent_cert))
+        options = [("grpc.enable_http_proxy", 0), ("grpc.ssl_target_name_override", "localhost")]
+        with grpc.secure_channel(args.tls_target, credentials, options=options) as channel:
+            c = Client(channel, pb)
+
+            def own_host():
+                info = agent_pb.HostInfo(host_id=args.agent_cert_host, hostname="py-tls", agent_version="grpcio",
+                                         architecture="x86_64", domain_type="qemu")
+                info.capacity.vcpus = 2
+                info.capacity.memory_bytes = 1 << 30
+                info.capacity.disk_bytes = 1 << 30
+                c.register_host(agent_pb.RegisterHostRequest(host=info), timeout=CALL_TIMEOUT)
+                who = c.who_am_i(token_pb.WhoAmIRequest(), timeout=CALL_TIMEOUT)
+                return who.host_id == args.agent_cert_host and who.role == token_pb.ROLE_AGENT, f"registered; whoami: {who.role} {who.host_id}"
+            check("tls_agent_certificate_registers_its_own_host", own_host)
+
+            def wrong_host():
+                request = agent_pb.HeartbeatRequest(host_id="someone-elses-host")
+                request.capacity.vcpus = 1
+                return expect("PERMISSION_DENIED", c.heartbeat, request)
+            check("tls_agent_certificate_for_wrong_host_denied", wrong_host)
 
     return 0 if all(results) else 1
 

@@ -29,6 +29,9 @@ public sealed record RpcChannelOptions
     /// <summary>Checks the server's certificate on TLS channels; null uses the system's trust store.</summary>
     public System.Net.Security.RemoteCertificateValidationCallback? ServerCertificateValidation { get; init; }
 
+    /// <summary>The certificate this client presents on TLS channels (mutual TLS), asked for at each handshake; null presents none.</summary>
+    public Func<System.Security.Cryptography.X509Certificates.X509Certificate2?>? ClientCertificate { get; init; }
+
     /// <summary>Metadata sent on every call, e.g. an authorization token.</summary>
     public Metadata? DefaultHeaders { get; init; }
 

@@ -250,6 +250,11 @@ public sealed class RpcChannel : IDisposable
             handler.SslOptions.RemoteCertificateValidationCallback = validate;
         }
 
+        if (options.ClientCertificate is { } certificate)
+        {
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate()!;
+        }
+
         return handler;
     }
 }

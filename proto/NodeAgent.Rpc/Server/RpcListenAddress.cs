@@ -41,7 +41,10 @@ public static class KestrelRpcExtensions
     /// Listens for gRPC. Cleartext endpoints speak HTTP/2 only (Kestrel rejects prior-knowledge HTTP/2 on a
     /// cleartext endpoint that also allows HTTP/1.1); TLS endpoints negotiate h2 with ALPN.
     /// </summary>
-    public static void ListenRpc(this KestrelServerOptions options, RpcListenAddress address, Func<X509Certificate2?>? certificate = null)
+    /// <param name="https">Further TLS settings of TLS endpoints, e.g. how client certificates are asked for and checked.</param>
+    public static void ListenRpc(
+        this KestrelServerOptions options, RpcListenAddress address, Func<X509Certificate2?>? certificate = null,
+        Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions>? https = null)
     {
         options.Listen(address.Address, address.Port, listen =>
         {
@@ -53,7 +56,11 @@ public static class KestrelRpcExtensions
 
             listen.Protocols = HttpProtocols.Http1AndHttp2;
             var select = certificate ?? throw new InvalidOperationException($"{address} is a TLS endpoint but no certificate is configured");
-            listen.UseHttps(https => https.ServerCertificateSelector = (_, _) => select());
+            listen.UseHttps(tls =>
+            {
+                tls.ServerCertificateSelector = (_, _) => select();
+                https?.Invoke(tls);
+            });
         });
     }
 

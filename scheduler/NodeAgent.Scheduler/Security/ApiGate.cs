@@ -23,7 +23,12 @@ public enum AuthMode
 /// <see cref="MethodAccess"/> rule. UNAUTHENTICATED and PERMISSION_DENIED messages say what to do, and never whether a
 /// token, user, project, lease or host exists.
 /// </summary>
-public sealed class ApiGate(AuthMode mode, TokenBook tokens) : IRpcCallGate
+/// <remarks>
+/// An agent may also authenticate with a client certificate (mutual TLS, <c>--client-ca</c>): Kestrel accepts only
+/// certificates <see cref="SchedulerTls.AcceptsClient"/> approves, and such a caller is the agent of the host its
+/// certificate names. A bearer token, when the call carries one as well, is what counts.
+/// </remarks>
+public sealed class ApiGate(AuthMode mode, TokenBook tokens, SchedulerTls? tls = null) : IRpcCallGate
 {
     /// <summary>With <c>--auth none</c>, who the caller says they are ("anonymous" without it).</summary>
     public const string UserHeader = "x-nodeagent-user";
@@ -58,6 +63,12 @@ public sealed class ApiGate(AuthMode mode, TokenBook tokens) : IRpcCallGate
     private Caller Authenticate(ServerCallContext context)
     {
         var header = context.GetRequestHeader(TokenServiceMethods.AuthorizationHeader);
+        if (string.IsNullOrEmpty(header) && tls?.AsksForClientCertificates == true && context.HttpContext.Connection.ClientCertificate is { } certificate)
+        {
+            var host = SchedulerTls.HostOf(certificate);
+            return new Caller(host, string.Empty, Role.Agent, host, "certificate " + certificate.Thumbprint[..16].ToLowerInvariant());
+        }
+
         if (string.IsNullOrEmpty(header))
         {
             throw new RpcException(StatusCode.Unauthenticated,

@@ -8,7 +8,8 @@ namespace NodeAgent.Tests.Security;
 /// <summary>
 /// Debian's grpcio (code nobody here wrote), given only the .proto files and a handful of tokens, tries what they must
 /// not allow against a scheduler run with --auth token: forbidden calls, a forged secret, another project's lease, an
-/// agent token for the wrong host, a stolen token after its revocation (tests/interop/security_client.py).
+/// agent token for the wrong host, a stolen token after its revocation, and over TLS an agent's client certificate for
+/// the wrong host (tests/interop/security_client.py).
 /// </summary>
 public sealed class PythonSecurityClientTests : IClassFixture<PythonSecurityClientTests.ClientRun>
 {
@@ -30,6 +31,8 @@ public sealed class PythonSecurityClientTests : IClassFixture<PythonSecurityClie
     [InlineData("agent_cannot_watch_other_hosts_workspaces")]
     [InlineData("agent_list_leases_denied")]
     [InlineData("stolen_token_after_revocation_unauthenticated")]
+    [InlineData("tls_agent_certificate_registers_its_own_host")]
+    [InlineData("tls_agent_certificate_for_wrong_host_denied")]
     public void GrpcioClient_TriesWhatATokenMustNotAllow_Refused(string check)
     {
         Assert.True(_run.Results.TryGetValue(check, out var result), $"the grpcio client did not report '{check}'. Output:\n{_run.Output}");
@@ -60,10 +63,20 @@ public sealed class PythonSecurityClientTests : IClassFixture<PythonSecurityClie
                 await new LeaseServiceClient(channel).CreateLeaseAsync(SecuredScheduler.Lease());
             }
 
+            // A second scheduler, over TLS with a client CA, for the agent certificate checks.
+            using var pki = new TestPki();
+            var (certificate, key) = pki.Server();
+            await using var tls = await SecuredScheduler.StartAsync(configure: o => o with
+            {
+                Listen = [NodeAgent.Rpc.Server.RpcListenAddress.Parse("https://127.0.0.1:0")], TlsCertificate = certificate, TlsKey = key, ClientCa = pki.CaFile,
+            });
+            var (agentCertificate, agentKey) = pki.Client("py-tls-host");
             var start = new ProcessStartInfo(Repository.SystemPython,
             [
                 Repository.InteropScript("security_client.py"), "--target", secured.Scheduler.Address.Authority,
                 "--admin", secured.Admin, "--user", user, "--other-user", other, "--agent", agent, "--agent-host", "py-secure-host",
+                "--tls-target", tls.Scheduler.Address.Authority, "--ca", pki.CaFile, "--agent-cert", agentCertificate, "--agent-key", agentKey,
+                "--agent-cert-host", "py-tls-host",
             ])
             {
                 RedirectStandardOutput = true,

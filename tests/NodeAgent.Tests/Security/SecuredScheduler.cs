@@ -30,11 +30,12 @@ internal sealed class SecuredScheduler : IAsyncDisposable
     /// <summary>The first admin token, read from the file the scheduler wrote.</summary>
     public string Admin { get; }
 
-    public static async Task<SecuredScheduler> StartAsync(TimeProvider? time = null)
+    /// <param name="configure">More settings, e.g. an https:// address and its certificate.</param>
+    public static async Task<SecuredScheduler> StartAsync(TimeProvider? time = null, Func<NodeAgent.Scheduler.SchedulerOptions, NodeAgent.Scheduler.SchedulerOptions>? configure = null)
     {
         var tokens = new TempDirectory();
         var file = Path.Combine(tokens.Path, "admin.token");
-        var scheduler = await RunningScheduler.StartAsync(o => o with { Auth = AuthMode.Token, AdminTokenFile = file }, time);
+        var scheduler = await RunningScheduler.StartAsync(o => (configure ?? (x => x))(o with { Auth = AuthMode.Token, AdminTokenFile = file }), time);
         return new SecuredScheduler(scheduler, tokens, file);
     }
 

@@ -29,7 +29,9 @@ public sealed class ConfigExampleTests
     public void AgentExample_WithEverySettingSwitchedOn_LoadsWithoutProblems()
     {
         var commandLine = new AgentCommandLine();
-        var file = WriteUncommented(ConfigExamples.AgentFile, out var directory);
+        using var pki = new TestPki();
+        var (certificate, key) = pki.Client("host-1");
+        var file = WriteUncommented(ConfigExamples.AgentFile, out var directory, pki.CaFile, certificate, key);
         using var _ = directory;
 
         var configuration = commandLine.Service.Load(commandLine.Root, ["--config", file]);
@@ -43,7 +45,9 @@ public sealed class ConfigExampleTests
     public void SchedulerExample_WithEverySettingSwitchedOn_LoadsWithoutProblems()
     {
         var commandLine = new SchedulerCommandLine();
-        var file = WriteUncommented(ConfigExamples.SchedulerFile, out var directory);
+        using var pki = new TestPki();
+        var (certificate, key) = pki.Server();
+        var file = WriteUncommented(ConfigExamples.SchedulerFile, out var directory, pki.CaFile, certificate, key);
         using var _ = directory;
 
         var configuration = commandLine.Service.Load(commandLine.Root, ["--config", file]);
@@ -79,11 +83,17 @@ public sealed class ConfigExampleTests
         Assert.True(unknown.Count == 0, $"{path} lists keys that are no options: {string.Join(", ", unknown)}");
     }
 
-    private static string WriteUncommented(string example, out TempDirectory directory)
+    /// <summary>
+    /// The example with every setting on. Its TLS files (/etc/nodeagent/tls/NAME.pem and .key, ca.pem) become files of a
+    /// test CA, since the settings load them.
+    /// </summary>
+    private static string WriteUncommented(string example, out TempDirectory directory, string caFile, string certificate, string key)
     {
         directory = new TempDirectory();
         var path = Path.Combine(directory.Path, Path.GetFileName(example));
-        File.WriteAllText(path, ConfigExamples.Uncommented(File.ReadAllText(example)));
+        var text = System.Text.RegularExpressions.Regex.Replace(ConfigExamples.Uncommented(File.ReadAllText(example)), @"/etc/nodeagent/tls/[a-z-]+\.(pem|key)", m =>
+            m.Value.EndsWith("/ca.pem", StringComparison.Ordinal) ? caFile : m.Value.EndsWith(".key", StringComparison.Ordinal) ? key : certificate);
+        File.WriteAllText(path, text);
         return path;
     }
 }
