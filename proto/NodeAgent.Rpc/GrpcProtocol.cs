@@ -125,9 +125,20 @@ public static class GrpcProtocol
         return true;
     }
 
-    /// <summary>Percent-encodes a status message as <c>grpc-message</c> requires (UTF-8, printable ASCII kept).</summary>
+    /// <summary>The longest status message sent, in characters: HTTP/2 peers refuse header blocks past 16–64 KiB.</summary>
+    public const int MaxStatusMessageLength = 4096;
+
+    /// <summary>
+    /// Percent-encodes a status message as <c>grpc-message</c> requires (UTF-8, printable ASCII kept), cut to
+    /// <see cref="MaxStatusMessageLength"/> characters first.
+    /// </summary>
     public static string EncodeMessage(string message)
     {
+        if (message.Length > MaxStatusMessageLength)
+        {
+            message = message[..(MaxStatusMessageLength - 1)] + "…";
+        }
+
         var needsEncoding = false;
         foreach (var c in message)
         {

@@ -230,11 +230,17 @@ internal sealed class RequestValidator(string method)
     }
 
     /// <summary>Throws INVALID_ARGUMENT listing every problem found, if any.</summary>
+    /// <summary>How many problems an INVALID_ARGUMENT answer names; the rest are counted.</summary>
+    public const int MaxProblemsShown = 10;
+
     public void ThrowIfInvalid()
     {
         if (_problems.Count > 0)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"{method}: " + string.Join("; ", _problems));
+            // A batch with a problem in every record would make a message no client can read: the first ones say enough.
+            var shown = _problems.Take(MaxProblemsShown);
+            var more = _problems.Count > MaxProblemsShown ? $"; and {_problems.Count - MaxProblemsShown} more problems" : string.Empty;
+            throw new RpcException(StatusCode.InvalidArgument, $"{method}: " + string.Join("; ", shown) + more);
         }
     }
 }

@@ -10,8 +10,16 @@ namespace NodeAgent.Tests.Security;
 /// strings, out-of-range enums and times), and byte-level mutations of them (flips, cuts, splices, random bytes).
 /// Seeded: a failing case is found again with the same seed.
 /// </summary>
-internal sealed class MessageFuzzer(Random random)
+/// <remarks>
+/// Half of the messages are plausible instead: names the scheduler knows, small numbers, defined enum values. A hostile
+/// value in any field is usually refused at once; plausible ones reach the placement, quota, lease and token logic behind.
+/// </remarks>
+internal sealed class MessageFuzzer(Random random, IReadOnlyList<string> plausibleStrings)
 {
+    private static readonly long[] PlausibleIntegers = [0, 1, 2, 4, 60, 600, 3600, 86_400, 1L << 20, 1L << 30, 4L << 30];
+
+    private bool _plausible;
+
     private static readonly string[] HostileStrings =
     [
         "", "a", "h1", "default", "debian-12", "w-aaaaaaaaaa", "*", ".", "..", "../../../../etc/passwd", "/etc/shadow", "images/../../x",
@@ -27,9 +35,10 @@ internal sealed class MessageFuzzer(Random random)
 
     public byte[] Next(MessageDescriptor type)
     {
+        _plausible = random.Next(2) == 0;
         var message = Random(type, depth: 0);
         var bytes = message.ToByteArray();
-        return random.Next(3) == 0 ? Mutate(bytes) : bytes;
+        return !_plausible && random.Next(3) == 0 ? Mutate(bytes) : bytes;
     }
 
     private IMessage Random(MessageDescriptor type, int depth)
@@ -71,10 +80,13 @@ internal sealed class MessageFuzzer(Random random)
 
     private object Value(FieldDescriptor field, int depth)
     {
-        var integer = random.Next(4) == 0 ? random.NextInt64() * (random.Next(2) == 0 ? 1 : -1) : HostileIntegers[random.Next(HostileIntegers.Length)];
+        var integer = _plausible ? PlausibleIntegers[random.Next(PlausibleIntegers.Length)]
+            : random.Next(4) == 0 ? random.NextInt64() * (random.Next(2) == 0 ? 1 : -1) : HostileIntegers[random.Next(HostileIntegers.Length)];
+        var enumValue = field.FieldType != FieldType.Enum ? 0
+            : _plausible || random.Next(4) != 0 ? field.EnumType.Values[random.Next(field.EnumType.Values.Count)].Number : random.Next(-5, 1000);
         return field.FieldType switch
         {
-            FieldType.String => HostileStrings[random.Next(HostileStrings.Length)],
+            FieldType.String => _plausible ? plausibleStrings[random.Next(plausibleStrings.Count)] : HostileStrings[random.Next(HostileStrings.Length)],
             FieldType.Bytes => ByteString.CopyFrom(RandomBytes(random.Next(64))),
             FieldType.Bool => random.Next(2) == 0,
             FieldType.Double => new[] { 0.0, -1.0, 1e308, double.NaN, double.PositiveInfinity, double.NegativeInfinity, 0.5 }[random.Next(7)],
@@ -83,7 +95,7 @@ internal sealed class MessageFuzzer(Random random)
             FieldType.UInt32 or FieldType.Fixed32 => unchecked((uint)integer),
             FieldType.Int64 or FieldType.SInt64 or FieldType.SFixed64 => integer,
             FieldType.UInt64 or FieldType.Fixed64 => unchecked((ulong)integer),
-            FieldType.Enum => Enum.ToObject(field.EnumType.ClrType, random.Next(4) == 0 ? random.Next(-5, 1000) : field.EnumType.Values[random.Next(field.EnumType.Values.Count)].Number),
+            FieldType.Enum => Enum.ToObject(field.EnumType.ClrType, enumValue),
             FieldType.Message or FieldType.Group => Random(field.MessageType, depth),
             _ => throw new NotSupportedException(field.FieldType.ToString()),
         };
@@ -101,7 +113,9 @@ internal sealed class MessageFuzzer(Random random)
                     mutated[at] ^= (byte)(1 << random.Next(8));
                     break;
                 case 1 when mutated.Count > 0:
-                    mutated.RemoveRange(random.Next(mutated.Count), mutated.Count - random.Next(mutated.Count));
+                    // Cut the tail off at a random point.
+                    var cut = random.Next(mutated.Count);
+                    mutated.RemoveRange(cut, mutated.Count - cut);
                     break;
                 case 2:
                     mutated.InsertRange(random.Next(mutated.Count + 1), RandomBytes(1 + random.Next(16)));
