@@ -46,8 +46,10 @@ echo "scheduler: $WS_SCHEDULER"
 echo "first admin token: $work/admin.token"
 export NODEAGENT_TOKEN=$(cat "$work/admin.token")
 mkdir -p "$work/agent"
-run "$ws" admin token create --host demo-host --description "demo agent" >"$work/agent/agent.token"
-run "$ws" admin token create --user demo --project demo-lab --expires-in 1d >"$work/user.token"
+printf '%s$ ws admin token create --host demo-host --description "demo agent" > %s%s\n' "$dim" "$work/agent/agent.token" "$off"
+"$ws" admin token create --host demo-host --description "demo agent" >"$work/agent/agent.token"
+printf '%s$ ws admin token create --user demo --project demo-lab --expires-in 1d > %s%s\n' "$dim" "$work/user.token" "$off"
+"$ws" admin token create --user demo --project demo-lab --expires-in 1d >"$work/user.token"
 "$agent" --scheduler "$WS_SCHEDULER" --state-directory "$work/agent" --host-id demo-host >"$work/agent.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q "Registered as host" "$work/agent.log" && break; sleep 0.1; done

@@ -46,10 +46,17 @@ public sealed class AgentTokenFile(string path)
         try
         {
             var token = File.ReadAllText(Path).Trim();
-            return token.Length == 0 || token.Any(char.IsControl) ? null : new Metadata { { "authorization", "Bearer " + token } };
+            if (token.Length > 0 && token.All(c => c is > ' ' and <= '~'))
+            {
+                return new Metadata { { "authorization", "Bearer " + token } };
+            }
+
+            Console.Error.WriteLine($"nodeagent: the token file {Path} holds no token (it should be the one line `ws admin token create --host ID` printed); calls go without one");
+            return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            Console.Error.WriteLine($"nodeagent: cannot read the token file {Path}: {e.Message}; calls go without a token");
             return null;
         }
     }

@@ -19,7 +19,7 @@ public static class TokenSource
 
         if (environment(EnvironmentVariable) is { Length: > 0 } fromEnvironment)
         {
-            return (fromEnvironment.Trim(), "$" + EnvironmentVariable);
+            return (Checked(fromEnvironment.Trim(), "$" + EnvironmentVariable), "$" + EnvironmentVariable);
         }
 
         var file = DefaultFile(environment);
@@ -31,12 +31,19 @@ public static class TokenSource
     public static string? DefaultFile(Func<string, string?> environment) =>
         SchedulerEndpoint.ConfigFile(environment) is { } conf ? Path.Combine(Path.GetDirectoryName(conf)!, "token") : null;
 
+    /// <summary>A token is one word of printable ASCII (nat_…); anything else would not even make a valid header.</summary>
+    private static string Checked(string token, string source) =>
+        token.All(c => c is > ' ' and <= '~')
+            ? token
+            : throw new UsageException($"the token from {source} is not one token: it holds spaces, line breaks or other characters no token has; " +
+                "it should be the single line `ws admin token create` printed (nat_…)");
+
     private static string Read(string path)
     {
         try
         {
             var token = File.ReadAllText(path).Trim();
-            return token.Length > 0 ? token : throw new UsageException($"the token file {path} is empty; write the token an admin gave you into it");
+            return token.Length > 0 ? Checked(token, path) : throw new UsageException($"the token file {path} is empty; write the token an admin gave you into it");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

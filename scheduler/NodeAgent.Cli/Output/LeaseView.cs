@@ -37,7 +37,7 @@ public static class LeaseView
 
     /// <summary>"3rd in project alice's queue" for a queued lease; empty otherwise.</summary>
     public static string QueuePlace(Lease lease) =>
-        lease.QueuePosition == 0 ? string.Empty : $"{Ordinal(lease.QueuePosition)} in project {lease.Owner}'s queue";
+        lease.QueuePosition == 0 ? string.Empty : $"{Ordinal(lease.QueuePosition)} in project {(lease.Project.Length > 0 ? lease.Project : lease.Owner)}'s queue";
 
     /// <summary>"1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", ...</summary>
     public static string Ordinal(uint n)
@@ -91,7 +91,7 @@ public static class LeaseView
         Power:     {(Placed(l) ? PowerName(Power(l)) + " (as its owner asked)" : "-")}
         Reboots:   {l.RebootsRequested} asked for, {l.RebootsDone} carried out
         Host:      {(l.HostId.Length == 0 ? "-" : l.HostId)}
-        Owner:     {l.Owner}
+        Owner:     {l.Owner}{(l.Project.Length > 0 && l.Project != l.Owner ? $" (project {l.Project})" : string.Empty)}
         Image:     {ImageName(l)}
         Resources: {l.Resources.Vcpus} vCPUs, {Units.Bytes(l.Resources.MemoryBytes)} memory, {(l.Resources.DiskBytes == 0 ? "image-sized" : Units.Bytes(l.Resources.DiskBytes))} disk
         Disks:     {Disks(l)}
