@@ -58,7 +58,8 @@ public sealed class ImageUpload : IDisposable
             throw new ArgumentException($"repository URL '{repositoryUrl}' is not http:// or https://", nameof(repositoryUrl));
         }
 
-        var url = new Uri(repositoryUrl.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/sha256/" + sha256);
+        // The query stays: a scheduler's upload URL carries the grant that lets a host upload (docs/security.md).
+        var url = new Uri(repositoryUrl.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/sha256/" + sha256 + repositoryUrl.Query);
         long length;
         await using (var probe = OpenRead(file))
         {
@@ -105,11 +106,20 @@ public sealed class ImageUpload : IDisposable
 
     public void Dispose() => _http.Dispose();
 
+    private void Authorize(HttpRequestMessage request)
+    {
+        if (_options.BearerToken is { } token)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+    }
+
     /// <summary>One HEAD and, unless the image is there, one PUT: a result, a transient failure to retry, or an exception.</summary>
     private async Task<(UploadResult? Result, string? TransientFailure)> TryOnceAsync(
         Uri url, string file, string sha256, long length, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        using (var head = new HttpRequestMessage(HttpMethod.Head, url))
+        using var head = new HttpRequestMessage(HttpMethod.Head, url);
+        Authorize(head);
         using (var present = await _http.SendAsync(head, HttpCompletionOption.ResponseHeadersRead, cancellationToken))
         {
             if (present.StatusCode == HttpStatusCode.OK && present.Content.Headers.ContentLength == length)
@@ -128,6 +138,7 @@ public sealed class ImageUpload : IDisposable
 
         // With 100-continue an early answer (already there, too large, disk full) spares sending the bytes.
         put.Headers.ExpectContinue = true;
+        Authorize(put);
         using var response = await _http.SendAsync(put, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         var message = await ReadMessageAsync(response, cancellationToken);
         if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK)
@@ -248,6 +259,9 @@ public sealed record ImageUploadOptions
 
     /// <summary>How long one connection attempt may take.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A bearer token sent with every request (an admin's, from ws); null sends none, as a host with an upload grant does.</summary>
+    public string? BearerToken { get; init; }
 }
 
 /// <summary>An uploaded (or already present) image.</summary>

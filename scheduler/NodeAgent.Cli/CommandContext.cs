@@ -53,7 +53,7 @@ public sealed class GlobalOptions
 }
 
 /// <summary>What a running ws command needs: the channel, how to print, and its writers.</summary>
-public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeout, TextWriter output, CancellationToken cancellationToken)
+public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeout, TextWriter output, CancellationToken cancellationToken, string? token = null)
 {
     private static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithIndentation());
 
@@ -64,6 +64,9 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
     public TextWriter Out { get; } = output;
 
     public CancellationToken CancellationToken { get; } = cancellationToken;
+
+    /// <summary>The caller's API token (null: none); the image repository takes it for uploads too.</summary>
+    public string? Token { get; } = token;
 
     public CallOptions Call => CallOptions.WithTimeout(timeout, CancellationToken);
 
@@ -136,7 +139,7 @@ public sealed class CommandContext(RpcChannel channel, bool json, TimeSpan timeo
         }
 
         using var channel = new RpcChannel(uris, new RpcChannelOptions { DefaultHeaders = Headers(token), ServerCertificateValidation = validation });
-        var context = new CommandContext(channel, parse.GetValue(options.Output) == "json", parse.GetValue(options.Timeout), Console.Out, cancellationToken);
+        var context = new CommandContext(channel, parse.GetValue(options.Output) == "json", parse.GetValue(options.Timeout), Console.Out, cancellationToken, token);
         try
         {
             await action(context);

@@ -81,6 +81,14 @@ public static class SchedulerApp
         {
             services.AddHostedService<Security.AdminTokenBootstrap>();
         }
+
+        services.AddSingleton<SecretStore>();
+        services.AddSingleton(provider => new Security.ImageGrants(
+            provider.GetRequiredService<SecretStore>().GetOrCreateAsync(Security.ImageGrants.KeyName, () => System.Security.Cryptography.RandomNumberGenerator.GetBytes(32))
+                .GetAwaiter().GetResult(),
+            provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider => new Security.ImageAccess(
+            options.Auth, provider.GetRequiredService<Security.TokenBook>(), provider.GetRequiredService<Security.ImageGrants>()));
         services.AddSingleton<ILeaseImages>(provider =>
         {
             var repository = provider.GetRequiredService<ImageRepository>();
@@ -92,7 +100,7 @@ public static class SchedulerApp
             var leases = provider.GetRequiredService<LeaseManager>();
             var repository = provider.GetRequiredService<ImageRepository>();
             var registry = new RpcServiceRegistry()
-                .Add(new AgentApi(hosts, leases, () => repository.PublicUrl?.AbsoluteUri ?? string.Empty))
+                .Add(new AgentApi(hosts, leases, new RepositoryUrls(() => repository.PublicUrl?.AbsoluteUri ?? string.Empty, provider.GetRequiredService<Security.ImageGrants>())))
                 .Add(new HostApi(hosts, provider.GetRequiredService<TimeProvider>()))
                 .Add(new LeaseApi(leases))
                 .Add(new ImageApi(provider.GetRequiredService<ImageCatalogue>(), () => repository.PublicUrl?.AbsoluteUri))

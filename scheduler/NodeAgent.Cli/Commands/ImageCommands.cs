@@ -204,7 +204,7 @@ public static class ImageCommands
         UploadOutcome outcome;
         try
         {
-            outcome = await uploader.UploadAsync(repository, file, digest, progress, context.CancellationToken);
+            outcome = await uploader.UploadAsync(repository, file, digest, progress, context.CancellationToken, context.Token);
         }
         catch (Contract.ImageUploadException e)
         {

@@ -13,7 +13,8 @@ public interface IImageUploader
 
     /// <summary>Puts the file at <c>{repositoryUrl}/sha256/{sha256}</c>, reporting bytes sent to <paramref name="progress"/>.</summary>
     /// <exception cref="ImageUploadException">The repository could not be reached or refused the file.</exception>
-    Task<UploadOutcome> UploadAsync(Uri repositoryUrl, string file, string sha256, IProgress<long>? progress, CancellationToken cancellationToken);
+    /// <param name="bearerToken">The caller's token, for a repository that needs one (an admin's); null for none.</param>
+    Task<UploadOutcome> UploadAsync(Uri repositoryUrl, string file, string sha256, IProgress<long>? progress, CancellationToken cancellationToken, string? bearerToken = null);
 }
 
 /// <summary>The repository's own upload client (<see cref="ImageUpload"/>), which agents saving a workspace use too.</summary>
@@ -21,9 +22,10 @@ public sealed class RepositoryUploader : IImageUploader
 {
     public Task<string> ComputeSha256Async(string file, CancellationToken cancellationToken) => ImageUpload.ComputeSha256Async(file, cancellationToken);
 
-    public async Task<UploadOutcome> UploadAsync(Uri repositoryUrl, string file, string sha256, IProgress<long>? progress, CancellationToken cancellationToken)
+    public async Task<UploadOutcome> UploadAsync(
+        Uri repositoryUrl, string file, string sha256, IProgress<long>? progress, CancellationToken cancellationToken, string? bearerToken = null)
     {
-        using var upload = new ImageUpload();
+        using var upload = new ImageUpload(new ImageUploadOptions { BearerToken = bearerToken });
         var result = await upload.UploadAsync(repositoryUrl, file, sha256, progress, cancellationToken);
         return new UploadOutcome(result.Sha256, result.SizeBytes, result.AlreadyPresent);
     }

@@ -8,8 +8,8 @@ using NodeAgent.Scheduler.Security;
 namespace NodeAgent.Scheduler.Api;
 
 /// <summary>nodeagent.v1.AgentService: translates agents' calls into <see cref="HostRegistry"/> commands.</summary>
-/// <param name="uploadUrl">Where hosts upload saved disks: the image repository's URL, or empty when there is none.</param>
-internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<string> uploadUrl) : AgentServiceBase
+/// <param name="urls">The image repository's URLs as hosts get them: signed image downloads and save uploads.</param>
+internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, RepositoryUrls urls) : AgentServiceBase
 {
     public override async Task<RegisterHostResponse> RegisterHost(RegisterHostRequest request, ServerCallContext context)
     {
@@ -98,7 +98,7 @@ internal sealed class AgentApi(HostRegistry hosts, LeaseManager leases, Func<str
             var desired = leases.DesiredFor(id);
             if (sent != desired.Version)
             {
-                await responses.WriteAsync(WireMapping.ToWire(desired, uploadUrl(), leases.Expiry), token);
+                await responses.WriteAsync(WireMapping.ToWire(desired, urls, leases.Expiry), token);
                 sent = desired.Version;
             }
 

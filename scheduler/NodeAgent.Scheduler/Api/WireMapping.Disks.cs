@@ -60,15 +60,15 @@ internal static partial class WireMapping
             v.Range("statuses.save.size_bytes", save.SizeBytes, 0, ImageSyntax.MaxSizeBytes)));
     }
 
-    /// <summary>What an agent needs to create the lease's workspace; <paramref name="uploadUrl"/> is where saves go (empty: no repository).</summary>
-    public static V1.WorkspaceSpec ToSpec(Lease lease, string uploadUrl, Leases.LeaseExpiryPolicy? expiry = null)
+    /// <summary>What an agent needs to create the lease's workspace; <paramref name="urls"/> signs the repository's URLs in it.</summary>
+    public static V1.WorkspaceSpec ToSpec(Lease lease, RepositoryUrls urls, Leases.LeaseExpiryPolicy? expiry = null)
     {
         var spec = new V1.WorkspaceSpec
         {
             Id = lease.Id.Value,
             Owner = lease.Owner,
             Project = lease.Project,
-            Image = lease.ImageRef?.Clone() ?? new V1.ImageRef { Name = lease.Image },
+            Image = lease.ImageRef is { } image ? urls.Signed(image) : new V1.ImageRef { Name = lease.Image },
             Resources = ToWire(lease.Resources),
             ExpiresAt = Timestamp.FromDateTimeOffset(lease.ExpiresAt),
             DestroyAt = Timestamp.FromDateTimeOffset((expiry ?? Leases.LeaseExpiryPolicy.Default).DestroyAt(lease.ExpiresAt)),
@@ -83,7 +83,7 @@ internal static partial class WireMapping
         };
         if (lease.Save is { } save)
         {
-            spec.Save = new V1.SaveRequest { Generation = (ulong)save.Generation, ImageName = save.ImageName, UploadUrl = uploadUrl };
+            spec.Save = new V1.SaveRequest { Generation = (ulong)save.Generation, ImageName = save.ImageName, UploadUrl = urls.Upload(lease.Id.Value, save.Generation) };
         }
 
         return spec;

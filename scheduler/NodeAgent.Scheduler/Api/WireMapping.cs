@@ -134,13 +134,13 @@ internal static partial class WireMapping
         _ => V1.HostAdminState.Unspecified,
     };
 
-    /// <param name="uploadUrl">Where the host uploads saved disks; empty when the scheduler has no image repository.</param>
+    /// <param name="urls">The image repository's URLs for hosts: signed downloads, and where saved disks go.</param>
     /// <param name="expiry">When an expired lease's workspace is destroyed: the agent enforces it when it cannot reach the scheduler.</param>
-    public static V1.DesiredWorkspaces ToWire(DesiredSet set, string uploadUrl, Leases.LeaseExpiryPolicy expiry) => new()
+    public static V1.DesiredWorkspaces ToWire(DesiredSet set, RepositoryUrls urls, Leases.LeaseExpiryPolicy expiry) => new()
     {
         HostId = set.HostId.Value,
         Version = (ulong)set.Version,
-        Workspaces = { set.Workspaces.Select(lease => ToSpec(lease, uploadUrl, expiry)) },
+        Workspaces = { set.Workspaces.Select(lease => ToSpec(lease, urls, expiry)) },
     };
 
     public static LeaseRequest ToLeaseRequest(V1.CreateLeaseRequest request, string owner, RequestValidator v)

@@ -10,7 +10,8 @@ namespace NodeAgent.Scheduler.Images;
 /// its outcomes into HTTP statuses with plain-text bodies. Only a digest checked by
 /// <see cref="ImageSyntax.IsValidSha256"/> ever becomes part of a path.
 /// </summary>
-public sealed class ImageRepositoryEndpoint(ImageRepository repository)
+/// <remarks>With <c>--auth token</c>, reads and writes need a grant or a token (<see cref="Security.ImageAccess"/>): 401 otherwise.</remarks>
+public sealed class ImageRepositoryEndpoint(ImageRepository repository, Security.ImageAccess access)
 {
     private const string PlainText = "text/plain; charset=utf-8";
     private const string Usage = "images are at /v1/images/sha256/<64 lower-case hex digits>";
@@ -60,7 +61,15 @@ public sealed class ImageRepositoryEndpoint(ImageRepository repository)
         }
 
         var method = context.Request.Method;
-        if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
+        var reads = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+        if ((reads ? access.RefuseRead(context, digest) : HttpMethods.IsPut(method) ? access.RefuseWrite(context) : null) is { } refusal)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await WriteTextAsync(context, StatusCodes.Status401Unauthorized, refusal);
+            return;
+        }
+
+        if (reads)
         {
             await ServeAsync(context, digest);
         }

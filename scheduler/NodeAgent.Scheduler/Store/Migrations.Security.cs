@@ -29,5 +29,14 @@ internal static partial class Migrations
             revoked_by TEXT NOT NULL DEFAULT ''
         ) STRICT;
         """,
+
+        // 22: secrets every replica shares, made once: the key that signs the image repository's download and upload
+        // grants (docs/security.md).
+        """
+        CREATE TABLE secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        ) STRICT;
+        """,
     ];
 }

@@ -191,7 +191,9 @@ public sealed class LeaseDiskApiTests : IAsyncLifetime
         Assert.Equal((SaveState.Saved, 1U), (saved.Save.State, saved.Save.ImageVersion));
         var image = Assert.Single(versions);
         Assert.Equal(("anonymous", digest, (ulong)bytes.Length, lease.Id, "k:1", "with my tools"), (image.Owner, image.Sha256, image.SizeBytes, image.SavedFromLease, image.Kernel, image.Description));
-        Assert.Equal(spec.Save.UploadUrl + "/sha256/" + digest, image.Url);
+        // The upload URL carries the save's grant (docs/security.md); the image's URL is the repository's, without one.
+        Assert.Contains($"?lease={lease.Id}&generation=1&", spec.Save.UploadUrl, StringComparison.Ordinal);
+        Assert.Equal(new Uri(spec.Save.UploadUrl).GetLeftPart(UriPartial.Path) + "/sha256/" + digest, image.Url);
     }
 
     [Fact(Timeout = 10_000)]

@@ -5,8 +5,8 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 
 /// <summary>
 /// The scheduler's schema on PostgreSQL, as an ordered list of steps recorded in <c>schema_migrations</c>, like
-/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 10 build
-/// what SQLite has after its step 21 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
+/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 11 build
+/// what SQLite has after its step 22 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
 /// CHECK, UNIQUE and foreign-key constraints, indexes (partial ones included) and the held_* triggers.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>The SQLite schema step (<see cref="Migrations.Latest"/>) these steps equal; a new SQLite step needs a new step here.</summary>
-    public const int SqliteStep = 21;
+    public const int SqliteStep = 22;
 
     /// <summary>The key of the advisory lock schema changes take ("NodeAgnt" as a big-endian 64-bit integer); advisory locks are per database.</summary>
     public const long AdvisoryLockKey = 5651846443425033844;
@@ -351,6 +351,14 @@ internal static class PostgresSchema
             expires_at bigint,
             revoked_at bigint,
             revoked_by text NOT NULL DEFAULT ''
+        );
+        """,
+
+        // 11: secrets every replica shares (SQLite step 22).
+        """
+        CREATE TABLE secrets (
+            name text PRIMARY KEY,
+            value bytea NOT NULL
         );
         """,
     ];
