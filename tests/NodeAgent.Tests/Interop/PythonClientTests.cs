@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
 using NodeAgent.Tests.Support;
 
 namespace NodeAgent.Tests.Interop;
@@ -36,7 +34,7 @@ public sealed class PythonClientTests : IClassFixture<PythonClientTests.ClientRu
     /// <summary>Starts the scheduler and runs tests/interop/client.py against it once for the whole class.</summary>
     public sealed class ClientRun : IAsyncLifetime
     {
-        public Dictionary<string, (bool Ok, string Detail)> Results { get; } = [];
+        public Dictionary<string, (bool Ok, string Detail)> Results { get; private set; } = [];
 
         public string Output { get; private set; } = string.Empty;
 
@@ -46,24 +44,8 @@ public sealed class PythonClientTests : IClassFixture<PythonClientTests.ClientRu
         {
             Repository.RequirePythonGrpc();
             await using var scheduler = await RunningScheduler.StartAsync();
-            var start = new ProcessStartInfo(Repository.SystemPython, [Repository.InteropScript("client.py"), "--target", scheduler.Address.Authority])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
-            ExitCode = process.ExitCode;
-            Output = await stdout + await stderr;
-            foreach (var line in (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                using var json = JsonDocument.Parse(line);
-                var root = json.RootElement;
-                Results[root.GetProperty("check").GetString()!] = (root.GetProperty("ok").GetBoolean(), root.GetProperty("detail").GetString() ?? string.Empty);
-            }
+            var run = await PythonChecks.RunAsync("client.py", "--target", scheduler.Address.Authority);
+            (Results, Output, ExitCode) = (run.Results, run.Output, run.ExitCode);
         }
 
         public Task DisposeAsync() => Task.CompletedTask;

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
 using NodeAgent.Contract.V1;
 using NodeAgent.Tests.Support;
 
@@ -45,7 +43,7 @@ public sealed class PythonSecurityClientTests : IClassFixture<PythonSecurityClie
     /// <summary>Starts the scheduler with tokens, makes the tokens the script needs, and runs it once for the whole class.</summary>
     public sealed class ClientRun : IAsyncLifetime
     {
-        public Dictionary<string, (bool Ok, string Detail)> Results { get; } = [];
+        public Dictionary<string, (bool Ok, string Detail)> Results { get; private set; } = [];
 
         public string Output { get; private set; } = string.Empty;
 
@@ -71,30 +69,12 @@ public sealed class PythonSecurityClientTests : IClassFixture<PythonSecurityClie
                 Listen = [NodeAgent.Rpc.Server.RpcListenAddress.Parse("https://127.0.0.1:0")], TlsCertificate = certificate, TlsKey = key, ClientCa = pki.CaFile,
             });
             var (agentCertificate, agentKey) = pki.Client("py-tls-host");
-            var start = new ProcessStartInfo(Repository.SystemPython,
-            [
-                Repository.InteropScript("security_client.py"), "--target", secured.Scheduler.Address.Authority,
+            var run = await PythonChecks.RunAsync("security_client.py",
+                "--target", secured.Scheduler.Address.Authority,
                 "--admin", secured.Admin, "--user", user, "--other-user", other, "--agent", agent, "--agent-host", "py-secure-host",
                 "--tls-target", tls.Scheduler.Address.Authority, "--ca", pki.CaFile, "--agent-cert", agentCertificate, "--agent-key", agentKey,
-                "--agent-cert-host", "py-tls-host",
-            ])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
-            ExitCode = process.ExitCode;
-            Output = await stdout + await stderr;
-            foreach (var line in (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                using var json = JsonDocument.Parse(line);
-                var root = json.RootElement;
-                Results[root.GetProperty("check").GetString()!] = (root.GetProperty("ok").GetBoolean(), root.GetProperty("detail").GetString() ?? string.Empty);
-            }
+                "--agent-cert-host", "py-tls-host");
+            (Results, Output, ExitCode) = (run.Results, run.Output, run.ExitCode);
         }
 
         public Task DisposeAsync() => Task.CompletedTask;
