@@ -7,13 +7,20 @@ namespace NodeAgent.Tests.Support;
 /// One run of a check script of tests/interop (Debian's grpcio against a NodeAgent peer): it prints one JSON object a
 /// line, <c>{"check": NAME, "ok": BOOL, "detail": TEXT}</c>, and exits 0 when every check passed.
 /// </summary>
-internal sealed class PythonChecks
+public sealed class PythonChecks
 {
     public Dictionary<string, (bool Ok, string Detail)> Results { get; } = [];
 
     public string Output { get; private set; } = string.Empty;
 
     public int ExitCode { get; private set; } = -1;
+
+    /// <summary>Asserts that the script reported <paramref name="check"/> and that it passed.</summary>
+    public void AssertPassed(string check)
+    {
+        Assert.True(Results.TryGetValue(check, out var result), $"the grpcio client did not report '{check}'. Output:\n{Output}");
+        Assert.True(result.Ok, $"{check}: {result.Detail}");
+    }
 
     public static async Task<PythonChecks> RunAsync(string script, params string[] arguments)
     {
