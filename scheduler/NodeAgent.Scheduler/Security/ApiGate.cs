@@ -33,8 +33,6 @@ public sealed class ApiGate(AuthMode mode, TokenBook tokens, SchedulerTls? tls =
     /// <summary>With <c>--auth none</c>, who the caller says they are ("anonymous" without it).</summary>
     public const string UserHeader = "x-nodeagent-user";
 
-    private const string BearerPrefix = "Bearer ";
-
     public ValueTask<object?> AdmitAsync(ServerCallContext context)
     {
         var access = MethodAccess.For(context.Method)
@@ -76,12 +74,8 @@ public sealed class ApiGate(AuthMode mode, TokenBook tokens, SchedulerTls? tls =
                 "in nodeagent.conf); an admin makes tokens with 'ws admin token create'");
         }
 
-        if (!header.StartsWith(BearerPrefix, StringComparison.Ordinal))
-        {
-            throw new RpcException(StatusCode.Unauthenticated, "the authorization header must be 'Bearer TOKEN'");
-        }
-
-        return tokens.Authenticate(header[BearerPrefix.Length..].Trim())
+        var bearer = TokenBook.BearerOf(header) ?? throw new RpcException(StatusCode.Unauthenticated, "the authorization header must be 'Bearer TOKEN'");
+        return tokens.Authenticate(bearer)
             ?? throw new RpcException(StatusCode.Unauthenticated, "the token is not valid: it is malformed, unknown, expired or revoked; ask an admin for a new one");
     }
 

@@ -24,7 +24,5 @@ public sealed class ImageAccess(AuthMode mode, TokenBook tokens, ImageGrants gra
             : "uploading needs an admin's token (ws image add --file sends yours) or the grant of a save's upload URL";
 
     private Caller? Bearer(HttpContext context) =>
-        context.Request.Headers.Authorization.ToString() is { } header && header.StartsWith("Bearer ", StringComparison.Ordinal)
-            ? tokens.Authenticate(header["Bearer ".Length..].Trim())
-            : null;
+        TokenBook.BearerOf(context.Request.Headers.Authorization.ToString()) is { } bearer ? tokens.Authenticate(bearer) : null;
 }

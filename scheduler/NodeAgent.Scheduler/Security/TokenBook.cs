@@ -26,6 +26,10 @@ public sealed class TokenBook(ITokenStore store, TimeProvider time, RandomNumber
 
     private readonly ConcurrentDictionary<string, (TokenRecord Token, long ReadAt)> _checked = new(StringComparer.Ordinal);
 
+    /// <summary>The token of an <c>Authorization: Bearer TOKEN</c> header, or null when the header is not of that form.</summary>
+    public static string? BearerOf(string? header) =>
+        header is not null && header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
+
     /// <summary>The caller a bearer value names, or null when it is malformed, unknown, expired or revoked.</summary>
     public Caller? Authenticate(string bearer)
     {
