@@ -28,7 +28,7 @@ public static class AgentApp
 {
     /// <param name="openLibvirt">Opens a libvirt connection: once at start, and again after libvirtd is lost.</param>
     /// <param name="configureServices">Adds services of the program's own (systemd notifications, reload); runs after the agent's are added.</param>
-    public static IHost Build(AgentOptions options, Func<LibvirtHypervisor> openLibvirt, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null,
+    public static IHost Build(AgentOptions options, Func<ILibvirtConnection> openLibvirt, Action<ILoggingBuilder>? configureLogging = null, TimeProvider? time = null,
         Action<IServiceCollection>? configureServices = null)
     {
         Directory.CreateDirectory(options.StateDirectory);

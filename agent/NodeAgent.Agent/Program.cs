@@ -26,10 +26,10 @@ return await commandLine.Service.RunAsync(commandLine.Root, args, async configur
 
     // The first connection is made here, so a libvirtd that is not there stops the start with a clear message;
     // later connections are made by the agent itself when libvirtd comes back after an outage.
-    LibvirtHypervisor? first;
+    ILibvirtConnection? first;
     try
     {
-        first = LibvirtHypervisor.Open(options.LibvirtUri, options.DomainType);
+        first = Libvirt.Open(options.LibvirtUri, options.DomainType);
         await Console.Out.WriteLineAsync($"nodeagent: libvirt {first.Uri}: guests are {first.DomainType} domains ({first.DomainTypeReason})");
     }
     catch (LibvirtException e)
@@ -43,7 +43,7 @@ return await commandLine.Service.RunAsync(commandLine.Root, args, async configur
     var liveness = new Liveness(TimeProvider.System, WatchdogPinger.IntervalFromEnvironment());
     using var app = AgentApp.Build(
         options,
-        () => Interlocked.Exchange(ref first, null) ?? LibvirtHypervisor.Open(options.LibvirtUri, options.DomainType),
+        () => Interlocked.Exchange(ref first, null) ?? Libvirt.Open(options.LibvirtUri, options.DomainType),
         logging => ServiceLogging.Configure(logging, service.LogFormat, levels, commandLine.Service.Program),
         configureServices: services => AgentSystemd.Add(services, commandLine, configuration, levels, notifier, liveness));
     await app.RunAsync();

@@ -64,7 +64,7 @@ public sealed class LibvirtException : Exception
         LibvirtMessage = message;
     }
 
-    private LibvirtException(int errorCode, int errorDomain, string operation, string? domainName, string? uri, string libvirtMessage)
+    internal LibvirtException(int errorCode, int errorDomain, string operation, string? domainName, string? uri, string libvirtMessage)
         : base(Compose(errorCode, errorDomain, operation, domainName, uri, libvirtMessage))
     {
         ErrorCode = errorCode;

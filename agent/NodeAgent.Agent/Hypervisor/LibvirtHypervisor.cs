@@ -9,7 +9,7 @@ namespace NodeAgent.Agent.Hypervisor;
 /// throws. Safe to call from several threads at once: libvirt connections are, and each method reads
 /// libvirt's thread-local error on its own thread right after the call that failed.
 /// </summary>
-public sealed partial class LibvirtHypervisor : IHypervisor
+public sealed partial class LibvirtHypervisor : ILibvirtConnection
 {
     // A workspace's domain goes with its managed-save image, snapshot and checkpoint metadata and UEFI
     // variables: libvirt refuses to undefine a domain that still has any of them unless told to remove them.
@@ -34,13 +34,8 @@ public sealed partial class LibvirtHypervisor : IHypervisor
 
     public string Architecture => _guest.Architecture;
 
-    /// <summary>
-    /// The machine type to define guests with: the versioned machine the host's default stands for
-    /// (e.g. "pc-i440fx-7.2" for "pc"), from capabilities; "pc" when libvirt names none (test driver).
-    /// </summary>
     public string MachineType => _guest.MachineType;
 
-    /// <summary>Why the domain type is what it is, for the agent's start-up log.</summary>
     public string DomainTypeReason { get; private init; } = string.Empty;
 
     /// <summary>Connects to libvirt at <paramref name="uri"/> and reads the host's capabilities.</summary>
@@ -69,30 +64,7 @@ public sealed partial class LibvirtHypervisor : IHypervisor
 
             var capabilities = LibvirtNative.TakeString(LibvirtNative.virConnectGetCapabilities(connection))
                 ?? throw LibvirtException.FromLastError(nameof(LibvirtNative.virConnectGetCapabilities), null, uri);
-            GuestCapabilities guest;
-            try
-            {
-                guest = GuestCapabilities.Choose(capabilities, arch => preference != DomainTypePreference.Qemu && IsKvmUsable(connection, arch) &&
-                    (preference == DomainTypePreference.Kvm || !KvmRunsOnlyParavirtualGuests));
-            }
-            catch (FormatException e)
-            {
-                throw new LibvirtException($"{uri} cannot run guests: {e.Message}", e);
-            }
-
-            if (preference == DomainTypePreference.Kvm && guest.DomainType != "kvm")
-            {
-                throw new LibvirtException($"domain type kvm was asked for, but {uri} offers no usable KVM (is /dev/kvm there and accessible to libvirt?); use --domain-type auto or qemu");
-            }
-
-            var reason = guest.DomainType switch
-            {
-                "kvm" => preference == DomainTypePreference.Kvm ? "kvm as configured" : "hardware virtualization (KVM) is usable",
-                "qemu" when preference == DomainTypePreference.Qemu => "software emulation (TCG) as configured",
-                "qemu" when KvmRunsOnlyParavirtualGuests => "software emulation (TCG): this host's KVM is kvm_pvm, which runs only PVM-enabled guest kernels",
-                "qemu" => "software emulation (TCG): libvirt offers no usable KVM on this host",
-                var other => $"{other}, the only guest type {uri} offers",
-            };
+            var (guest, reason) = GuestChoice.Make(capabilities, arch => IsKvmUsable(connection, arch), preference, uri);
             return new LibvirtHypervisor(connection, resolved ?? uri, guest) { DomainTypeReason = reason };
         }
         catch
@@ -290,15 +262,9 @@ public sealed partial class LibvirtHypervisor : IHypervisor
     public IDisposable WatchLifecycle(Action<DomainEvent> handler) => LibvirtEvents.Subscribe(_connection, Uri, handler);
 
     /// <summary>Calls <paramref name="handler"/> with libvirt's close reason when the connection is lost.</summary>
-    public IDisposable OnConnectionClosed(Action<int> handler) => LibvirtEvents.OnClose(_connection, Uri, handler);
+    public IDisposable OnConnectionClosed(Action<string> handler) => LibvirtEvents.OnClose(_connection, Uri, reason => handler($"libvirt closed the connection (reason {reason})"));
 
     public void Dispose() => _connection.Dispose();
-
-    /// <summary>
-    /// PVM (kvm_pvm) is a KVM flavour for running inside a cloud VM without nested virtualization; libvirt
-    /// lists it as kvm, but ordinary guest kernels crawl or hang on it, so automatic choice passes it over.
-    /// </summary>
-    private static bool KvmRunsOnlyParavirtualGuests => Directory.Exists("/sys/module/kvm_pvm");
 
     private static bool IsKvmUsable(ConnectionHandle connection, string arch)
     {

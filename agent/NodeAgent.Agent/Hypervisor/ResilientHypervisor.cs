@@ -10,18 +10,18 @@ namespace NodeAgent.Agent.Hypervisor;
 /// </summary>
 public sealed partial class ResilientHypervisor : IHypervisor
 {
-    private readonly Func<LibvirtHypervisor> _open;
+    private readonly Func<ILibvirtConnection> _open;
     private readonly Func<TimeSpan> _nextDelay;
     private readonly Action _resetDelay;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<Action<DomainEvent>, IDisposable?> _handlers = [];
     private readonly List<IDisposable> _subscriptions = [];
-    private LibvirtHypervisor? _current;
+    private ILibvirtConnection? _current;
     private string? _unavailable;
     private bool _disposed;
 
-    public ResilientHypervisor(Func<LibvirtHypervisor> open, Func<TimeSpan> nextDelay, Action resetDelay, ILogger<ResilientHypervisor> logger)
+    public ResilientHypervisor(Func<ILibvirtConnection> open, Func<TimeSpan> nextDelay, Action resetDelay, ILogger<ResilientHypervisor> logger)
     {
         _open = open;
         _nextDelay = nextDelay;
@@ -103,15 +103,15 @@ public sealed partial class ResilientHypervisor : IHypervisor
         }
     }
 
-    private void Use(Action<LibvirtHypervisor> operation) => Use(h =>
+    private void Use(Action<ILibvirtConnection> operation) => Use(h =>
     {
         operation(h);
         return true;
     });
 
-    private T Use<T>(Func<LibvirtHypervisor, T> operation)
+    private T Use<T>(Func<ILibvirtConnection, T> operation)
     {
-        LibvirtHypervisor current;
+        ILibvirtConnection current;
         lock (_lock)
         {
             current = _current ?? throw new LibvirtException($"libvirt at {Uri} is unavailable ({_unavailable}); the agent reconnects by itself, and running guests are not affected");
@@ -136,13 +136,13 @@ public sealed partial class ResilientHypervisor : IHypervisor
         return true;
     }
 
-    private void Attach(LibvirtHypervisor hypervisor)
+    private void Attach(ILibvirtConnection hypervisor)
     {
         lock (_lock)
         {
             _current = hypervisor;
             _unavailable = null;
-            _subscriptions.Add(hypervisor.OnConnectionClosed(reason => Lost(hypervisor, $"libvirt closed the connection (reason {reason})")));
+            _subscriptions.Add(hypervisor.OnConnectionClosed(reason => Lost(hypervisor, reason)));
             foreach (var handler in _handlers.Keys.ToList())
             {
                 _handlers[handler] = hypervisor.WatchLifecycle(handler);
@@ -174,7 +174,7 @@ public sealed partial class ResilientHypervisor : IHypervisor
         return taken;
     }
 
-    private void Lost(LibvirtHypervisor connection, string why)
+    private void Lost(ILibvirtConnection connection, string why)
     {
         List<IDisposable> subscriptions;
         lock (_lock)
