@@ -158,6 +158,7 @@ public static class AgentApp
         services.AddSingleton<SchedulerLink>().AddHostedService(sp => sp.GetRequiredService<SchedulerLink>());
         services.AddHostedService<Reconciler>();
         services.AddHostedService<DomainEventWatcher>();
+        services.AddHostedService<MemoryTrim>();
         services.AddHostedService(sp =>
         {
             // The collectors add their families to the registry when made, before the first scrape.

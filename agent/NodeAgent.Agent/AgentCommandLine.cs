@@ -100,7 +100,7 @@ public sealed class AgentCommandLine
 
     public Option<string> LibvirtUri { get; } = new("--libvirt-uri")
     {
-        Description = "The libvirt connection URI.",
+        Description = "The libvirt connection URI. qemu:///system and DRIVER+unix:///PATH are spoken to over the daemon's unix socket by the agent itself; other URIs (test:///default, qemu:///session, ssh and tls transports) go through libvirt's C library.",
         DefaultValueFactory = _ => new AgentOptions().LibvirtUri,
     };
 

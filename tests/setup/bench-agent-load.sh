@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench-agent-load`: resident memory and CPU use of the native-AOT agent (from `make publish`) while it
 # holds many workspaces and reports to the scheduler every 10 s, in two scenarios:
-#   1. 100 workspaces on libvirt's test driver (test:///default: simulated domains, no QEMU), each leased
-#      through the scheduler with `ws lease`;
+#   1. 100 workspaces on libvirt's test driver inside the real libvirtd (test+unix:///default: simulated
+#      domains, no QEMU), each leased through the scheduler with `ws lease`;
 #   2. 5 real guests (the test guest, QEMU with software emulation) on the real libvirtd (qemu:///system).
 # Each scenario has its own scheduler and agent. Once every workspace runs (and, in 2, every guest has booted),
 # the agent is measured over a window of $WINDOW seconds (default 120): CPU as utime + stime from
@@ -36,13 +36,15 @@ cleanup() {
   done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  # Real domains outlive their agent: remove any still defined whose disks are in this run's directory.
-  for d in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep '^nodeagent-' || true); do
-    if virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q "$work"; then
-      virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
-      virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 || true
-      say "removed leftover domain $d"
-    fi
+  # Domains outlive their agent (in libvirtd, test driver too): remove any still defined whose disks are in this run's directory.
+  for uri in qemu:///system test+unix:///default; do
+    for d in $(virsh -c "$uri" list --all --name 2>/dev/null | grep '^nodeagent-' || true); do
+      if virsh -c "$uri" dumpxml "$d" 2>/dev/null | grep -q "$work"; then
+        virsh -c "$uri" destroy "$d" >/dev/null 2>&1 || true
+        virsh -c "$uri" undefine "$d" >/dev/null 2>&1 || true
+        say "removed leftover domain $d ($uri)"
+      fi
+    done
   done
   rm -rf "$work"
   exit "$status"
@@ -138,8 +140,8 @@ stop() {
 
 pgrep -x libvirtd >/dev/null || die "libvirtd is not running; run tests/setup/start-libvirtd.sh (make deps)"
 
-say "1/2: 100 workspaces on libvirt's test driver"
-start testdriver --libvirt-uri test:///default --cpu-overcommit 64
+say "1/2: 100 workspaces on libvirt's test driver inside libvirtd"
+start testdriver --libvirt-uri test+unix:///default --cpu-overcommit 64
 sleep 20
 td_idle=$(rss "$agent")
 lease testdriver 100 64M
@@ -172,7 +174,7 @@ verdict() { awk -v v="$1" -v limit="$2" 'BEGIN {print (v <= limit) ? "met" : "**
 body=$(cat <<TABLE
 | scenario | workspaces | agent resident memory: before leasing → end of window (max) | target ≤ 30 MiB | agent CPU, % of one core | target ≤ 1 % |
 |---|---|---:|---|---:|---|
-| libvirt test driver (\`test:///default\`) | 100 × 1 vCPU, 64 MiB | $td_idle → $td_rss MiB ($td_max) | $(verdict "$td_max" 30) | $td_cpu % | $(verdict "$td_cpu" 1) |
+| libvirt test driver in libvirtd (\`test+unix:///default\`) | 100 × 1 vCPU, 64 MiB | $td_idle → $td_rss MiB ($td_max) | $(verdict "$td_max" 30) | $td_cpu % | $(verdict "$td_cpu" 1) |
 | real libvirtd + QEMU (\`qemu:///system\`) | 5 × 1 vCPU, 256 MiB, booted | $real_idle → $real_rss MiB ($real_max) | $(verdict "$real_max" 30) | $real_cpu % | $(verdict "$real_cpu" 1) |
 
 The native-AOT agent from \`make publish\`, measured over a ${window} s window that starts once every workspace runs
@@ -180,9 +182,10 @@ The native-AOT agent from \`make publish\`, measured over a ${window} s window t
 window, resident memory (VmRSS) is sampled every 5 s. The agent heartbeats every 10 s (scheduler
 \`--heartbeat-interval 00:00:10 --heartbeat-ttl 00:00:30\`) and compares everything with libvirt every 30 s (its default).
 Workspaces were leased with \`ws lease\` through the scheduler, eight at a time; scenario 1 needs
-\`--cpu-overcommit 64\` on this 2-core host. "Before leasing" is 20 s after the agent registered. The test driver
-keeps its simulated domains inside the agent's own process, so scenario 1's memory includes libvirt's copy of
-100 domains; with the real libvirtd that state is in libvirtd. Proportional set size at the end (shared library pages divided among
+\`--cpu-overcommit 64\` on this 2-core host. "Before leasing" is 20 s after the agent registered. In both scenarios
+the agent speaks libvirt's remote protocol to libvirtd's socket itself (RemoteHypervisor) and does not load libvirt's
+C library; the test driver runs inside libvirtd, as the QEMU driver does, so its 100 simulated domains are
+libvirtd's memory, not the agent's. Proportional set size at the end (shared library pages divided among
 the processes that map them, libvirtd included): $td_pss MiB and $real_pss MiB. Agent threads: $td_threads and $real_threads.
 TABLE
 )

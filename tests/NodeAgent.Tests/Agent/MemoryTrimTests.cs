@@ -1,0 +1,42 @@
+using NodeAgent.Agent;
+
+namespace NodeAgent.Tests.Agent;
+
+/// <summary>The agent's return of unused heap memory after a burst.</summary>
+public sealed class MemoryTrimTests
+{
+    [Theory]
+    [InlineData(10L << 20, 8L << 20, 0L, false)] // 2 MiB unused
+    [InlineData(10L << 20, 8L << 20, 3L << 20, true)] // 2 MiB unused plus 3 MiB free inside the heap
+    [InlineData(16L << 20, 4L << 20, 0L, true)] // 12 MiB unused
+    [InlineData(4L << 20, 4L << 20, 0L, false)]
+    public void Worthwhile_MoreThanSlackUnused(long committed, long heapSize, long fragmented, bool expected)
+    {
+        Assert.Equal(expected, MemoryTrim.Worthwhile(committed, heapSize, fragmented));
+    }
+
+    [Fact]
+    public void TrimIfWorthwhile_AfterABurstOfGarbage_CommittedMemoryGoesDown()
+    {
+        Burst();
+        GC.Collect(0); // an ordinary collection: finds the burst dead, keeps the memory committed
+
+        var trim = MemoryTrim.TrimIfWorthwhile();
+
+        Assert.NotNull(trim);
+        Assert.True(trim.Value.After < trim.Value.Before - (16L << 20), $"committed {trim.Value.Before >> 20} -> {trim.Value.After >> 20} MiB");
+    }
+
+    // 64 MiB in 1 MiB arrays, alive until the method returns.
+    private static void Burst()
+    {
+        var arrays = new List<byte[]>();
+        for (var i = 0; i < 64; i++)
+        {
+            arrays.Add(new byte[1 << 20]);
+            arrays[^1][^1] = 1;
+        }
+
+        GC.KeepAlive(arrays);
+    }
+}
