@@ -21,6 +21,13 @@ again=${PIPESTATUS[0]}
 count() { awk -v key="$1" '$1 == key":" && NF == 2 && $2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$log"; }
 passed=$(count Passed) failed=$(count Failed) skipped=$(count Skipped)
 
+# A failed test's name and the first lines of its message, again at the end, where a CI log's tail shows them.
+if ((failed > 0)); then
+  echo
+  echo "run-tests: the failed tests:"
+  awk '/^  Failed / {n = 12} n > 0 {print; n--}' "$log"
+fi
+
 echo
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if ((status == 0 && passed == 0)); then

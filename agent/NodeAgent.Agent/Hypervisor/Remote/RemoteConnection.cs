@@ -14,6 +14,7 @@ internal sealed class RemoteConnection : IDisposable
 {
     private const int LengthSize = 4;
     private const int HeaderSize = 24;
+    private const string ClosedByAgent = "the connection was closed by the agent";
 
     private readonly Socket _socket;
     private readonly string _uri;
@@ -23,6 +24,7 @@ internal sealed class RemoteConnection : IDisposable
     private readonly Thread _reader;
     private uint _serial;
     private string? _closedBecause;
+    private bool _leaving;
 
     private RemoteConnection(Socket socket, string uri, TimeSpan callTimeout)
     {
@@ -106,7 +108,28 @@ internal sealed class RemoteConnection : IDisposable
         throw RemoteError.Read(call.Body, operation, domainName, _uri);
     }
 
-    public void Dispose() => Close("the connection was closed by the agent");
+    public void Dispose() => Close(ClosedByAgent);
+
+    /// <summary>
+    /// Makes the call that ends the session (<paramref name="procedure"/>, virConnectClose), then closes. The daemon
+    /// may hang up as soon as it has answered; that, too, counts as the agent's own close.
+    /// </summary>
+    public void Leave(int procedure, string operation)
+    {
+        Volatile.Write(ref _leaving, true);
+        try
+        {
+            Call(procedure, null, operation);
+        }
+        catch (LibvirtException)
+        {
+            // Closing anyway: the socket goes with the connection.
+        }
+        finally
+        {
+            Dispose();
+        }
+    }
 
     private void Send(uint program, uint version, int procedure, int type, uint serial, XdrWriter? body)
     {
@@ -234,6 +257,11 @@ internal sealed class RemoteConnection : IDisposable
 
     private void Close(string why)
     {
+        if (Volatile.Read(ref _leaving))
+        {
+            why = ClosedByAgent;
+        }
+
         if (Interlocked.CompareExchange(ref _closedBecause, why, null) is not null)
         {
             return;

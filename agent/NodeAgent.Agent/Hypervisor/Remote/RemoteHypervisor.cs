@@ -103,14 +103,7 @@ public sealed partial class RemoteHypervisor : ILibvirtConnection
     {
         if (_connection.ClosedBecause is null)
         {
-            try
-            {
-                _connection.Call(RemoteProtocol.ConnectClose, null, "virConnectClose");
-            }
-            catch (LibvirtException)
-            {
-                // Closing anyway: the socket goes with the connection.
-            }
+            _connection.Leave(RemoteProtocol.ConnectClose, "virConnectClose");
         }
 
         _connection.Dispose();
