@@ -58,24 +58,31 @@ public sealed partial class UsageSampler(
         }
     }
 
-    /// <summary>Reads the counters and appends one sample; returns the records written (with their sequences).</summary>
-    public IReadOnlyList<NodeAgent.Contract.V1.UsageRecord> SampleOnce()
+    /// <summary>
+    /// Reads the counters and appends one sample; returns the records written (with their sequences).
+    /// <paramref name="poweringOff"/>: the workspace about to power off, whose use is recorded however short the time since its last sample.
+    /// </summary>
+    public IReadOnlyList<NodeAgent.Contract.V1.UsageRecord> SampleOnce(string? poweringOff = null)
     {
         lock (_sampling)
         {
             var readings = source.Read();
             var now = time.GetUtcNow();
-            var sample = UsageMeter.Measure(readings, journal.Baselines, journal.LastSample, now, hostId);
+            var sample = UsageMeter.Measure(readings, journal.Baselines, journal.LastSample, now, hostId, poweringOff);
             return journal.Append(sample.Records, sample.Baselines, now);
         }
     }
 
-    /// <summary>A whole sample (every workspace), so the journal's entries stay whole samples; one costs a bulk stats call.</summary>
+    /// <summary>
+    /// A whole sample (every workspace), so the journal's entries stay whole samples; one costs a bulk stats call. Of
+    /// the other workspaces, those sampled within the last second keep their baselines and give no record, so a burst
+    /// of power-offs does not write a record per workspace per power-off.
+    /// </summary>
     public void BeforePowerOff(string workspaceId)
     {
         try
         {
-            var written = SampleOnce();
+            var written = SampleOnce(workspaceId);
             LogCheckpoint(workspaceId, written.Count);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

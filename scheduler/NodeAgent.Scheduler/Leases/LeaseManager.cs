@@ -246,10 +246,16 @@ public sealed partial class LeaseManager(
         }
     }
 
+    /// <remarks>
+    /// The version is read from the database, before the leases: the host cache learns of a bump as soon as its write
+    /// runs, before the batch commits, and a set read under that version could still lack the change it stands for. The
+    /// watch sends a version once, so the host would hold that stale set until the next change. Read in this order, the
+    /// leases are at least as new as their version.
+    /// </remarks>
     public DesiredSet DesiredFor(HostId host) => store.Read(session =>
     {
-        var record = session.FindHost(host) ?? throw new HostNotFoundException(host);
-        return new DesiredSet(host, record.DesiredVersion, session.LiveLeasesOn(host).Where(l => l.WantsWorkspace).ToList());
+        var version = session.StoredDesiredVersion(host) ?? throw new HostNotFoundException(host);
+        return new DesiredSet(host, version, session.LiveLeasesOn(host).Where(l => l.WantsWorkspace).ToList());
     });
 
     private async Task<Lease> StopAsync(LeaseId id, string why, CancellationToken cancellationToken)

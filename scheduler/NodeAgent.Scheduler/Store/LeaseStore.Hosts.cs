@@ -61,6 +61,12 @@ public sealed partial class LeaseStore
             return Convert.ToInt64(command.ExecuteScalar() ?? throw new StoreException($"host {host} is not in the database"), System.Globalization.CultureInfo.InvariantCulture);
         }
 
+        public long? StoredDesiredVersion(HostId host)
+        {
+            using var command = Command("SELECT desired_version FROM hosts WHERE host_id = @id", ("@id", host.Value));
+            return command.ExecuteScalar() is { } version and not DBNull ? Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture) : null;
+        }
+
         /// <summary>The rows of the hosts this session changed, as committed if the transaction commits.</summary>
         public List<HostRecord> ChangedHosts() => _changed.Select(Read).ToList();
 

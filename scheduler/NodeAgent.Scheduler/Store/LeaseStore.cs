@@ -44,6 +44,12 @@ public partial interface ILeaseSession
     /// <summary>Marks the host's desired set as changed and returns its new version.</summary>
     long BumpDesiredVersion(HostId host);
 
+    /// <summary>
+    /// The host's desired-set version as the database holds it (in a write: as this transaction sees it); null when the
+    /// host is not there. The host cache learns a bump when its write runs, before the batch commits.
+    /// </summary>
+    long? StoredDesiredVersion(HostId host);
+
     /// <summary>Every address held on the network, by live leases or in quarantine (expired quarantines included until forgotten).</summary>
     IReadOnlyList<AddressReservation> AddressesOn(string network);
 

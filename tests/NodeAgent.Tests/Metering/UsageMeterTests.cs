@@ -96,4 +96,44 @@ public sealed class UsageMeterTests
         Assert.Empty(sample.Records);
         Assert.Empty(sample.Baselines);
     }
+
+    [Fact]
+    public void Measure_WithinASecondOfTheLastSample_KeepsTheBaselines_ThePoweringOffOneIsRecordedAsOneSecond()
+    {
+        // A burst of power-offs: each takes a whole sample, milliseconds after the one before.
+        var now = T0 + TimeSpan.FromMilliseconds(300);
+        var baselines = new Dictionary<string, UsageBaseline>(Baseline("w1", 40, 1000)) { ["w2"] = Baseline("w2", 10, 0)["w2"] };
+
+        var sample = UsageMeter.Measure(
+            [SetReadings.Running("w1", cpu: 40.2, rx: 1100), SetReadings.Running("w2", cpu: 10.1), SetReadings.Running("w3", cpu: 0.1)],
+            baselines, T0, now, "h1", poweringOff: "w2");
+
+        var record = Assert.Single(sample.Records);
+        Assert.Equal(("w2", 1U, 0U), (record.LeaseId, record.PeriodSeconds, record.PoweredOnSeconds));
+        Assert.Equal(0.1, record.CpuSeconds, 9);
+        Assert.Equal(baselines["w1"], sample.Baselines["w1"]);
+        Assert.Equal(new UsageBaseline(T0, false, 0, UsageCounters.Zero), sample.Baselines["w3"]); // new: counts from the last sample
+        Assert.Equal(now, sample.Baselines["w2"].SampledAt);
+
+        var later = UsageMeter.Measure(
+            [SetReadings.Running("w1", cpu: 46, rx: 1500), SetReadings.Running("w3", cpu: 2)], sample.Baselines, now, T0 + Minute, "h1");
+
+        Assert.Equal([("w1", 6.0, 500UL, 60U), ("w3", 2.0, 0UL, 60U)],
+            later.Records.Select(r => (r.LeaseId, Math.Round(r.CpuSeconds, 6), r.NetRxBytes, r.PeriodSeconds)).ToArray());
+    }
+
+    [Fact]
+    public void Measure_AgentWasDownForHours_EqualRecordsOfAtMostAnHour_SharingTheUseExactly()
+    {
+        var down = TimeSpan.FromHours(2) + TimeSpan.FromMinutes(30);
+
+        var sample = UsageMeter.Measure([SetReadings.Running("w1", cpu: 940, rx: 1000 + 1_000_001)], Baseline("w1", 40, 1000), T0, T0 + down, "h1");
+
+        Assert.Equal(3, sample.Records.Count);
+        Assert.All(sample.Records, r => Assert.Equal((3000U, 3000U, 300.0), (r.PeriodSeconds, r.PoweredOnSeconds, Math.Round(r.CpuSeconds, 6))));
+        Assert.Equal([T0, T0 + TimeSpan.FromSeconds(3000), T0 + TimeSpan.FromSeconds(6000)], sample.Records.Select(r => r.PeriodStart.ToDateTimeOffset()).ToArray());
+        Assert.Equal(1_000_001UL, sample.Records.Aggregate(0UL, (sum, r) => sum + r.NetRxBytes));
+        Assert.InRange(sample.Records.Max(r => r.NetRxBytes) - sample.Records.Min(r => r.NetRxBytes), 0UL, 1UL);
+        Assert.Equal(T0 + down, sample.Baselines["w1"].SampledAt);
+    }
 }
