@@ -185,7 +185,8 @@ Workspaces were leased with \`ws lease\` through the scheduler, eight at a time;
 \`--cpu-overcommit 64\` on this 2-core host. "Before leasing" is 20 s after the agent registered. In both scenarios
 the agent speaks libvirt's remote protocol to libvirtd's socket itself (RemoteHypervisor) and does not load libvirt's
 C library; the test driver runs inside libvirtd, as the QEMU driver does, so its 100 simulated domains are
-libvirtd's memory, not the agent's. Proportional set size at the end (shared library pages divided among
+libvirtd's memory, not the agent's. The agent's memory includes OpenSSL (about 3.6 MiB resident), loaded to check
+the image's SHA-256 when it is fetched. Proportional set size at the end (shared library pages divided among
 the processes that map them, libvirtd included): $td_pss MiB and $real_pss MiB. Agent threads: $td_threads and $real_threads.
 TABLE
 )

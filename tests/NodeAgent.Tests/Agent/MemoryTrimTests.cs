@@ -7,8 +7,8 @@ namespace NodeAgent.Tests.Agent;
 public sealed class MemoryTrimTests
 {
     [Theory]
-    [InlineData(10L << 20, 8L << 20, 0L, false)] // 2 MiB unused
-    [InlineData(10L << 20, 8L << 20, 3L << 20, true)] // 2 MiB unused plus 3 MiB free inside the heap
+    [InlineData(10L << 20, 9L << 20, 0L, false)] // 1 MiB unused
+    [InlineData(10L << 20, 9L << 20, 1L << 20, true)] // 1 MiB unused plus 1 MiB free inside the heap
     [InlineData(16L << 20, 4L << 20, 0L, true)] // 12 MiB unused
     [InlineData(4L << 20, 4L << 20, 0L, false)]
     public void Worthwhile_MoreThanSlackUnused(long committed, long heapSize, long fragmented, bool expected)
