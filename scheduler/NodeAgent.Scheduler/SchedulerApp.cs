@@ -30,7 +30,9 @@ public static class SchedulerApp
         }
 
         var tls = new Security.SchedulerTls(options);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // The scheduler has no appsettings.json. Without this the host would watch its working directory (under systemd
+        // the state directory, where the database is) recursively for one to appear, and wake on every database write.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureRpcLimits();
