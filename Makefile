@@ -103,16 +103,15 @@ bench-startup: publish
 	@tests/setup/ensure-packages.sh bench-startup libvirt0
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- startup --binaries $(OUT)/bin --runs 10 --write docs/benchmarks.md
 
-bench-placement:
-	$(DOTNET) build scheduler/NodeAgent.Scheduler -c Release --nologo -v q
-	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:100000 --leases 5000 --heartbeat-seconds 10 --write docs/benchmarks.md
+bench-placement: publish
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:100000 --leases 5000 --heartbeat-seconds 10 \
+	  --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
-bench-placement-postgresql:
+bench-placement-postgresql: publish
 	tests/setup/start-postgres.sh
-	$(DOTNET) build scheduler/NodeAgent.Scheduler -c Release --nologo -v q
 	for replicas in 1 3; do \
 	  $(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:20000 --leases 2000 --heartbeat-seconds 10 \
-	    --store postgresql --replicas $$replicas --write docs/benchmarks.md || exit 1; \
+	    --store postgresql --replicas $$replicas --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md || exit 1; \
 	done
 
 clean:

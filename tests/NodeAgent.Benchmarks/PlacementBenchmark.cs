@@ -7,13 +7,13 @@ using NodeAgent.Rpc.Client;
 namespace NodeAgent.Benchmarks;
 
 /// <summary>
-/// The scheduler under load, as its own process (the Release build) with its SQLite store, or as replicas sharing a
+/// The scheduler under load, as its own process (the native-AOT program that is packaged) with its SQLite store, or as replicas sharing a
 /// PostgreSQL database (<see cref="PlacementCluster"/>), driven over the real
 /// protocol by simulated agents and clients in this process: for each cluster size, N hosts register (64 vCPUs,
 /// 256 GiB each), heartbeats are sent as fast as 64 concurrent senders manage for a while, then a stream of
 /// immediate leases is placed with 64 requests in flight. A placement is timed from the CreateLease call to its
-/// answer, which comes after the lease and its claim on the host are committed. The scheduler's resident memory is
-/// read from /proc at the end of each size.
+/// answer, which comes after the lease and its claim on the host are committed. The scheduler's CPU time over each
+/// phase and its resident memory at the end are read from /proc.
 /// </summary>
 public static class PlacementBenchmark
 {
@@ -22,11 +22,15 @@ public static class PlacementBenchmark
     /// <param name="sizes">Each cluster: its hosts and how many live leases it holds before the measured ones are placed.</param>
     /// <param name="postgres">Whether the store is PostgreSQL (a fresh database per size) rather than SQLite.</param>
     /// <param name="replicas">How many scheduler processes share the PostgreSQL database; clients and hosts are spread over them.</param>
-    public static async Task<string> RunAsync(IReadOnlyList<(int Hosts, int Live)> sizes, int leases, TimeSpan heartbeatWindow, string configuration,
+    /// <param name="program">The scheduler to run: the native-AOT build that is packaged (make publish), by default.</param>
+    public static async Task<string> RunAsync(IReadOnlyList<(int Hosts, int Live)> sizes, int leases, TimeSpan heartbeatWindow, string program,
         bool postgres = false, int replicas = 1)
     {
-        var root = LeaseBenchmark.FindRoot();
-        var program = Path.Combine(root, "scheduler/NodeAgent.Scheduler", "bin", configuration, "net9.0", "nodeagent-scheduler");
+        if (!File.Exists(program))
+        {
+            throw new FileNotFoundException($"no scheduler program at {program}; run make publish first, or give --scheduler PROGRAM", program);
+        }
+
         var rows = new List<string>();
         foreach (var (hosts, live) in sizes)
         {
@@ -38,13 +42,13 @@ public static class PlacementBenchmark
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         return $"""
-            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | heartbeats/s | scheduler resident memory |
-            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | scheduler CPU per placement | heartbeats/s | scheduler CPU per heartbeat | scheduler resident memory |
+            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
             {string.Join("\n", rows)}
 
             {(postgres
-                ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size on one fresh PostgreSQL 15 database on this machine (`{configuration}` build, default placement options: sample 64; the clients and hosts spread evenly over the replicas; memory is the largest replica's; live leases at the end as one replica shows them 2 s after the last placement, when it may not yet have read every other replica's last ones)"
-                : $"One scheduler process per size (`{configuration}` build, SQLite store in a temporary directory, default placement options: sample 64)")},
+                ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size on one fresh PostgreSQL 15 database on this machine (`{Shown(program)}`, default placement options: sample 64; the clients and hosts spread evenly over the replicas; memory is the largest replica's; live leases at the end as one replica shows them 2 s after the last placement, when it may not yet have read every other replica's last ones)"
+                : $"One scheduler process per size (`{Shown(program)}`, SQLite store in a temporary directory, default placement options: sample 64)")},
             driven over gRPC on loopback from one client process. Placements: {InFlight} CreateLease
             calls in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
             (placed the same way, untimed), then up to 1,000 more with 4 in flight for the latency of a scheduler that is
@@ -54,10 +58,20 @@ public static class PlacementBenchmark
             hosts, with the default interval and TTL (5 s, 15 s). A heartbeat is written to the database when the last
             one written is half the TTL old or what it reports changed; at this rate nearly every one stays in memory, so
             the figure is what the ingest path takes (at the real rate every other one is written: 1,000 writes/s at
-            10,000 hosts). Targets (issue 10): ≥ 10,000 placements/s at 10,000 hosts, p99 ≤ 10 ms, ≥ 50,000 heartbeats/s,
+            10,000 hosts). Scheduler CPU per placement and per heartbeat: the scheduler processes' user and system CPU
+            time (from /proc) over the timed placements or the heartbeat window, divided by their count; the placements'
+            figure includes the heartbeats every host sends meanwhile (at 10,000 hosts, 2,000 a second). It is the cost
+            that does not depend on how much of the 2 cores the client takes. Targets (issue 10): ≥ 10,000 placements/s at 10,000 hosts, p99 ≤ 10 ms, ≥ 50,000 heartbeats/s,
             placement cost flat from 1,000 to 10,000 hosts. Load average at the end: {load} on
             {Environment.ProcessorCount} cores, shared by the scheduler{(postgres ? "s, PostgreSQL" : "")} and the client.
             """;
+    }
+
+    /// <summary>The program as the report names it: relative to the repository when it is in it.</summary>
+    private static string Shown(string program)
+    {
+        var relative = Path.GetRelativePath(LeaseBenchmark.FindRoot(), program);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? program : relative;
     }
 
     private static async Task<string> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow)
@@ -71,7 +85,9 @@ public static class PlacementBenchmark
         var ids = Enumerable.Range(0, hosts).Select(i => $"bench-{i:D5}").ToArray();
         AgentServiceClient AgentOf(string id) => agents[int.Parse(id.AsSpan(6), CultureInfo.InvariantCulture) % agents.Length];
         await ForAllAsync(ids, id => AgentOf(id).RegisterHostAsync(new RegisterHostRequest { Host = Info(id) }));
-        var heartbeats = await HeartbeatsPerSecondAsync(AgentOf, ids, heartbeatWindow);
+        var cpuBefore = CpuSeconds(cluster.ProcessIds);
+        var (heartbeats, sent) = await HeartbeatsPerSecondAsync(AgentOf, ids, heartbeatWindow);
+        var cpuPerHeartbeat = (CpuSeconds(cluster.ProcessIds) - cpuBefore) / sent;
 
         // While leases are placed, every host beats every 5 s as an agent does: hosts stay up past the TTL, and
         // placement is measured under the heartbeat load of the cluster's size.
@@ -80,7 +96,9 @@ public static class PlacementBenchmark
         var leaseClients = channels.Select(c => new LeaseServiceClient(c)).ToArray();
         await PlaceAsync(leaseClients, new double[live]);
         var latencies = new double[leases];
+        cpuBefore = CpuSeconds(cluster.ProcessIds);
         var perSecond = await PlaceAsync(leaseClients, latencies);
+        var cpuPerPlacement = (CpuSeconds(cluster.ProcessIds) - cpuBefore) / leases;
         // Latency as one client sees it when the scheduler is not saturated: 4 calls in flight.
         var unloaded = new double[Math.Min(leases, 1000)];
         await PlaceAsync(leaseClients, unloaded, inFlight: 4);
@@ -106,7 +124,7 @@ public static class PlacementBenchmark
         while (next.Length > 0);
         return string.Create(CultureInfo.InvariantCulture,
             $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[leases / 2]:0.0} ms | {latencies[(int)(leases * 0.99)]:0.0} ms | " +
-            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {heartbeats:N0} | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB |");
+            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {cpuPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB |");
     }
 
     /// <summary>Places one lease per entry of <paramref name="latencies"/>, <paramref name="inFlight"/> at a time, recording each one's time; returns placements per second.</summary>
@@ -158,7 +176,8 @@ public static class PlacementBenchmark
         Load = new HostLoad { CpuUtilization = (i % 100) / 100.0, MemoryAvailableBytes = 128UL << 30 },
     };
 
-    private static async Task<double> HeartbeatsPerSecondAsync(Func<string, AgentServiceClient> agents, string[] ids, TimeSpan window)
+    /// <summary>Heartbeats sent per second, and how many were sent.</summary>
+    private static async Task<(double PerSecond, long Sent)> HeartbeatsPerSecondAsync(Func<string, AgentServiceClient> agents, string[] ids, TimeSpan window)
     {
         long sent = 0;
         var clock = Stopwatch.StartNew();
@@ -171,8 +190,21 @@ public static class PlacementBenchmark
                 Interlocked.Increment(ref sent);
             }
         }));
-        return sent / clock.Elapsed.TotalSeconds;
+        return (sent / clock.Elapsed.TotalSeconds, sent);
     }
+
+    /// <summary>The CPU time (user and system) the processes have used so far, from /proc/PID/stat.</summary>
+    private static double CpuSeconds(IEnumerable<int> pids) => pids.Sum(pid =>
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / (double)ClockTicksPerSecond;
+    });
+
+    /// <summary>The unit of /proc's CPU times (USER_HZ): 100 on Linux on every architecture this runs on.</summary>
+    private const int ClockTicksPerSecond = 100;
 
     private static async Task ForAllAsync(string[] items, Func<string, Task> work, int inFlight = InFlight)
     {

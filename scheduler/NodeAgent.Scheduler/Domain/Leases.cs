@@ -14,12 +14,15 @@ public readonly record struct LeaseId
 
     public static LeaseId New()
     {
+        // One call for all ten: each byte's low five bits pick a letter, without bias (256 is a multiple of 32).
+        Span<byte> random = stackalloc byte[10];
+        RandomNumberGenerator.Fill(random);
         Span<char> chars = stackalloc char[12];
         chars[0] = 'w';
         chars[1] = '-';
-        for (var i = 2; i < chars.Length; i++)
+        for (var i = 0; i < random.Length; i++)
         {
-            chars[i] = Alphabet[RandomNumberGenerator.GetInt32(Alphabet.Length)];
+            chars[i + 2] = Alphabet[random[i] & (Alphabet.Length - 1)];
         }
 
         return new LeaseId(new string(chars));

@@ -22,9 +22,8 @@ public sealed record DesiredSet(HostId HostId, long Version, IReadOnlyList<Lease
 /// </summary>
 public sealed partial class HostRegistry(IHostStore store, SchedulerOptions options, TimeProvider time, ILogger<HostRegistry> logger)
 {
-    private readonly ConcurrentDictionary<HostId, FrozenSet<string>> _cachedImages = new();
-    private readonly ConcurrentDictionary<HostId, Placement.LoadAverage> _loads = new();
-    private readonly ConcurrentDictionary<HostId, DateTimeOffset> _recordedAt = new();
+    // What only heartbeats bring, one entry per host: a heartbeat and a placement each find it with one lookup.
+    private readonly ConcurrentDictionary<HostId, HostLive> _live = new();
 
     public ChangeSignal<HostId> DesiredChanges { get; } = new();
 
@@ -44,7 +43,7 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
         var now = time.GetUtcNow();
         await store.UpsertAsync(registration, now, cancellationToken);
         await store.RecordHeartbeatAsync(new Heartbeat(registration.Id, registration.Capacity, HostLoad.Unknown, now), cancellationToken);
-        _recordedAt[registration.Id] = now;
+        LiveOf(registration.Id).RecordedAt = now;
         LogRegistered(logger, registration.Id.Value, registration.Hostname, registration.Capacity.Vcpus, registration.Capacity.MemoryBytes);
     }
 
@@ -60,28 +59,27 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
         var now = time.GetUtcNow();
         var heartbeat = new Heartbeat(id, capacity, load, now, degradedReason);
         var host = store.Find(id) ?? throw new HostNotFoundException(id);
-        if (MustRecord(host, heartbeat))
+        var live = LiveOf(id);
+        if (MustRecord(host, live, heartbeat))
         {
             if (!await store.RecordHeartbeatAsync(heartbeat, cancellationToken))
             {
                 throw new HostNotFoundException(id);
             }
 
-            _recordedAt[id] = now;
+            live.RecordedAt = now;
         }
         else if (!store.NoteHeartbeat(heartbeat))
         {
             throw new HostNotFoundException(id);
         }
 
-        _loads.AddOrUpdate(id, (_, sample) => new Placement.LoadAverage(options.LoadHalfLife).Observe(sample.now, sample.load, sample.capacity),
-            (_, average, sample) => average.Observe(sample.now, sample.load, sample.capacity), (now, load, capacity));
-
+        live.Observe(options.LoadHalfLife, now, load, capacity);
         return Get(id).DesiredVersion;
     }
 
-    private bool MustRecord(HostRecord host, Heartbeat heartbeat) =>
-        !_recordedAt.TryGetValue(host.Id, out var recorded)
+    private bool MustRecord(HostRecord host, HostLive live, Heartbeat heartbeat) =>
+        live.RecordedAt is not { } recorded
         || heartbeat.ReceivedAt - recorded >= HeartbeatTtl / 2
         || heartbeat.Capacity != host.Registration.Capacity
         || heartbeat.Load.Foreign with { DiskBytes = 0 } != host.Load.Foreign
@@ -91,15 +89,29 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
     /// Remembers the digests of the images cached on the host, as its latest heartbeat listed them. Kept in memory
     /// only: it is a placement preference, and every heartbeat brings it again.
     /// </summary>
-    public void RecordCachedImages(HostId id, IEnumerable<string> digests) => _cachedImages[id] = digests.ToFrozenSet(StringComparer.Ordinal);
+    /// <remarks>The set is built again only when the list changed: most heartbeats bring the same images.</remarks>
+    public void RecordCachedImages(HostId id, IReadOnlyCollection<string> digests)
+    {
+        var live = LiveOf(id);
+        var known = live.CachedImages;
+        if (known.Count != digests.Count || !digests.All(known.Contains))
+        {
+            live.CachedImages = digests.ToFrozenSet(StringComparer.Ordinal);
+        }
+    }
 
     /// <summary>
     /// The host's smoothed CPU utilization and memory pressure over its heartbeats (half-life --load-half-life); null
     /// before its first heartbeat since this scheduler started. Kept in memory: every heartbeat brings a sample.
     /// </summary>
-    public Placement.LoadAverage? LoadOf(HostId id) => _loads.GetValueOrDefault(id);
+    public Placement.LoadAverage? LoadOf(HostId id) => _live.TryGetValue(id, out var live) ? live.Load : null;
 
-    public IReadOnlySet<string> CachedImagesOn(HostId id) => _cachedImages.TryGetValue(id, out var digests) ? digests : FrozenSet<string>.Empty;
+    public IReadOnlySet<string> CachedImagesOn(HostId id) => _live.TryGetValue(id, out var live) ? live.CachedImages : FrozenSet<string>.Empty;
+
+    /// <summary>The host's load average and cached images together (see <see cref="LoadOf"/>, <see cref="CachedImagesOn"/>), with one lookup; null before its first heartbeat.</summary>
+    public HostLive? Live(HostId id) => _live.GetValueOrDefault(id);
+
+    private HostLive LiveOf(HostId id) => _live.TryGetValue(id, out var live) ? live : _live.GetOrAdd(id, _ => new HostLive());
 
     public IReadOnlyList<HostRecord> List() => store.List();
 

@@ -347,11 +347,12 @@ public sealed partial class LeaseManager(
         var ttl = hosts.HeartbeatTtl;
         return new Projection<HostRecord, PlacementCandidate>(among, h =>
         {
-            var load = hosts.LoadOf(h.Id) is { LastSampleAt: not null } average ? average : null;
+            var live = hosts.Live(h.Id);
+            var load = live?.Load is { LastSampleAt: not null } average ? average : null;
             var free = h.Free;
             return new PlacementCandidate(h, h.HealthAt(now, ttl), free)
             {
-                CachedImages = hosts.CachedImagesOn(h.Id),
+                CachedImages = live?.CachedImages ?? System.Collections.Frozen.FrozenSet<string>.Empty,
                 CpuLoad = load?.Cpu ?? LoadAverage.Clamp01(h.Load.CpuUtilization),
                 MemoryPressure = load?.MemoryPressure ?? PlacementCandidate.MemoryPressureOf(h, free),
                 AntiAffinityGroups = antiAffinity is not null && antiAffinity.ContainsKey(h.Id)
