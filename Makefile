@@ -11,6 +11,7 @@
 #   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
 #   make bench-startup  start-up to READY=1 of the native-AOT daemons; writes docs/benchmarks.md
 #   make bench-placement  placements/s, latency, heartbeats/s, memory at 100, 1,000, 10,000 hosts (and 10,000 with 100,000 live leases); writes docs/benchmarks.md
+#   make bench-sqlite-schema  what SQLite spends on writing a placed lease with the scheduler's schema, part by part; writes docs/benchmarks.md
 #   make bench-placement-postgresql  the same on PostgreSQL, with 1 and with 3 scheduler replicas sharing it; writes docs/benchmarks.md
 #   make bench-overlay  root-disk overlay creation on 10 GiB and 64 MiB raw and qcow2 bases; writes docs/benchmarks.md
 #   make bench-metrics  agent /metrics render time and size with 100 workspaces (synthetic stats, no libvirt); writes docs/benchmarks.md
@@ -28,7 +29,7 @@ PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAg
 # The Debian revision and RPM release of `make deb rpm`; bump it to package the same program again.
 PKG_RELEASE ?= 1
 
-.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement bench-placement-postgresql bench-startup clean
+.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement bench-placement-postgresql bench-sqlite-schema bench-startup clean
 
 all: build
 
@@ -105,6 +106,10 @@ bench-startup: publish
 
 bench-placement: publish
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:100000 --leases 5000 --heartbeat-seconds 10 \
+	  --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
+
+bench-sqlite-schema: publish
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- sqlite-schema --hosts 10000 --leases 40000 \
 	  --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-placement-postgresql: publish

@@ -7,6 +7,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
 // nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
+// nodeagent-bench sqlite-schema [--hosts 10000] [--leases 40000] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
@@ -94,6 +95,16 @@ switch (command)
         }
 
         return 0;
+    case "sqlite-schema":
+        var schemaBody = await SqliteSchemaBenchmark.RunAsync(Path.GetFullPath(Option("--scheduler") ?? "out/bin/nodeagent-scheduler"),
+            int.Parse(Option("--hosts") ?? "10000", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--leases") ?? "40000", System.Globalization.CultureInfo.InvariantCulture));
+        if (Option("--write") is { } schemaPath)
+        {
+            BenchmarkReport.Write(schemaPath, "sqlite-schema", "What SQLite spends on writing a lease, by part of the schema", "make bench-sqlite-schema", schemaBody);
+        }
+
+        return 0;
     case "startup":
         var startupRuns = int.Parse(Option("--runs") ?? "10", System.Globalization.CultureInfo.InvariantCulture);
         var startupBody = await StartupBenchmark.RunAsync(Path.GetFullPath(Option("--binaries") ?? "out/bin"), startupRuns);
@@ -104,6 +115,6 @@ switch (command)
 
         return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--scheduler PROGRAM] [--write FILE]");
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
         return 2;
 }
