@@ -24,6 +24,9 @@ internal sealed class PlacementCluster : IAsyncDisposable
 
     public IReadOnlyList<RpcChannel> Channels { get; private set; } = [];
 
+    /// <summary>Each replica's /metrics, on its image repository's listener.</summary>
+    public List<Uri> MetricsAddresses { get; } = [];
+
     /// <summary>The process ids of the schedulers, for their memory.</summary>
     public IEnumerable<int> ProcessIds => _processes.Select(p => p.Id);
 
@@ -49,7 +52,7 @@ internal sealed class PlacementCluster : IAsyncDisposable
             var addresses = new List<Uri>();
             foreach (var replica in Enumerable.Range(0, postgres ? replicas : 1))
             {
-                var info = new ProcessStartInfo(program, ["--listen", "http://127.0.0.1:0", "--auth", "none", "--database", database, "--image-listen", "none",
+                var info = new ProcessStartInfo(program, ["--listen", "http://127.0.0.1:0", "--auth", "none", "--database", database, "--image-listen", "http://127.0.0.1:0",
                     "--image-repository", Path.Combine(cluster._work, $"images-{replica}"), "--config", "none"])
                 {
                     RedirectStandardOutput = true,
@@ -63,6 +66,9 @@ internal sealed class PlacementCluster : IAsyncDisposable
                 var child = new LeaseBenchmark.Child(Process.Start(info)!);
                 cluster._processes.Add(child);
                 addresses.Add(new Uri((await LeaseBenchmark.WaitForAsync(child, "listening on")).Split(' ')[^1]));
+                // "… image repository at http://127.0.0.1:PORT/v1/images, files in DIR": /metrics is served on that listener.
+                var images = new Uri((await LeaseBenchmark.WaitForAsync(child, "image repository at")).Split(' ')[4].TrimEnd(','));
+                cluster.MetricsAddresses.Add(new Uri(images, "/metrics"));
             }
 
             cluster.Channels = [.. addresses.Select(a => new RpcChannel(a))];

@@ -102,6 +102,9 @@ public sealed partial class LeaseManager(
 
     public IReadOnlyList<Lease> List(bool includeEnded) => store.Read(s => WithQueuePositions(s, s.ListLeases(includeEnded)));
 
+    /// <summary>How many live leases there are in each state, and in the queue (see <see cref="ILeaseSession.CountLive"/>).</summary>
+    public LiveLeaseCounts CountLive() => store.Read(s => s.CountLive());
+
     /// <summary>Up to <paramref name="size"/> leases after <paramref name="after"/>, oldest first (null: from the first).</summary>
     /// <param name="project">Only this project's leases; null for every project's.</param>
     public LeasePage ListPage(bool includeEnded, LeasePosition? after, int size, string? project = null) => store.Read(s =>

@@ -25,6 +25,15 @@ public partial interface ILeaseSession
 
     /// <summary>The vCPUs each project's leases hold now (projects holding none are absent).</summary>
     IReadOnlyDictionary<string, long> HeldVcpusByProject();
+
+    /// <summary>How many live leases (not ended or failed) there are in each state, and how many wait in the best-effort queue: counted in indexes, without reading a lease.</summary>
+    LiveLeaseCounts CountLive();
+}
+
+/// <summary>The live leases (not ended or failed) by state (states with none are absent), and those of them waiting in the best-effort queue.</summary>
+public sealed record LiveLeaseCounts(IReadOnlyDictionary<LeaseState, int> ByState, int Queued)
+{
+    public int Total => ByState.Values.Sum();
 }
 
 /// <summary>Leases: the queries of lease kinds.</summary>
@@ -73,6 +82,25 @@ public sealed partial class LeaseStore
             }
 
             return held;
+        }
+
+        // Both counts read only an index: leases_by_expiry (state, expires_at) and the pending leases' leases_waiting (kind, …).
+        // Ended and failed leases, the history that only grows, are never visited.
+        public LiveLeaseCounts CountLive()
+        {
+            var live = string.Join(", ", Enum.GetValues<LeaseState>().Where(s => s is not (LeaseState.Ended or LeaseState.Failed)).Select(s => $"'{StateName(s)}'"));
+            var byState = new Dictionary<LeaseState, int>();
+            using (var command = Command($"SELECT state, CAST(COUNT(*) AS INTEGER) FROM leases WHERE state IN ({live}) GROUP BY state"))
+            using (var r = command.ExecuteReader())
+            {
+                while (r.Read())
+                {
+                    byState[ParseState(r.GetString(0))] = r.GetInt32(1);
+                }
+            }
+
+            using var queued = Command("SELECT CAST(COUNT(*) AS INTEGER) FROM leases WHERE state = 'pending' AND kind = 'best_effort'");
+            return new LiveLeaseCounts(byState, Convert.ToInt32(queued.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
         }
     }
 }

@@ -37,6 +37,10 @@ internal sealed class KindsScheduler : IAsyncDisposable
 
     public HostServiceClient Hosts { get; }
 
+    /// <summary>One of the scheduler's own services, e.g. its metrics registry.</summary>
+    public T Service<T>()
+        where T : notnull => _scheduler.Service<T>();
+
     /// <param name="databasePath">The SQLite file; null for a fresh one. Two schedulers started on one file in turn are a restart.</param>
     public static async Task<KindsScheduler> StartAsync(ManualClock? clock = null, string? databasePath = null)
     {
