@@ -106,7 +106,7 @@ bench-startup: publish
 
 bench-placement: publish
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:100000 --leases 5000 --heartbeat-seconds 10 \
-	  --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
+	  --runs 3 --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-sqlite-schema: publish
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- sqlite-schema --hosts 10000 --leases 40000 \
