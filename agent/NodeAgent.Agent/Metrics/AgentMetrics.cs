@@ -24,6 +24,7 @@ public sealed class AgentMetrics
             "1 while the agent is registered with the scheduler and its heartbeats go through, 0 while it retries.");
         var version = typeof(AgentMetrics).Assembly.GetName().Version?.ToString(3) ?? "0";
         registry.CreateGauge("nodeagent_build_info", "Always 1; the agent's version is in the label.", "version").WithLabels(version).Set(1);
+        ProcessMetrics.AddTo(registry);
     }
 
     public MetricsRegistry Registry { get; }

@@ -40,6 +40,7 @@ public sealed class SchedulerMetrics : IRpcCallObserver
             Histogram.SecondsBuckets, "method");
         var version = typeof(SchedulerMetrics).Assembly.GetName().Version?.ToString(3) ?? "0";
         registry.CreateGauge("nodeagent_scheduler_build_info", "Always 1; the scheduler's version is in the label.", "version").WithLabels(version).Set(1);
+        ProcessMetrics.AddTo(registry);
     }
 
     public MetricsRegistry Registry { get; }
