@@ -101,14 +101,10 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
     }
 
     /// <summary>
-    /// The host's smoothed CPU utilization and memory pressure over its heartbeats (half-life --load-half-life); null
-    /// before its first heartbeat since this scheduler started. Kept in memory: every heartbeat brings a sample.
+    /// What the host's heartbeats brought since this scheduler started (<see cref="HostLive"/>): its smoothed CPU
+    /// utilization and memory pressure (half-life --load-half-life) and its cached images, with one lookup; null
+    /// before its first heartbeat. Kept in memory: every heartbeat brings them again.
     /// </summary>
-    public Placement.LoadAverage? LoadOf(HostId id) => _live.TryGetValue(id, out var live) ? live.Load : null;
-
-    public IReadOnlySet<string> CachedImagesOn(HostId id) => _live.TryGetValue(id, out var live) ? live.CachedImages : FrozenSet<string>.Empty;
-
-    /// <summary>The host's load average and cached images together (see <see cref="LoadOf"/>, <see cref="CachedImagesOn"/>), with one lookup; null before its first heartbeat.</summary>
     public HostLive? Live(HostId id) => _live.GetValueOrDefault(id);
 
     private HostLive LiveOf(HostId id) => _live.TryGetValue(id, out var live) ? live : _live.GetOrAdd(id, _ => new HostLive());

@@ -100,8 +100,6 @@ public sealed partial class LeaseManager(
 
     public Lease Get(LeaseId id) => store.Read(s => WithQueuePositions(s, [s.FindLease(id) ?? throw new LeaseNotFoundException(id)])[0]);
 
-    public IReadOnlyList<Lease> List(bool includeEnded) => store.Read(s => WithQueuePositions(s, s.ListLeases(includeEnded)));
-
     /// <summary>How many live leases there are in each state, and in the queue (see <see cref="ILeaseSession.CountLive"/>).</summary>
     public LiveLeaseCounts CountLive() => store.Read(s => s.CountLive());
 

@@ -86,11 +86,13 @@ public sealed partial class LeaseStore
 
         // Both counts read only an index: leases_by_expiry (state, expires_at) and the pending leases' leases_waiting (kind, …).
         // Ended and failed leases, the history that only grows, are never visited.
+        private static readonly string LiveStates =
+            string.Join(", ", Enum.GetValues<LeaseState>().Where(s => s is not (LeaseState.Ended or LeaseState.Failed)).Select(s => $"'{StateName(s)}'"));
+
         public LiveLeaseCounts CountLive()
         {
-            var live = string.Join(", ", Enum.GetValues<LeaseState>().Where(s => s is not (LeaseState.Ended or LeaseState.Failed)).Select(s => $"'{StateName(s)}'"));
             var byState = new Dictionary<LeaseState, int>();
-            using (var command = Command($"SELECT state, CAST(COUNT(*) AS INTEGER) FROM leases WHERE state IN ({live}) GROUP BY state"))
+            using (var command = Command($"SELECT state, CAST(COUNT(*) AS INTEGER) FROM leases WHERE state IN ({LiveStates}) GROUP BY state"))
             using (var r = command.ExecuteReader())
             {
                 while (r.Read())
