@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using Microsoft.Extensions.Logging;
 using NodeAgent.Contract;
@@ -22,9 +21,6 @@ public sealed record DesiredSet(HostId HostId, long Version, IReadOnlyList<Lease
 /// </summary>
 public sealed partial class HostRegistry(IHostStore store, SchedulerOptions options, TimeProvider time, ILogger<HostRegistry> logger)
 {
-    // What only heartbeats bring, one entry per host: a heartbeat and a placement each find it with one lookup.
-    private readonly ConcurrentDictionary<HostId, HostLive> _live = new();
-
     public ChangeSignal<HostId> DesiredChanges { get; } = new();
 
     public TimeSpan HeartbeatInterval => options.HeartbeatInterval;
@@ -92,7 +88,11 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
     /// <remarks>The set is built again only when the list changed: most heartbeats bring the same images.</remarks>
     public void RecordCachedImages(HostId id, IReadOnlyCollection<string> digests)
     {
-        var live = LiveOf(id);
+        if (Live(id) is not { } live)
+        {
+            return;
+        }
+
         var known = live.CachedImages;
         if (known.Count != digests.Count || !digests.All(known.Contains))
         {
@@ -102,12 +102,12 @@ public sealed partial class HostRegistry(IHostStore store, SchedulerOptions opti
 
     /// <summary>
     /// What the host's heartbeats brought since this scheduler started (<see cref="HostLive"/>): its smoothed CPU
-    /// utilization and memory pressure (half-life --load-half-life) and its cached images, with one lookup; null
-    /// before its first heartbeat. Kept in memory: every heartbeat brings them again.
+    /// utilization and memory pressure (half-life --load-half-life) and its cached images, kept beside its row in the
+    /// host cache; null when the host is not registered. Kept in memory: every heartbeat brings them again.
     /// </summary>
-    public HostLive? Live(HostId id) => _live.GetValueOrDefault(id);
+    public HostLive? Live(HostId id) => store.Live(id);
 
-    private HostLive LiveOf(HostId id) => _live.TryGetValue(id, out var live) ? live : _live.GetOrAdd(id, _ => new HostLive());
+    private HostLive LiveOf(HostId id) => store.Live(id) ?? throw new HostNotFoundException(id);
 
     public IReadOnlyList<HostRecord> List() => store.List();
 

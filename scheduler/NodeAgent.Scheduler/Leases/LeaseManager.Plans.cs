@@ -1,4 +1,5 @@
 using NodeAgent.Contract;
+using NodeAgent.Scheduler.Hosts;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Placement;
 using NodeAgent.Scheduler.Store;
@@ -33,6 +34,57 @@ public sealed partial class LeaseManager
         }
 
         return decision;
+    }
+
+    /// <summary>
+    /// Every host as placement sees it: health, what is free, its smoothed load, its cached images, and how many live
+    /// leases of the request's groups it runs (read only when the request has groups).
+    /// </summary>
+    /// <remarks>
+    /// Made lazily (<see cref="Projection{TSource, TResult}"/>): placement makes only those it examines. A host's
+    /// candidate is kept beside it (<see cref="HostLive.Candidate"/>) until its row, load or images change, so a
+    /// placement that examines 64 of 10,000 hosts reads a few cache lines of each rather than a dozen.
+    /// </remarks>
+    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request) =>
+        Candidates(session, session.Hosts(), now, request);
+
+    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, IReadOnlyList<HostRecord> among, DateTimeOffset now, PlacementRequest request)
+    {
+        var antiAffinity = request.AntiAffinityGroup is { } anti ? session.GroupLeasesByHost(anti, antiAffinity: true) : null;
+        var spread = request.SpreadGroup is { } group ? session.GroupLeasesByHost(group, antiAffinity: false) : null;
+        var ttl = hosts.HeartbeatTtl;
+        var withLive = among as IHostsWithLive;
+        return new Projection<HostRecord, PlacementCandidate>(among, (h, index) =>
+        {
+            var health = h.HealthAt(now, ttl);
+            var candidate = (withLive is not null ? withLive.LiveAt(index) : hosts.Live(h.Id)) is { } live
+                ? live.Candidate(h, health, MakeCandidate)
+                : MakeCandidate(h, null, health);
+            if (antiAffinity is not null && antiAffinity.ContainsKey(h.Id))
+            {
+                candidate = candidate with { AntiAffinityGroups = new HashSet<string>(StringComparer.Ordinal) { request.AntiAffinityGroup! } };
+            }
+
+            if (spread is not null && spread.TryGetValue(h.Id, out var count))
+            {
+                candidate = candidate with { SpreadGroupLeases = new Dictionary<string, int>(StringComparer.Ordinal) { [request.SpreadGroup!] = count } };
+            }
+
+            return candidate;
+        });
+    }
+
+    /// <summary>The host as placement sees it, apart from the request's groups: its load from <paramref name="live"/> when its heartbeats brought one.</summary>
+    private static PlacementCandidate MakeCandidate(HostRecord host, HostLive? live, HostHealth health)
+    {
+        var load = live?.Load is { LastSampleAt: not null } average ? average : null;
+        var free = host.Free;
+        return new PlacementCandidate(host, health, free)
+        {
+            CachedImages = live?.CachedImages ?? System.Collections.Frozen.FrozenSet<string>.Empty,
+            CpuLoad = load?.Cpu ?? LoadAverage.Clamp01(host.Load.CpuUtilization),
+            MemoryPressure = load?.MemoryPressure ?? PlacementCandidate.MemoryPressureOf(host, free),
+        };
     }
 
     /// <summary>Whether <paramref name="host"/>, as the session sees it, passes every filter for the lease.</summary>

@@ -333,37 +333,6 @@ public sealed partial class LeaseManager(
             SpreadGroup = constraints is { SpreadGroup.Length: > 0 } ? constraints.SpreadGroup : null,
         };
 
-    /// <summary>
-    /// Every host as placement sees it: health, what is free, its smoothed load, its cached images, and how many live
-    /// leases of the request's groups it runs (read only when the request has groups).
-    /// </summary>
-    /// <remarks>Made lazily (<see cref="Projection{TSource, TResult}"/>): placement makes only those it examines.</remarks>
-    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request) =>
-        Candidates(session, session.Hosts(), now, request);
-
-    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, IReadOnlyList<HostRecord> among, DateTimeOffset now, PlacementRequest request)
-    {
-        var antiAffinity = request.AntiAffinityGroup is { } anti ? session.GroupLeasesByHost(anti, antiAffinity: true) : null;
-        var spread = request.SpreadGroup is { } group ? session.GroupLeasesByHost(group, antiAffinity: false) : null;
-        var ttl = hosts.HeartbeatTtl;
-        return new Projection<HostRecord, PlacementCandidate>(among, h =>
-        {
-            var live = hosts.Live(h.Id);
-            var load = live?.Load is { LastSampleAt: not null } average ? average : null;
-            var free = h.Free;
-            return new PlacementCandidate(h, h.HealthAt(now, ttl), free)
-            {
-                CachedImages = live?.CachedImages ?? System.Collections.Frozen.FrozenSet<string>.Empty,
-                CpuLoad = load?.Cpu ?? LoadAverage.Clamp01(h.Load.CpuUtilization),
-                MemoryPressure = load?.MemoryPressure ?? PlacementCandidate.MemoryPressureOf(h, free),
-                AntiAffinityGroups = antiAffinity is not null && antiAffinity.ContainsKey(h.Id)
-                    ? new HashSet<string>(StringComparer.Ordinal) { request.AntiAffinityGroup! } : PlacementCandidate.NoGroups,
-                SpreadGroupLeases = spread is not null && spread.TryGetValue(h.Id, out var count)
-                    ? new Dictionary<string, int>(StringComparer.Ordinal) { [request.SpreadGroup!] = count } : PlacementCandidate.NoSpread,
-            };
-        });
-    }
-
     private void Changed(Lease lease)
     {
         LeaseChanges.Notify(lease.Id);

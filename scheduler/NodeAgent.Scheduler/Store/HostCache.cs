@@ -2,6 +2,7 @@ using System.Collections;
 using System.Collections.Concurrent;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
+using NodeAgent.Scheduler.Hosts;
 
 namespace NodeAgent.Scheduler.Store;
 
@@ -13,6 +14,8 @@ namespace NodeAgent.Scheduler.Store;
 /// fails, the cache is read again. On PostgreSQL other replicas write too: the cache is read again every second or so,
 /// and a write checks the host it claims against the database (LeaseStore.Hosts.cs). A row is replaced whole, by one
 /// reference write: a reader may see one host newer than another, never half a host.
+/// Beside each row is what only the host's heartbeats bring (<see cref="HostLive"/>), so a placement that examines a
+/// host and a heartbeat that updates it find both with one lookup (placement, by position, with none).
 /// </summary>
 public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 {
@@ -22,7 +25,7 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     private Slot[]? _ordered = [];
 
     /// <summary>Every host, ordered by id. A live view: a host's entry may be replaced while the caller reads.</summary>
-    public IReadOnlyList<HostRecord> All()
+    public IHostsWithLive All()
     {
         if (Volatile.Read(ref _ordered) is { } ordered)
         {
@@ -37,6 +40,9 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     }
 
     public HostRecord? Find(HostId id) => _byId.TryGetValue(id, out var slot) ? slot.Record : null;
+
+    /// <summary>What the host's heartbeats brought; null when the host is not known.</summary>
+    public HostLive? Live(HostId id) => _byId.TryGetValue(id, out var slot) ? slot.Live : null;
 
     /// <summary>Puts a written row in; a host not seen before is added. Call from a write's applied action.</summary>
     public void Put(HostRecord record)
@@ -146,6 +152,8 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     {
         private HostRecord _record = record;
 
+        public HostLive Live { get; } = new();
+
         /// <summary>The count of puts when this row was last put (written under the cache's lock).</summary>
         public long PutAt { get; set; }
 
@@ -156,11 +164,13 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
         }
     }
 
-    private sealed class View(Slot[] slots) : IReadOnlyList<HostRecord>
+    private sealed class View(Slot[] slots) : IHostsWithLive
     {
         public int Count => slots.Length;
 
         public HostRecord this[int index] => slots[index].Record;
+
+        public HostLive LiveAt(int index) => slots[index].Live;
 
         public IEnumerator<HostRecord> GetEnumerator()
         {
@@ -172,4 +182,10 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
     }
+}
+
+/// <summary>Hosts by position, with what each one's heartbeats brought at the same position.</summary>
+public interface IHostsWithLive : IReadOnlyList<HostRecord>
+{
+    HostLive LiveAt(int index);
 }

@@ -24,6 +24,9 @@ public interface IHostStore
 
     HostRecord? Find(HostId id);
 
+    /// <summary>What the host's heartbeats brought since this scheduler started, kept beside its row; null when the host is not registered.</summary>
+    Hosts.HostLive? Live(HostId id);
+
     /// <summary>
     /// Sets the host's admin state to <paramref name="updated"/> if it is still exactly <paramref name="expected"/>;
     /// false when it changed meanwhile (or the host is not registered), so a drain that completes and an operator's
@@ -129,6 +132,8 @@ public sealed class HostStore(IStoreDatabase database) : IHostStore
     public IReadOnlyList<HostRecord> List() => [.. database.Hosts.All()];
 
     public HostRecord? Find(HostId id) => database.Hosts.Find(id);
+
+    public Hosts.HostLive? Live(HostId id) => database.Hosts.Live(id);
 }
 
 /// <summary>Reads hosts with what the leases placed on them hold, in one query.</summary>

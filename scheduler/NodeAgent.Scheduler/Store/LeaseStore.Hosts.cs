@@ -29,7 +29,7 @@ public sealed partial class LeaseStore
 
         private bool Checks => sql.Replicated && transaction is not null;
 
-        public IReadOnlyList<HostRecord> Hosts() => _changed.Count == 0 && !Checks ? hosts.All() : new Overlay(hosts.All(), this);
+        public IHostsWithLive Hosts() => _changed.Count == 0 && !Checks ? hosts.All() : new Overlay(hosts.All(), this);
 
         public HostRecord? FindHost(HostId host)
         {
@@ -158,11 +158,13 @@ public sealed partial class LeaseStore
         }
 
         /// <summary>The cached hosts with the changed ones as this transaction sees them.</summary>
-        private sealed class Overlay(IReadOnlyList<HostRecord> cached, Session session) : IReadOnlyList<HostRecord>
+        private sealed class Overlay(IHostsWithLive cached, Session session) : IHostsWithLive
         {
             public int Count => cached.Count;
 
             public HostRecord this[int index] => cached[index] is var host && session._changed.Contains(host.Id) ? session.Read(host.Id) : session.Seen(host);
+
+            public Hosts.HostLive LiveAt(int index) => cached.LiveAt(index);
 
             public IEnumerator<HostRecord> GetEnumerator()
             {

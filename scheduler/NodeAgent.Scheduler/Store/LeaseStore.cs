@@ -30,7 +30,7 @@ public partial interface ILeaseSession
 
     IReadOnlyList<Lease> DueForExpiry(DateTimeOffset now);
 
-    IReadOnlyList<HostRecord> Hosts();
+    IHostsWithLive Hosts();
 
     HostRecord? FindHost(HostId host);
 
