@@ -11,6 +11,7 @@
 #   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
 #   make bench-startup  start-up to READY=1 of the native-AOT daemons; writes docs/benchmarks.md
 #   make bench-placement  placements/s, latency, heartbeats/s, memory at 100, 1,000, 10,000 hosts (and 10,000 with 100,000 live leases); writes docs/benchmarks.md
+#   make bench-placement-groups  the same with CreateLeases requests of 10 workspaces each, at 1,000 and 10,000 hosts; writes docs/benchmarks.md
 #   make bench-sqlite-schema  what SQLite spends on writing a placed lease with the scheduler's schema, part by part; writes docs/benchmarks.md
 #   make bench-placement-postgresql  the same on PostgreSQL, with 1 and with 3 scheduler replicas sharing it; writes docs/benchmarks.md
 #   make bench-overlay  root-disk overlay creation on 10 GiB and 64 MiB raw and qcow2 bases; writes docs/benchmarks.md
@@ -29,7 +30,7 @@ PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAg
 # The Debian revision and RPM release of `make deb rpm`; bump it to package the same program again.
 PKG_RELEASE ?= 1
 
-.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement bench-placement-postgresql bench-sqlite-schema bench-startup clean
+.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement bench-placement-groups bench-placement-postgresql bench-sqlite-schema bench-startup clean
 
 all: build
 
@@ -106,6 +107,10 @@ bench-startup: publish
 
 bench-placement: publish
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:100000 --leases 5000 --heartbeat-seconds 10 \
+	  --runs 3 --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
+
+bench-placement-groups: publish
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 1000,10000 --leases 5000 --group-size 10 --heartbeat-seconds 3 \
 	  --runs 3 --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-sqlite-schema: publish

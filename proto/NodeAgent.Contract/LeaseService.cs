@@ -12,6 +12,9 @@ public static class LeaseServiceMethods
     public static readonly Method<CreateLeaseRequest, Lease> CreateLease =
         Method.Unary(ServiceName, nameof(CreateLease), CreateLeaseRequest.Parser, Lease.Parser);
 
+    public static readonly Method<CreateLeasesRequest, CreateLeasesResponse> CreateLeases =
+        Method.Unary(ServiceName, nameof(CreateLeases), CreateLeasesRequest.Parser, CreateLeasesResponse.Parser);
+
     public static readonly Method<GetLeaseRequest, Lease> GetLease =
         Method.Unary(ServiceName, nameof(GetLease), GetLeaseRequest.Parser, Lease.Parser);
 
@@ -40,6 +43,9 @@ public abstract class LeaseServiceBase : IRpcService
     public virtual Task<Lease> CreateLease(CreateLeaseRequest request, ServerCallContext context) =>
         throw NotImplemented.For(LeaseServiceMethods.CreateLease.Path);
 
+    public virtual Task<CreateLeasesResponse> CreateLeases(CreateLeasesRequest request, ServerCallContext context) =>
+        throw NotImplemented.For(LeaseServiceMethods.CreateLeases.Path);
+
     public virtual Task<Lease> GetLease(GetLeaseRequest request, ServerCallContext context) =>
         throw NotImplemented.For(LeaseServiceMethods.GetLease.Path);
 
@@ -63,6 +69,7 @@ public abstract class LeaseServiceBase : IRpcService
 
     public void Bind(RpcServiceRegistry registry) => registry
         .AddUnary(LeaseServiceMethods.CreateLease, CreateLease)
+        .AddUnary(LeaseServiceMethods.CreateLeases, CreateLeases)
         .AddUnary(LeaseServiceMethods.GetLease, GetLease)
         .AddUnary(LeaseServiceMethods.ListLeases, ListLeases)
         .AddUnary(LeaseServiceMethods.ExtendLease, ExtendLease)
@@ -77,6 +84,9 @@ public sealed class LeaseServiceClient(RpcChannel channel)
 {
     public Task<Lease> CreateLeaseAsync(CreateLeaseRequest request, CallOptions options = default) =>
         channel.UnaryAsync(LeaseServiceMethods.CreateLease, request, options);
+
+    public Task<CreateLeasesResponse> CreateLeasesAsync(CreateLeasesRequest request, CallOptions options = default) =>
+        channel.UnaryAsync(LeaseServiceMethods.CreateLeases, request, options);
 
     public Task<Lease> GetLeaseAsync(GetLeaseRequest request, CallOptions options = default) =>
         channel.UnaryAsync(LeaseServiceMethods.GetLease, request, options);

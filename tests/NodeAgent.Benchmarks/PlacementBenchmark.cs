@@ -24,8 +24,9 @@ public static class PlacementBenchmark
     /// <param name="replicas">How many scheduler processes share the PostgreSQL database; clients and hosts are spread over them.</param>
     /// <param name="program">The scheduler to run: the native-AOT build that is packaged (make publish), by default.</param>
     /// <param name="runs">Each size runs this many times, each on a fresh scheduler; the run with the median placements/s is shown, with every run's figures beside it.</param>
+    /// <param name="groupSize">Workspaces per request: 1 for CreateLease, more for CreateLeases groups of that many (every count divided by it).</param>
     public static async Task<string> RunAsync(IReadOnlyList<(int Hosts, int Live)> sizes, int leases, TimeSpan heartbeatWindow, string program,
-        bool postgres = false, int replicas = 1, int runs = 1)
+        bool postgres = false, int replicas = 1, int runs = 1, int groupSize = 1)
     {
         if (!File.Exists(program))
         {
@@ -39,7 +40,7 @@ public static class PlacementBenchmark
             for (var run = 0; run < runs; run++)
             {
                 await using var cluster = await PlacementCluster.StartAsync(program, postgres, replicas);
-                done.Add(await RunOneAsync(cluster, hosts, live, leases, heartbeatWindow));
+                done.Add(await RunOneAsync(cluster, hosts, live, leases, heartbeatWindow, groupSize));
                 Console.WriteLine(done[^1].Cells + " |");
             }
 
@@ -56,10 +57,10 @@ public static class PlacementBenchmark
             {(postgres
                 ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size on one fresh PostgreSQL 15 database on this machine (`{Shown(program)}`, default placement options: sample 64; the clients and hosts spread evenly over the replicas; memory is the largest replica's; live leases at the end as one replica shows them 2 s after the last placement, when it may not yet have read every other replica's last ones)"
                 : $"One scheduler process per size (`{Shown(program)}`, SQLite store in a temporary directory, default placement options: sample 64)")},
-            driven over gRPC on loopback from one client process. Placements: {InFlight} CreateLease
-            calls in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
+            driven over gRPC on loopback from one client process. Placements: {InFlight} {(groupSize == 1 ? "CreateLease calls" : $"CreateLeases calls of {groupSize} workspaces each")}
+            in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
             (placed the same way, untimed), then up to 1,000 more with 4 in flight for the latency of a scheduler that is
-            not saturated (with 64 in flight, p50 is mostly waiting in line); all while every host sends a heartbeat
+            not saturated (with 64 in flight, p50 is mostly waiting in line){(groupSize == 1 ? "" : $"; placements/s counts workspaces, and a latency is a whole group's, from the call to its answer")}; all while every host sends a heartbeat
             every 5 s as its agent would. Heartbeats/s:
             before the leases, {InFlight} concurrent senders for {heartbeatWindow.TotalSeconds:0} s, round robin over the
             hosts, with the default interval and TTL (5 s, 15 s). A heartbeat is written to the database when the last
@@ -89,7 +90,7 @@ public static class PlacementBenchmark
     /// <summary>One run of one size: its row's cells (without the closing bar), and the figures runs are compared by.</summary>
     private sealed record SizeRun(double PerSecond, double CpuPerPlacement, string Cells);
 
-    private static async Task<SizeRun> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow)
+    private static async Task<SizeRun> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow, int groupSize)
     {
         var channels = cluster.Channels;
         var agents = channels.Select(c => new AgentServiceClient(c)).ToArray();
@@ -109,16 +110,16 @@ public static class PlacementBenchmark
         using var placing = new CancellationTokenSource();
         var keepAlive = KeepAliveAsync(AgentOf, ids, placing.Token);
         var leaseClients = channels.Select(c => new LeaseServiceClient(c)).ToArray();
-        await PlaceAsync(leaseClients, new double[live]);
-        var latencies = new double[leases];
+        await PlaceAsync(leaseClients, new double[live / groupSize], groupSize);
+        var latencies = new double[leases / groupSize];
         cpuBefore = CpuSeconds(cluster.ProcessIds);
         var choosingBefore = await ChoosingSecondsAsync(cluster.MetricsAddresses);
-        var perSecond = await PlaceAsync(leaseClients, latencies);
+        var perSecond = await PlaceAsync(leaseClients, latencies, groupSize);
         var cpuPerPlacement = (CpuSeconds(cluster.ProcessIds) - cpuBefore) / leases;
         var choosing = await ChoosingSecondsAsync(cluster.MetricsAddresses) - choosingBefore;
         // Latency as one client sees it when the scheduler is not saturated: 4 calls in flight.
-        var unloaded = new double[Math.Min(leases, 1000)];
-        await PlaceAsync(leaseClients, unloaded, inFlight: 4);
+        var unloaded = new double[Math.Min(leases, 1000) / groupSize];
+        await PlaceAsync(leaseClients, unloaded, groupSize, inFlight: 4);
         Array.Sort(unloaded);
         await placing.CancelAsync();
         await keepAlive;
@@ -141,12 +142,15 @@ public static class PlacementBenchmark
         }
         while (next.Length > 0);
         return new SizeRun(perSecond, cpuPerPlacement, string.Create(CultureInfo.InvariantCulture,
-            $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[leases / 2]:0.0} ms | {latencies[(int)(leases * 0.99)]:0.0} ms | " +
+            $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {latencies[(int)(latencies.Length * 0.99)]:0.0} ms | " +
             $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing.Seconds / Math.Max(1, choosing.Count) * 1e6:N0} µs | {cpuPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
     }
 
-    /// <summary>Places one lease per entry of <paramref name="latencies"/>, <paramref name="inFlight"/> at a time, recording each one's time; returns placements per second.</summary>
-    private static async Task<double> PlaceAsync(LeaseServiceClient[] clients, double[] latencies, int inFlight = InFlight)
+    /// <summary>
+    /// Makes one request per entry of <paramref name="latencies"/> (a lease, or a group of <paramref name="groupSize"/>),
+    /// <paramref name="inFlight"/> at a time, recording each one's time; returns workspaces placed per second.
+    /// </summary>
+    private static async Task<double> PlaceAsync(LeaseServiceClient[] clients, double[] latencies, int groupSize, int inFlight = InFlight)
     {
         var next = -1;
         var clock = Stopwatch.StartNew();
@@ -157,15 +161,17 @@ public static class PlacementBenchmark
             while ((i = Interlocked.Increment(ref next)) < latencies.Length)
             {
                 var started = Stopwatch.GetTimestamp();
-                var lease = await leases.CreateLeaseAsync(Request());
+                var placed = groupSize == 1
+                    ? [await leases.CreateLeaseAsync(Request())]
+                    : (await leases.CreateLeasesAsync(new CreateLeasesRequest { Lease = Request(), Count = (uint)groupSize })).Leases;
                 latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                if (lease.State != LeaseState.Starting)
+                if (placed.FirstOrDefault(l => l.State != LeaseState.Starting) is { } lease)
                 {
-                    throw new InvalidOperationException($"lease {i} was not placed: {lease.State} ({lease.StateReason})");
+                    throw new InvalidOperationException($"request {i} was not placed: {lease.State} ({lease.StateReason})");
                 }
             }
         }));
-        return latencies.Length / clock.Elapsed.TotalSeconds;
+        return latencies.Length * groupSize / clock.Elapsed.TotalSeconds;
     }
 
     /// <summary>A heartbeat from every host every 5 s (the default interval), 16 at a time, until cancelled.</summary>

@@ -6,7 +6,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
 // nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
-// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
+// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 // nodeagent-bench sqlite-schema [--hosts 10000] [--leases 40000] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 var command = args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -83,15 +83,19 @@ switch (command)
             var store => throw new ArgumentException($"--store: '{store}' is not sqlite or postgresql"),
         };
         var replicas = int.Parse(Option("--replicas") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
+        var groupSize = int.Parse(Option("--group-size") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
         var placementBody = await PlacementBenchmark.RunAsync(
             placementSizes, placementLeases, TimeSpan.FromSeconds(heartbeatSeconds), Path.GetFullPath(Option("--scheduler") ?? "out/bin/nodeagent-scheduler"), postgres, replicas,
-            int.Parse(Option("--runs") ?? "1", System.Globalization.CultureInfo.InvariantCulture));
+            int.Parse(Option("--runs") ?? "1", System.Globalization.CultureInfo.InvariantCulture), groupSize);
         if (Option("--write") is { } placementPath)
         {
-            var (section, title, make) = postgres
-                ? ($"placement-postgresql-{replicas}", $"Scheduler placement and heartbeat throughput by cluster size (PostgreSQL, {replicas} replica{(replicas == 1 ? "" : "s")})",
-                    "make bench-placement-postgresql")
-                : ("placement", "Scheduler placement and heartbeat throughput by cluster size (SQLite)", "make bench-placement");
+            var (section, title, make) = (postgres, groupSize) switch
+            {
+                (true, _) => ($"placement-postgresql-{replicas}", $"Scheduler placement and heartbeat throughput by cluster size (PostgreSQL, {replicas} replica{(replicas == 1 ? "" : "s")})",
+                    "make bench-placement-postgresql"),
+                (false, > 1) => ("placement-groups", $"Scheduler placement throughput in groups of {groupSize} (SQLite)", "make bench-placement-groups"),
+                _ => ("placement", "Scheduler placement and heartbeat throughput by cluster size (SQLite)", "make bench-placement"),
+            };
             BenchmarkReport.Write(placementPath, section, title, make, placementBody);
         }
 
@@ -116,6 +120,6 @@ switch (command)
 
         return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
+        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
         return 2;
 }

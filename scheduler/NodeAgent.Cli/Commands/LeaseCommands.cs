@@ -27,7 +27,8 @@ public static class LeaseCommands
         var duration = new Option<string>("--duration") { Description = "How long the lease lasts, e.g. 30m, 2h, 7d (with --start: the window's length).", DefaultValueFactory = _ => "1h" };
         var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the lease is accepted (or queued) instead of waiting until it runs." };
         var waitLimit = new Option<string>("--wait-limit") { Description = "Give up waiting after this long (the lease stays).", DefaultValueFactory = _ => "10m" };
-        var requestId = new Option<string?>("--request-id") { Description = "Idempotency key: repeating the command with the same key returns the same lease." };
+        var requestId = new Option<string?>("--request-id") { Description = "Idempotency key: repeating the command with the same key returns the same lease (or group)." };
+        var count = new Option<uint>("--count") { Description = "Lease this many identical workspaces as one group, placed whole or not at all (1–1000).", DefaultValueFactory = _ => 1 };
         var network = new Option<string?>("--network")
         {
             Description = "The network to attach the workspace to, by name. Default: the scheduler's default network (none when it has no networks).",
@@ -79,6 +80,14 @@ public static class LeaseCommands
             Sharing the host: --cpu-weight sets the workspace's share of contended CPUs, --cpu-cap caps each
             vCPU, --memory-limit caps what its QEMU process may hold, and --nic-inbound/--nic-outbound limit
             each NIC. The host enforces them with cgroups and tc; `ws show` lists them.
+
+            Groups: --count N leases N identical workspaces in one request, placed whole or not at all:
+            either every one gets a host (each one's choice counts the capacity, addresses, quota and
+            anti-affinity of those before it) or none does, and all N fail with the reason. With --start,
+            every window is reserved or none is. ws waits until every workspace runs, printing how many
+            are in each state as that changes, then lists them. Each lease carries the group's id (g-...):
+            `ws list --group G` lists the group, `ws release --group G` ends it. A best-effort group is
+            refused: the queue places one lease at a time.
             """ + "\n\n" + LeaseKindOptions.Manual + "\n\n" + LeasePlacement.Manual + "\n\n" + """
             Examples:
               ws lease --image debian-12 --memory 2G --duration 4h --ssh-key ~/.ssh/id_ed25519.pub --ssh-user debian
@@ -87,8 +96,9 @@ public static class LeaseCommands
               ws lease --image debian-12 --anti-affinity db --label rack=r1 --dry-run
               ws lease --image debian-12 --cpus 8 --best-effort --queue-limit 6h --duration 3h
               ws lease --image debian-12 --cpus 16 --start 2026-12-01T09:00 --duration 4h
+              ws lease --image debian-12 --cpus 4 --count 8 --anti-affinity mpi --duration 6h
             """)
-        { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, network, sshKeys, dataDisks, iops, diskBandwidth, cpuWeight, cpuCap, memoryLimit, nicInbound, nicOutbound, sshUser };
+        { image, cpus, memory, disk, duration, noWait, waitLimit, requestId, count, network, sshKeys, dataDisks, iops, diskBandwidth, cpuWeight, cpuCap, memoryLimit, nicInbound, nicOutbound, sshUser };
         foreach (var option in placement.All.Concat(kind.All))
         {
             command.Options.Add(option);
@@ -138,6 +148,18 @@ public static class LeaseCommands
             };
             kind.Apply(parse, request);
             var limit = Parsing.Duration(parse.GetValue(waitLimit)!, "--wait-limit");
+            var workspaces = parse.GetValue(count);
+            if (workspaces is 0 or > LeaseGroups.MaxCount)
+            {
+                throw new UsageException($"--count {workspaces} is not between 1 and {LeaseGroups.MaxCount}; give how many workspaces the group has, e.g. --count 4");
+            }
+
+            if (workspaces > 1)
+            {
+                await LeaseGroups.LeaseAsync(context, request, workspaces, !parse.GetValue(noWait), limit);
+                return;
+            }
+
             var lease = await new LeaseServiceClient(context.Channel).CreateLeaseAsync(request, context.Call);
             if (request.DryRun)
             {
@@ -168,7 +190,8 @@ public static class LeaseCommands
     private static Command ListCommand(GlobalOptions options)
     {
         var all = new Option<bool>("--all", "-a") { Description = "Include ended and failed leases." };
-        var command = new Command("list", "List leases and where their workspaces run.") { all };
+        var group = new Option<string?>("--group") { Description = "Only the leases of this group (made by `ws lease --count`)." };
+        var command = new Command("list", "List leases and where their workspaces run.") { all, group };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
             // A page at a time (the scheduler sends at most 1,000 leases per answer), shown as one list.
@@ -177,7 +200,7 @@ public static class LeaseCommands
             var token = string.Empty;
             do
             {
-                var page = await client.ListLeasesAsync(new ListLeasesRequest { IncludeEnded = parse.GetValue(all), PageSize = 1000, PageToken = token }, context.Call);
+                var page = await client.ListLeasesAsync(new ListLeasesRequest { IncludeEnded = parse.GetValue(all), Group = parse.GetValue(group) ?? string.Empty, PageSize = 1000, PageToken = token }, context.Call);
                 response.Leases.Add(page.Leases);
                 token = page.NextPageToken;
             }
@@ -238,12 +261,25 @@ public static class LeaseCommands
 
     private static Command ReleaseCommand(GlobalOptions options)
     {
-        var id = new Argument<string>("LEASE-ID") { Description = "The lease to end." };
-        var noWait = new Option<bool>("--no-wait") { Description = "Return at once instead of waiting until the workspace is removed." };
-        var command = new Command("release", "End a lease now: its workspace is stopped and removed from its host.") { id, noWait };
+        var ids = new Argument<string[]>("LEASE-ID") { Description = "The leases to end.", Arity = ArgumentArity.ZeroOrMore };
+        var noWait = new Option<bool>("--no-wait") { Description = "Return at once instead of waiting until the workspaces are removed." };
+        var group = new Option<string?>("--group") { Description = "End every live lease of this group (made by `ws lease --count`)." };
+        var command = new Command("release", "End leases now: their workspaces are stopped and removed from their hosts.") { ids, noWait, group };
         command.SetAction((parse, token) => CommandContext.RunAsync(parse, options, async context =>
         {
-            var lease = await new LeaseServiceClient(context.Channel).ReleaseLeaseAsync(new ReleaseLeaseRequest { Id = parse.GetValue(id) }, context.Call);
+            var given = parse.GetValue(ids) ?? [];
+            if (given.Length == 0 && parse.GetValue(group) is null)
+            {
+                throw new UsageException("say which lease to end: `ws release LEASE-ID`, or every lease of a group: `ws release --group GROUP`");
+            }
+
+            if (given.Length > 1 || parse.GetValue(group) is not null)
+            {
+                await LeaseGroups.ReleaseAsync(context, given, parse.GetValue(group), !parse.GetValue(noWait));
+                return;
+            }
+
+            var lease = await new LeaseServiceClient(context.Channel).ReleaseLeaseAsync(new ReleaseLeaseRequest { Id = given[0] }, context.Call);
             if (!parse.GetValue(noWait) && !IsSettled(lease, LeaseState.Ended))
             {
                 lease = await LeaseFollower.FollowAsync(context, lease, l => IsSettled(l, LeaseState.Ended), TimeSpan.FromMinutes(5));

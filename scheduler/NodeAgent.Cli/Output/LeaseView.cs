@@ -35,6 +35,10 @@ public static class LeaseView
         _ => "immediate",
     };
 
+    /// <summary>"3 running, 1 starting": how many of the leases are in each state, in the order of the states.</summary>
+    public static string Tally(IEnumerable<Lease> leases) => string.Join(", ",
+        leases.GroupBy(l => (l.State, Label: StateLabel(l))).OrderBy(g => g.Key.State).Select(g => $"{g.Count()} {g.Key.Label}"));
+
     /// <summary>"3rd in project alice's queue" for a queued lease; empty otherwise.</summary>
     public static string QueuePlace(Lease lease) =>
         lease.QueuePosition == 0 ? string.Empty : $"{Ordinal(lease.QueuePosition)} in project {(lease.Project.Length > 0 ? lease.Project : lease.Owner)}'s queue";
@@ -77,7 +81,8 @@ public static class LeaseView
                 l.Resources.Vcpus.ToString(System.Globalization.CultureInfo.InvariantCulture), Units.Bytes(l.Resources.MemoryBytes),
                 l.State is LeaseState.Ended or LeaseState.Failed ? "-" : (queued ? "gives up " : string.Empty) + Until(l.ExpiresAt.ToDateTimeOffset() - now),
                 KindName(l.Kind) + (queued && l.QueuePosition > 0 ? $", {Ordinal(l.QueuePosition)} in queue"
-                    : StateLabel(l) == "reserved" && l.Start is { } start ? ", starts " + Until(start.ToDateTimeOffset() - now) : string.Empty));
+                    : StateLabel(l) == "reserved" && l.Start is { } start ? ", starts " + Until(start.ToDateTimeOffset() - now) : string.Empty)
+                + (l.Group.Length > 0 ? ", group " + l.Group : string.Empty));
         }
 
         return table.ToString();
@@ -87,7 +92,7 @@ public static class LeaseView
     public static string Render(Lease l, string? sshUser = null) => $"""
         Lease:     {l.Id}
         State:     {StateName(l.State)} — {l.StateReason}
-        Kind:      {Kind(l)}
+        Kind:      {Kind(l)}{(l.Group.Length > 0 ? $"; one of group {l.Group}" : string.Empty)}
         Power:     {(Placed(l) ? PowerName(Power(l)) + " (as its owner asked)" : "-")}
         Reboots:   {l.RebootsRequested} asked for, {l.RebootsDone} carried out
         Host:      {(l.HostId.Length == 0 ? "-" : l.HostId)}

@@ -37,6 +37,37 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
         return wire;
     }
 
+    public override async Task<CreateLeasesResponse> CreateLeases(CreateLeasesRequest request, ServerCallContext context)
+    {
+        var v = new RequestValidator("CreateLeases");
+        var count = (int)v.Range("count", request.Count, 1, Domain.LeaseGroup.MaxSize);
+        var lease = request.Lease ?? new CreateLeaseRequest();
+        v.Require(request.Lease is not null, "lease is missing: it says what every workspace of the group is (image, resources, duration)");
+        var (kind, start, queueLimit) = WireMapping.ToKind(lease, v);
+        v.Require(kind != Domain.LeaseKind.BestEffort, LeaseManager.BestEffortGroup);
+        var caller = Caller.Of(context);
+        var leaseRequest = WireMapping.ToLeaseRequest(lease, caller.User, v) with
+        {
+            Kind = kind, Start = start, QueueLimit = queueLimit, Project = caller.LeaseProject,
+        };
+        var group = await leases.CreateGroupAsync(leaseRequest, count, context.CancellationToken);
+        var response = new CreateLeasesResponse { Group = lease.DryRun ? string.Empty : group.Id };
+        foreach (var member in group.Leases)
+        {
+            var wire = WireMapping.ToWire(member);
+            if (lease.DryRun)
+            {
+                // Nothing was stored: the answer has no ids to look up.
+                wire.Id = string.Empty;
+                wire.Group = string.Empty;
+            }
+
+            response.Leases.Add(wire);
+        }
+
+        return response;
+    }
+
     public override Task<Lease> GetLease(GetLeaseRequest request, ServerCallContext context) =>
         Task.FromResult(WireMapping.ToWire(Visible(LeaseIdOf("GetLease", request.Id), context)));
 
@@ -49,10 +80,17 @@ internal sealed class LeaseApi(LeaseManager leases) : LeaseServiceBase
             v.Require(false, "page_token " + problem);
         }
 
+        string? group = null;
+        if (request.Group.Length > 0)
+        {
+            v.Require(Domain.LeaseGroup.IsValidId(request.Group, out var groupProblem), "group " + groupProblem);
+            group = request.Group;
+        }
+
         v.ThrowIfInvalid();
         var size = request.PageSize == 0 ? LeasePage.DefaultSize : (int)Math.Min(request.PageSize, LeasePage.MaxSize);
         var caller = Caller.Of(context);
-        var page = leases.ListPage(request.IncludeEnded, after, size, caller.IsAdmin ? null : caller.Project);
+        var page = leases.ListPage(request.IncludeEnded, after, size, caller.IsAdmin ? null : caller.Project, group);
         var response = new ListLeasesResponse { NextPageToken = page.Next?.ToToken() ?? string.Empty };
         response.Leases.Add(page.Leases.Select(WireMapping.ToWire));
         return Task.FromResult(response);

@@ -182,6 +182,7 @@ internal static partial class WireMapping
         Id = lease.Id.Value,
         Owner = lease.Owner,
         Project = lease.Project,
+        Group = lease.Group ?? string.Empty,
         Image = lease.Image,
         Resources = ToWire(lease.Resources),
         State = lease.State switch

@@ -200,6 +200,9 @@ public sealed record Lease(
     /// <summary>A queued lease's place in its project's queue (1: next), computed when read and never stored; 0 otherwise.</summary>
     public int QueuePosition { get; init; }
 
+    /// <summary>The id of the group the lease was made in (<see cref="LeaseGroup"/>); null for a lease made alone.</summary>
+    public string? Group { get; init; }
+
     /// <summary>Whether the lease is a best-effort lease waiting in its project's queue.</summary>
     public bool IsQueued => Kind == LeaseKind.BestEffort && State == LeaseState.Pending;
 

@@ -54,21 +54,29 @@ public sealed partial class LeaseManager
     /// <summary>A reservation: admitted on the host placement picks among those that can keep its whole window, or refused.</summary>
     private Lease Reserve(ILeaseSession session, Lease pending, DateTimeOffset now)
     {
-        session.LockReservations();
-        var wanted = PlacementRequestFor(pending);
-        var (start, end) = (pending.StartAt!.Value, pending.ExpiresAt);
-        var decision = placement.Decide(ForWindow(session, Candidates(session, now, wanted), start, end), wanted);
-        if (decision.Host is not { } host)
+        var (reserved, refusal) = TryReserve(session, pending, now);
+        if (reserved is null)
         {
             metrics?.Refused.Inc();
-            var refused = LeaseStateMachine.Move(pending, LeaseState.Failed, WindowRefusal(pending, decision), now);
+            var refused = LeaseStateMachine.Move(pending, LeaseState.Failed, refusal!, now);
             session.Insert(refused);
             return refused;
         }
 
-        var reserved = pending with { Host = host, Reason = $"reserved on {host} from {start:u} until {end:u}; it starts then" };
         session.Insert(reserved);
         return reserved;
+    }
+
+    /// <summary>The reservation with its host, or why no host can keep its window; nothing is written.</summary>
+    private (Lease? Reserved, string? Refusal) TryReserve(ILeaseSession session, Lease pending, DateTimeOffset now)
+    {
+        session.LockReservations();
+        var wanted = PlacementRequestFor(pending);
+        var (start, end) = (pending.StartAt!.Value, pending.ExpiresAt);
+        var decision = placement.Decide(ForWindow(session, Candidates(session, now, wanted), start, end), wanted);
+        return decision.Host is { } host
+            ? (pending with { Host = host, Reason = $"reserved on {host} from {start:u} until {end:u}; it starts then" }, null)
+            : (null, WindowRefusal(pending, decision));
     }
 
     /// <summary>

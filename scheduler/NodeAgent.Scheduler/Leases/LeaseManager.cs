@@ -105,9 +105,10 @@ public sealed partial class LeaseManager(
 
     /// <summary>Up to <paramref name="size"/> leases after <paramref name="after"/>, oldest first (null: from the first).</summary>
     /// <param name="project">Only this project's leases; null for every project's.</param>
-    public LeasePage ListPage(bool includeEnded, LeasePosition? after, int size, string? project = null) => store.Read(s =>
+    /// <param name="group">Only this group's leases; null for every lease.</param>
+    public LeasePage ListPage(bool includeEnded, LeasePosition? after, int size, string? project = null, string? group = null) => store.Read(s =>
     {
-        var leases = WithQueuePositions(s, s.ListLeases(includeEnded, after, size, project));
+        var leases = WithQueuePositions(s, s.ListLeases(includeEnded, after, size, project, group));
         return new LeasePage(leases, leases.Count == size ? LeasePosition.Of(leases[^1]) : null);
     });
 

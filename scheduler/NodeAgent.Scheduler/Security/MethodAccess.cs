@@ -25,6 +25,7 @@ public static class MethodAccess
     private static readonly FrozenDictionary<string, Access> Rules = new Dictionary<string, Access>
     {
         [LeaseServiceMethods.CreateLease.Path] = Access.Member,
+        [LeaseServiceMethods.CreateLeases.Path] = Access.Member,
         [LeaseServiceMethods.GetLease.Path] = Access.Member,
         [LeaseServiceMethods.ListLeases.Path] = Access.Member,
         [LeaseServiceMethods.ExtendLease.Path] = Access.Member,

@@ -20,7 +20,9 @@ public partial interface ILeaseSession
     IReadOnlyList<Lease> ListLeases(bool includeEnded);
 
     /// <summary>Up to <paramref name="limit"/> leases created after <paramref name="after"/> (oldest first, then by id); null: from the first.</summary>
-    IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit, string? project = null);
+    /// <param name="project">Only this project's leases; null for every project's.</param>
+    /// <param name="group">Only this group's leases (<see cref="LeaseGroup"/>); null for every lease.</param>
+    IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit, string? project = null, string? group = null);
 
     /// <summary>Leases on the host that are not yet ended or failed.</summary>
     IReadOnlyList<Lease> LiveLeasesOn(HostId host);
@@ -116,7 +118,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             "power, reboots_requested, reboots_done, ssh_keys, " +
             "image_version, image_ref, data_disk_bytes, data_disk_total_bytes, disk_total_iops, disk_total_bytes_per_second, disk_allocated_bytes, disk_used_bytes, " +
             "save_generation, save_image_name, save_state, save_reason, save_image_version, save_requested_at, save_description, limits, " +
-            "placement, anti_affinity_group, spread_group, kind, start_at, queued_at, run_ms, wanted_network, refused_by, project";
+            "placement, anti_affinity_group, spread_group, kind, start_at, queued_at, run_ms, wanted_network, refused_by, project, group_id";
 
         // A write locks the lease it reads until it commits (on PostgreSQL): what it changes is what it read.
         public Lease? FindLease(LeaseId id) =>
@@ -130,11 +132,11 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             ? Query($"SELECT {Columns} FROM leases ORDER BY created_at, lease_id")
             : Query($"SELECT {Columns} FROM leases WHERE state NOT IN ('ended', 'failed') ORDER BY created_at, lease_id");
 
-        public IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit, string? project = null) => Query(
+        public IReadOnlyList<Lease> ListLeases(bool includeEnded, LeasePosition? after, int limit, string? project = null, string? group = null) => Query(
             $"SELECT {Columns} FROM leases WHERE (created_at, lease_id) > (@created, @id) {(includeEnded ? "" : "AND state NOT IN ('ended', 'failed')")} " +
-            $"{(project is null ? "" : "AND project = @project")} ORDER BY created_at, lease_id LIMIT @limit",
+            $"{(project is null ? "" : "AND project = @project")} {(group is null ? "" : "AND group_id = @group")} ORDER BY created_at, lease_id LIMIT @limit",
             ("@created", after?.CreatedAt.ToUnixTimeMilliseconds() ?? long.MinValue), ("@id", after?.Id.Value ?? string.Empty), ("@limit", limit),
-            ("@project", project));
+            ("@project", project), ("@group", group));
 
         public IReadOnlyList<Lease> LiveLeasesOn(HostId host) =>
             Query($"SELECT {Columns} FROM leases WHERE host_id = @host AND state NOT IN ('ended', 'failed') ORDER BY lease_id", ("@host", host.Value));
@@ -154,7 +156,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
                 "@power, @reboots_requested, @reboots_done, @ssh_keys, " +
                 "@image_version, @image_ref, @data_disks, @data_disk_total, @iops, @bps, @disk_allocated, @disk_used, " +
                 "@save_generation, @save_image, @save_state, @save_reason, @save_version, @save_requested, @save_description, @limits, " +
-                "@placement, @anti_affinity_group, @spread_group, @kind, @start_at, @queued_at, @run_ms, @wanted_network, @refused_by, @project)",
+                "@placement, @anti_affinity_group, @spread_group, @kind, @start_at, @queued_at, @run_ms, @wanted_network, @refused_by, @project, @group)",
                 Parameters(lease));
             if (lease.QueuedAt is not null)
             {
@@ -233,7 +235,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             ("@queued_at", lease.QueuedAt?.ToUnixTimeMilliseconds()), ("@run_ms", (long)lease.RunFor.TotalMilliseconds),
             ("@wanted_network", lease.WantedNetwork ?? string.Empty),
             ("@refused_by", JsonSerializer.Serialize(lease.RefusedBy.ToList(), StoreJson.Default.ListString)),
-            ("@project", lease.Project),
+            ("@project", lease.Project), ("@group", lease.Group),
         ];
 
         private List<Lease> Query(string text, params (string Name, object? Value)[] parameters)
@@ -286,6 +288,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             WantedNetwork = r.GetString(40).Length == 0 ? null : r.GetString(40),
             RefusedBy = new ValueList<string>(JsonSerializer.Deserialize(r.GetString(41), StoreJson.Default.ListString) ?? []),
             Project = r.GetString(42),
+            Group = r.IsDBNull(43) ? null : r.GetString(43),
         };
 
         private int Execute(string text, params (string Name, object? Value)[] parameters)

@@ -1,6 +1,6 @@
 namespace NodeAgent.Scheduler.Store;
 
-/// <summary>Schema steps 21 and on: projects and tokens (docs/security.md).</summary>
+/// <summary>Schema steps 21 and on: projects and tokens (docs/security.md), and lease groups.</summary>
 internal static partial class Migrations
 {
     /// <summary>A property, not a field: it is read while <see cref="Steps"/> is initialized, whatever the order of the files.</summary>
@@ -37,6 +37,13 @@ internal static partial class Migrations
             name TEXT PRIMARY KEY,
             value BLOB NOT NULL
         ) STRICT;
+        """,
+
+        // 23: the group a lease was made in by one request for several workspaces (NULL for a lease made alone), listed
+        // a group at a time.
+        """
+        ALTER TABLE leases ADD COLUMN group_id TEXT;
+        CREATE INDEX leases_by_group ON leases (group_id, created_at, lease_id) WHERE group_id IS NOT NULL;
         """,
     ];
 }

@@ -63,6 +63,7 @@ public sealed class ContractTests
         yield return Row(AgentServiceMethods.WatchDesiredWorkspaces);
         yield return Row(AgentServiceMethods.ReportWorkspaceStatus);
         yield return Row(LeaseServiceMethods.CreateLease);
+        yield return Row(LeaseServiceMethods.CreateLeases);
         yield return Row(LeaseServiceMethods.GetLease);
         yield return Row(LeaseServiceMethods.ListLeases);
         yield return Row(LeaseServiceMethods.ExtendLease);

@@ -5,8 +5,8 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 
 /// <summary>
 /// The scheduler's schema on PostgreSQL, as an ordered list of steps recorded in <c>schema_migrations</c>, like
-/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 11 build
-/// what SQLite has after its step 22 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
+/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 12 build
+/// what SQLite has after its step 23 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
 /// CHECK, UNIQUE and foreign-key constraints, indexes (partial ones included) and the held_* triggers.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>The SQLite schema step (<see cref="Migrations.Latest"/>) these steps equal; a new SQLite step needs a new step here.</summary>
-    public const int SqliteStep = 22;
+    public const int SqliteStep = 23;
 
     /// <summary>The key of the advisory lock schema changes take ("NodeAgnt" as a big-endian 64-bit integer); advisory locks are per database.</summary>
     public const long AdvisoryLockKey = 5651846443425033844;
@@ -360,6 +360,12 @@ internal static class PostgresSchema
             name text PRIMARY KEY,
             value bytea NOT NULL
         );
+        """,
+
+        // 12: the group a lease was made in (SQLite step 23).
+        """
+        ALTER TABLE leases ADD COLUMN group_id text;
+        CREATE INDEX leases_by_group ON leases (group_id, created_at, lease_id) WHERE group_id IS NOT NULL;
         """,
     ];
 
