@@ -1,15 +1,18 @@
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
+using NodeAgent.Scheduler.Placement;
 using NodeAgent.Scheduler.Store;
 
 namespace NodeAgent.Scheduler.Leases;
 
 /// <summary>
 /// Lease groups (<see cref="LeaseGroup"/>): several identical workspaces from one request, placed whole or not at all.
-/// The members are admitted and placed one after the other in one transaction, each seeing the capacity, addresses,
-/// quota and anti-affinity the ones before it took; one that cannot be placed rolls the transaction back, and every
-/// member is then stored failed with the reason. One request and one commit for N placements is also what makes a
-/// group cheaper per workspace than N requests.
+/// An immediate group's hosts are chosen first outside the write, as a single lease's are (<see cref="PlanGroup"/>), each
+/// choice counting the claims of the ones before it. The members are then admitted and placed one after the other in one
+/// transaction, each on its planned host if that host can still take it (else chosen again there), each seeing the
+/// capacity, addresses, quota and anti-affinity the ones before it took; one that cannot be placed rolls the
+/// transaction back, and every member is then stored failed with the reason. One request, one plan and one commit for
+/// N placements is what makes a group cheaper per workspace than N requests.
 /// </summary>
 public sealed partial class LeaseManager
 {
@@ -48,10 +51,11 @@ public sealed partial class LeaseManager
             return await DryRunGroupAsync(members, now, cancellationToken);
         }
 
+        var plan = request.Kind == LeaseKind.Immediate ? PlanGroup(members, now) : null;
         IReadOnlyList<Lease> made;
         try
         {
-            made = await store.WriteAsync(session => StoredGroup(session, request) ?? AdmitGroup(session, members, now), cancellationToken);
+            made = await store.WriteAsync(session => StoredGroup(session, request) ?? AdmitGroup(session, members, now, plan), cancellationToken);
         }
         catch (GroupRefusedException refused)
         {
@@ -87,8 +91,68 @@ public sealed partial class LeaseManager
         return first.Group is { } group ? session.ListLeases(includeEnded: true, after: null, LeaseGroup.MaxSize, group: group) : [first];
     }
 
-    /// <summary>Admits and places (or reserves) every member, in order; throws <see cref="GroupRefusedException"/> at the first that cannot be.</summary>
-    private List<Lease> AdmitGroup(ILeaseSession session, Lease[] members, DateTimeOffset now)
+    /// <summary>
+    /// The hosts placement would choose for the members of an immediate group now, from one read: each member chooses
+    /// among the candidates as the ones before it left them (what they claim taken from the host's free capacity; their
+    /// anti-affinity or spread group counted on it). Null entries from the first member no host could take on.
+    /// </summary>
+    private PlannedHost?[] PlanGroup(Lease[] members, DateTimeOffset now)
+    {
+        var plan = new PlannedHost?[members.Length];
+        var placing = LeaseStateMachine.Move(members[0], LeaseState.Placing, "choosing a host", now);
+        var wanted = PlacementRequestFor(placing);
+        store.Read(session =>
+        {
+            // What the members before took, and what the decision being made examined (so the chosen one is found again).
+            var taken = new Dictionary<HostId, PlacementCandidate>();
+            var examined = new Dictionary<HostId, PlacementCandidate>();
+            var candidates = new Projection<PlacementCandidate, PlacementCandidate>(
+                WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id),
+                c => examined[c.Host.Id] = taken.GetValueOrDefault(c.Host.Id, c));
+            for (var i = 0; i < members.Length; i++)
+            {
+                examined.Clear();
+                var deciding = time.GetTimestamp();
+                var decision = placement.Decide(candidates, wanted);
+                metrics?.PlacementDuration.Observe(time.GetElapsedTime(deciding).TotalSeconds);
+                if (decision.Host is not { } host)
+                {
+                    break;
+                }
+
+                plan[i] = new PlannedHost(host);
+                taken[host] = Took(examined[host], wanted);
+            }
+
+            return plan;
+        });
+        return plan;
+    }
+
+    /// <summary>The candidate after a member of the group was placed on it.</summary>
+    private static PlacementCandidate Took(PlacementCandidate candidate, PlacementRequest wanted)
+    {
+        var free = candidate.Free;
+        var claim = wanted.Resources;
+        var took = candidate with { Free = new Resources(free.Vcpus - claim.Vcpus, free.MemoryBytes - claim.MemoryBytes, free.DiskBytes - claim.DiskBytes) };
+        if (wanted.AntiAffinityGroup is { } anti)
+        {
+            took = took with { AntiAffinityGroups = new HashSet<string>(candidate.AntiAffinityGroups, StringComparer.Ordinal) { anti } };
+        }
+
+        if (wanted.SpreadGroup is { } spread)
+        {
+            took = took with { SpreadGroupLeases = new Dictionary<string, int>(candidate.SpreadGroupLeases, StringComparer.Ordinal) { [spread] = candidate.SpreadGroupLeases.GetValueOrDefault(spread) + 1 } };
+        }
+
+        return took;
+    }
+
+    /// <summary>
+    /// Admits and places (or reserves) every member, in order, an immediate one on its <paramref name="plan"/>ned host if
+    /// that host can still take it; throws <see cref="GroupRefusedException"/> at the first that cannot be.
+    /// </summary>
+    private List<Lease> AdmitGroup(ILeaseSession session, Lease[] members, DateTimeOffset now, PlannedHost?[]? plan = null)
     {
         var made = new List<Lease>(members.Length);
         for (var i = 0; i < members.Length; i++)
@@ -111,7 +175,7 @@ public sealed partial class LeaseManager
             }
             else
             {
-                var attempt = TryPlace(session, LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now), now);
+                var attempt = TryPlace(session, LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now), now, plan?[i] ?? new PlannedHost(null));
                 lease = attempt.Placed ?? throw new GroupRefusedException(members.Length, i, "cannot be placed", attempt.Why);
                 session.Insert(lease);
                 session.BumpDesiredVersion(lease.Host!.Value);
