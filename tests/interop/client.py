@@ -19,6 +19,7 @@ import sys
 import time
 
 import grpc
+from google.protobuf import duration_pb2
 
 sys.dont_write_bytecode = True
 import contract  # noqa: E402
@@ -65,6 +66,15 @@ class Checks:
         self.get_host = self._unary(
             channel, contract.HOST_SERVICE, "GetHost",
             host_pb2.GetHostRequest, host_pb2.Host,
+        )
+        lease_pb2 = pb.lease_pb2
+        self.create_leases = self._unary(
+            channel, contract.LEASE_SERVICE, "CreateLeases",
+            lease_pb2.CreateLeasesRequest, lease_pb2.CreateLeasesResponse,
+        )
+        self.list_leases = self._unary(
+            channel, contract.LEASE_SERVICE, "ListLeases",
+            lease_pb2.ListLeasesRequest, lease_pb2.ListLeasesResponse,
         )
         self.no_such_method = channel.unary_unary(
             contract.method_path(contract.HOST_SERVICE, "NoSuchMethod"),
@@ -121,6 +131,28 @@ class Checks:
         )
         response = self.heartbeat(request, timeout=CALL_TIMEOUT)
         return True, f"desired_version={response.desired_version}"
+
+    def lease_group(self):
+        lease_pb2 = self.pb.lease_pb2
+        request = lease_pb2.CreateLeasesRequest(
+            count=2,
+            lease=lease_pb2.CreateLeaseRequest(
+                image="debian-12",
+                resources=self.pb.common_pb2.Resources(vcpus=1, memory_bytes=512 * 1024 * 1024),
+                duration=duration_pb2.Duration(seconds=3600),
+            ),
+        )
+        response = self.create_leases(request, timeout=CALL_TIMEOUT)
+        listed = self.list_leases(lease_pb2.ListLeasesRequest(group=response.group), timeout=CALL_TIMEOUT)
+        placed = [
+            lease for lease in response.leases
+            if lease.group == response.group and lease.host_id == HOST_ID and lease.state == lease_pb2.LEASE_STATE_STARTING
+        ]
+        ok = len(placed) == 2 and sorted(l.id for l in listed.leases) == sorted(l.id for l in placed)
+        return ok, (
+            f"group={response.group!r} leases={[(l.id, lease_pb2.LeaseState.Name(l.state), l.host_id) for l in response.leases]} "
+            f"listed={len(listed.leases)}"
+        )
 
     def unary_list_hosts(self):
         host_pb2 = self.pb.host_pb2
@@ -239,6 +271,7 @@ class Checks:
             ("unary_register", self.unary_register),
             ("unary_heartbeat", self.unary_heartbeat),
             ("unary_list_hosts", self.unary_list_hosts),
+            ("lease_group", self.lease_group),
             ("error_status", self.error_status),
             ("server_streaming", self.server_streaming),
             ("deadline_exceeded", self.deadline_exceeded),

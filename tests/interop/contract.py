@@ -23,6 +23,7 @@ WELL_KNOWN_TYPES_INCLUDE = "/usr/include"
 PACKAGE = "nodeagent.v1"
 AGENT_SERVICE = PACKAGE + ".AgentService"
 HOST_SERVICE = PACKAGE + ".HostService"
+LEASE_SERVICE = PACKAGE + ".LeaseService"
 
 KIB = 1024
 MIB = 1024 * KIB

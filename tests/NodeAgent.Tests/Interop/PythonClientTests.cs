@@ -4,7 +4,7 @@ namespace NodeAgent.Tests.Interop;
 
 /// <summary>
 /// Debian's grpcio (a gRPC implementation nobody here wrote), given only the .proto files, calls the real
-/// scheduler: unary and streaming calls, a deadline, error statuses, an oversized request, concurrency.
+/// scheduler: unary and streaming calls (a lease group among them), a deadline, error statuses, an oversized request, concurrency.
 /// </summary>
 public sealed class PythonClientTests : IClassFixture<PythonClientTests.ClientRun>
 {
@@ -16,6 +16,7 @@ public sealed class PythonClientTests : IClassFixture<PythonClientTests.ClientRu
     [InlineData("unary_register")]
     [InlineData("unary_heartbeat")]
     [InlineData("unary_list_hosts")]
+    [InlineData("lease_group")]
     [InlineData("error_status")]
     [InlineData("server_streaming")]
     [InlineData("deadline_exceeded")]
