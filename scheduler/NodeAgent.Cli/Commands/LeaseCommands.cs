@@ -173,9 +173,9 @@ public static class LeaseCommands
             }
 
             // A reservation is settled once admitted: it runs at its start, which may be months away.
-            if (!parse.GetValue(noWait) && request.Kind != LeaseKind.Reservation && !IsSettled(lease, LeaseState.Running))
+            if (!parse.GetValue(noWait) && request.Kind != LeaseKind.Reservation && !LeaseGroups.IsSettled(lease, LeaseState.Running))
             {
-                lease = await LeaseFollower.FollowAsync(context, lease, l => IsSettled(l, LeaseState.Running), limit);
+                lease = await LeaseFollower.FollowAsync(context, lease, l => LeaseGroups.IsSettled(l, LeaseState.Running), limit);
             }
 
             context.Write(lease, () => LeaseView.Render(lease, user));
@@ -280,9 +280,9 @@ public static class LeaseCommands
             }
 
             var lease = await new LeaseServiceClient(context.Channel).ReleaseLeaseAsync(new ReleaseLeaseRequest { Id = given[0] }, context.Call);
-            if (!parse.GetValue(noWait) && !IsSettled(lease, LeaseState.Ended))
+            if (!parse.GetValue(noWait) && !LeaseGroups.IsSettled(lease, LeaseState.Ended))
             {
-                lease = await LeaseFollower.FollowAsync(context, lease, l => IsSettled(l, LeaseState.Ended), TimeSpan.FromMinutes(5));
+                lease = await LeaseFollower.FollowAsync(context, lease, l => LeaseGroups.IsSettled(l, LeaseState.Ended), TimeSpan.FromMinutes(5));
             }
 
             context.Write(lease, () => LeaseView.Render(lease));
@@ -300,7 +300,4 @@ public static class LeaseCommands
                          user.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-'))
             ? user
             : throw new UsageException($"--ssh-user '{NodeAgent.Contract.IdSyntax.Printable(user)}' is not a user name; use lower-case letters, digits, '_' and '-', e.g. debian");
-
-    private static bool IsSettled(Lease lease, LeaseState goal) =>
-        lease.State == goal || lease.State is LeaseState.Failed or LeaseState.Ended;
 }

@@ -174,6 +174,7 @@ internal static class LeaseGroups
             : $"{ended.Count} of {leases.Count} leases of {label} failed or ended; {ended[0].Id} {LeaseView.StateName(ended[0].State)}: {ended[0].StateReason}");
     }
 
-    private static bool IsSettled(Lease lease, LeaseState goal) =>
+    /// <summary>Whether the lease reached <paramref name="goal"/>, or ended or failed on the way.</summary>
+    public static bool IsSettled(Lease lease, LeaseState goal) =>
         lease.State == goal || lease.State is LeaseState.Failed or LeaseState.Ended;
 }
