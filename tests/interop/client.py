@@ -14,6 +14,7 @@ scheduler's state: the first registers the host py-host-1 that later checks look
 """
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -29,6 +30,7 @@ SHORT_DEADLINE = 0.5
 HOST_ID = "py-host-1"
 MISSING_HOST_ID = "no-such-host"
 HUGE_HOST_ID = "py-huge"
+PEER_IMAGE = "py-peer-image"
 HUGE_LABEL_COUNT = 80
 HUGE_LABEL_SIZE = 64 * contract.KIB
 CONCURRENT_CALLS = 50
@@ -71,6 +73,10 @@ class Checks:
         self.create_leases = self._unary(
             channel, contract.LEASE_SERVICE, "CreateLeases",
             lease_pb2.CreateLeasesRequest, lease_pb2.CreateLeasesResponse,
+        )
+        self.add_image = self._unary(
+            channel, contract.IMAGE_SERVICE, "AddImage",
+            pb.image_pb2.AddImageRequest, pb.image_pb2.Image,
         )
         self.list_leases = self._unary(
             channel, contract.LEASE_SERVICE, "ListLeases",
@@ -133,11 +139,19 @@ class Checks:
         return True, f"desired_version={response.desired_version}"
 
     def lease_group(self):
+        # An image of its own in the catalogue (nothing downloads it: the group's hosts are this client's), so the
+        # check needs nothing of the scheduler it is pointed at but an open API.
+        self.add_image(
+            self.pb.image_pb2.AddImageRequest(
+                name=PEER_IMAGE, url="https://images.example/py-peer.qcow2", sha256=hashlib.sha256(b"py-peer").hexdigest()
+            ),
+            timeout=CALL_TIMEOUT,
+        )
         lease_pb2 = self.pb.lease_pb2
         request = lease_pb2.CreateLeasesRequest(
             count=2,
             lease=lease_pb2.CreateLeaseRequest(
-                image="debian-12",
+                image=PEER_IMAGE,
                 resources=self.pb.common_pb2.Resources(vcpus=1, memory_bytes=512 * 1024 * 1024),
                 duration=duration_pb2.Duration(seconds=3600),
             ),

@@ -24,6 +24,7 @@ PACKAGE = "nodeagent.v1"
 AGENT_SERVICE = PACKAGE + ".AgentService"
 HOST_SERVICE = PACKAGE + ".HostService"
 LEASE_SERVICE = PACKAGE + ".LeaseService"
+IMAGE_SERVICE = PACKAGE + ".ImageService"
 
 KIB = 1024
 MIB = 1024 * KIB
