@@ -9,11 +9,6 @@ namespace NodeAgent.Scheduler.Domain;
 /// <remarks>The projection is given each item's position too, for what is kept beside the list by position.</remarks>
 public sealed class Projection<TSource, TResult>(IReadOnlyList<TSource> source, Func<TSource, int, TResult> project) : IReadOnlyList<TResult>
 {
-    public Projection(IReadOnlyList<TSource> source, Func<TSource, TResult> project)
-        : this(source, (item, _) => project(item))
-    {
-    }
-
     public int Count => source.Count;
 
     public TResult this[int index] => project(source[index], index);

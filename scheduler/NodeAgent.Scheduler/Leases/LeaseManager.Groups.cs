@@ -92,60 +92,30 @@ public sealed partial class LeaseManager
     }
 
     /// <summary>
-    /// The hosts placement would choose for the members of an immediate group now, from one read: each member chooses
-    /// among the candidates as the ones before it left them (what they claim taken from the host's free capacity; their
-    /// anti-affinity or spread group counted on it). Null entries from the first member no host could take on.
+    /// The hosts placement would choose for the members of an immediate group now, from one read and one examination
+    /// of the hosts (<see cref="PlacementPipeline.DecideEach"/>): each member chooses as the ones before it left the
+    /// hosts. Null entries from the first member no host could take on.
     /// </summary>
     private PlannedHost?[] PlanGroup(Lease[] members, DateTimeOffset now)
     {
-        var plan = new PlannedHost?[members.Length];
         var placing = LeaseStateMachine.Move(members[0], LeaseState.Placing, "choosing a host", now);
         var wanted = PlacementRequestFor(placing);
-        store.Read(session =>
+        var hosts = store.Read(session =>
         {
-            // What the members before took, and what the decision being made examined (so the chosen one is found again).
-            var taken = new Dictionary<HostId, PlacementCandidate>();
-            var examined = new Dictionary<HostId, PlacementCandidate>();
-            var candidates = new Projection<PlacementCandidate, PlacementCandidate>(
-                WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id),
-                c => examined[c.Host.Id] = taken.GetValueOrDefault(c.Host.Id, c));
+            var candidates = WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id);
+            var deciding = time.GetTimestamp();
+            var chosen = placement.DecideEach(candidates, wanted, members.Length);
+
+            // The metric counts one decision per lease: each member is one share of the group's.
+            var share = time.GetElapsedTime(deciding).TotalSeconds / members.Length;
             for (var i = 0; i < members.Length; i++)
             {
-                examined.Clear();
-                var deciding = time.GetTimestamp();
-                var decision = placement.Decide(candidates, wanted);
-                metrics?.PlacementDuration.Observe(time.GetElapsedTime(deciding).TotalSeconds);
-                if (decision.Host is not { } host)
-                {
-                    break;
-                }
-
-                plan[i] = new PlannedHost(host);
-                taken[host] = Took(examined[host], wanted);
+                metrics?.PlacementDuration.Observe(share);
             }
 
-            return plan;
+            return chosen;
         });
-        return plan;
-    }
-
-    /// <summary>The candidate after a member of the group was placed on it.</summary>
-    private static PlacementCandidate Took(PlacementCandidate candidate, PlacementRequest wanted)
-    {
-        var free = candidate.Free;
-        var claim = wanted.Resources;
-        var took = candidate with { Free = new Resources(free.Vcpus - claim.Vcpus, free.MemoryBytes - claim.MemoryBytes, free.DiskBytes - claim.DiskBytes) };
-        if (wanted.AntiAffinityGroup is { } anti)
-        {
-            took = took with { AntiAffinityGroups = new HashSet<string>(candidate.AntiAffinityGroups, StringComparer.Ordinal) { anti } };
-        }
-
-        if (wanted.SpreadGroup is { } spread)
-        {
-            took = took with { SpreadGroupLeases = new Dictionary<string, int>(candidate.SpreadGroupLeases, StringComparer.Ordinal) { [spread] = candidate.SpreadGroupLeases.GetValueOrDefault(spread) + 1 } };
-        }
-
-        return took;
+        return hosts.Select(h => h is null ? (PlannedHost?)null : new PlannedHost(h)).ToArray();
     }
 
     /// <summary>

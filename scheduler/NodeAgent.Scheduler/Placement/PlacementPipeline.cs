@@ -1,3 +1,4 @@
+using NodeAgent.Contract;
 using System.Security.Cryptography;
 
 namespace NodeAgent.Scheduler.Placement;
@@ -174,6 +175,71 @@ public sealed class PlacementPipeline
             Ranked = best,
             SampleSeed = sampling ? sampleSeed : null,
         };
+    }
+
+    /// <summary>
+    /// Chooses a host for each of <paramref name="count"/> identical requests, in turn, each seeing what the ones
+    /// before it took (<see cref="PlacementCandidate.After"/>): the hosts of a lease group. The candidates are examined
+    /// once, not once per request: the feasible ones found are kept with their scores, and after each choice only the
+    /// chosen host is filtered and scored again. When sampling, examination goes on whenever fewer than
+    /// <see cref="SampleSize"/> feasible hosts are kept (a host filled or ruled out by a choice is dropped), so each
+    /// request is chosen for among as many feasible hosts as a single decision would be. Null from the first request
+    /// no host can take on.
+    /// </summary>
+    public HostId?[] DecideEach(IReadOnlyList<PlacementCandidate> candidates, PlacementRequest request, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var ranking = Volatile.Read(ref _ranking);
+        var sampling = candidates.Count > ranking.SampleSize;
+        int seed;
+        lock (_randomGate)
+        {
+            seed = _random.Next();
+        }
+
+        var order = new ExaminationOrder(candidates.Count, sampling ? new Random(seed) : null);
+        var scores = new double[ranking.Rankers.Length];
+        var kept = new List<(PlacementCandidate Candidate, double Total)>(Math.Min(candidates.Count, ranking.SampleSize));
+        var chosen = new HostId?[count];
+        for (var i = 0; i < count; i++)
+        {
+            while ((!sampling || kept.Count < ranking.SampleSize) && order.Next() is { } index)
+            {
+                var candidate = candidates[index];
+                if (Reject(candidate, request) is null)
+                {
+                    kept.Add((candidate, ranking.Score(candidate, request, scores)));
+                }
+            }
+
+            if (kept.Count == 0)
+            {
+                break;
+            }
+
+            var best = 0;
+            for (var k = 1; k < kept.Count; k++)
+            {
+                if (kept[k].Total > kept[best].Total ||
+                    (kept[k].Total == kept[best].Total && string.CompareOrdinal(kept[k].Candidate.Host.Id.Value, kept[best].Candidate.Host.Id.Value) < 0))
+                {
+                    best = k;
+                }
+            }
+
+            chosen[i] = kept[best].Candidate.Host.Id;
+            var after = kept[best].Candidate.After(request);
+            if (Reject(after, request) is null)
+            {
+                kept[best] = (after, ranking.Score(after, request, scores));
+            }
+            else
+            {
+                kept.RemoveAt(best);
+            }
+        }
+
+        return chosen;
     }
 
     /// <summary>Why the filters reject <paramref name="candidate"/> for <paramref name="request"/> (the first that does), or null when it is feasible.</summary>

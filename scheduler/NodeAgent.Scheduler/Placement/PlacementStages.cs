@@ -65,6 +65,24 @@ public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Reso
     /// </summary>
     public double MemoryPressure { get; init; } = MemoryPressureOf(Host, Free);
 
+    /// <summary>The host after a workspace of <paramref name="request"/> was placed on it: its claim taken from what is free, its groups counted.</summary>
+    public PlacementCandidate After(PlacementRequest request)
+    {
+        var claim = request.Resources;
+        var after = this with { Free = new Resources(Free.Vcpus - claim.Vcpus, Free.MemoryBytes - claim.MemoryBytes, Free.DiskBytes - claim.DiskBytes) };
+        if (request.AntiAffinityGroup is { } anti)
+        {
+            after = after with { AntiAffinityGroups = new HashSet<string>(AntiAffinityGroups, StringComparer.Ordinal) { anti } };
+        }
+
+        if (request.SpreadGroup is { } spread)
+        {
+            after = after with { SpreadGroupLeases = new Dictionary<string, int>(SpreadGroupLeases, StringComparer.Ordinal) { [spread] = SpreadGroupLeases.GetValueOrDefault(spread) + 1 } };
+        }
+
+        return after;
+    }
+
     /// <summary>The memory pressure of the host's last heartbeat, or of what its leases are allocated before it reported available memory.</summary>
     public static double MemoryPressureOf(HostRecord host, Resources free) => LoadAverage.PressureOf(
         host.Load.MemoryAvailableBytes > 0 ? host.Load.MemoryAvailableBytes : free.MemoryBytes, host.Registration.Capacity.MemoryBytes);
