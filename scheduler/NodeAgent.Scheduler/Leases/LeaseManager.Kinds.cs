@@ -98,7 +98,6 @@ public sealed partial class LeaseManager
 
         metrics?.Placed.Inc();
         session.Insert(placed);
-        session.BumpDesiredVersion(placed.Host!.Value);
         return placed;
     }
 

@@ -36,6 +36,10 @@ public partial interface ILeaseSession
 
     HostRecord? FindHost(HostId host);
 
+    /// <summary>
+    /// Stores a new lease. One that holds capacity on a host (a placement) is counted on the host's row and bumps the
+    /// host's desired version (<see cref="BumpDesiredVersion"/>), in the insert's trigger.
+    /// </summary>
     void Insert(Lease lease);
 
     void Update(Lease lease);

@@ -1,6 +1,6 @@
 namespace NodeAgent.Scheduler.Store;
 
-/// <summary>Schema steps 21 and on: projects and tokens (docs/security.md), and lease groups.</summary>
+/// <summary>Schema steps 21 and on: projects and tokens (docs/security.md), lease groups, and the desired version bumped by a placement's insert.</summary>
 internal static partial class Migrations
 {
     /// <summary>A property, not a field: it is read while <see cref="Steps"/> is initialized, whatever the order of the files.</summary>
@@ -44,6 +44,19 @@ internal static partial class Migrations
         """
         ALTER TABLE leases ADD COLUMN group_id TEXT;
         CREATE INDEX leases_by_group ON leases (group_id, created_at, lease_id) WHERE group_id IS NOT NULL;
+        """,
+
+        // 24: a lease inserted holding capacity on a host (a placement) is in the host's desired set, so the insert's
+        // trigger also bumps the host's desired version, in the UPDATE of the host's row it already makes.
+        """
+        DROP TRIGGER leases_hold_on_insert;
+        CREATE TRIGGER leases_hold_on_insert AFTER INSERT ON leases
+        WHEN NEW.host_id IS NOT NULL AND NEW.state IN ('starting', 'running', 'stopped', 'paused', 'stopping')
+        BEGIN
+            UPDATE hosts SET held_vcpus = held_vcpus + NEW.vcpus, held_memory_bytes = held_memory_bytes + NEW.memory_bytes,
+                held_disk_bytes = held_disk_bytes + NEW.disk_bytes + NEW.data_disk_total_bytes, desired_version = desired_version + 1
+            WHERE host_id = NEW.host_id;
+        END;
         """,
     ];
 }

@@ -131,6 +131,28 @@ public sealed class HostHoldingsTests : IDisposable
     }
 
     [Fact]
+    public async Task Insert_OfALeaseHoldingCapacity_BumpsItsHostsDesiredVersion_OthersDoNot()
+    {
+        using var database = await OpenWithHostsAsync(DatabasePath);
+        var store = new LeaseStore(database);
+        var hostStore = new HostStore(database);
+
+        await store.WriteAsync(s =>
+        {
+            s.Insert(NewLease(1, LeaseState.Starting, "h1"));
+            s.Insert(NewLease(2, LeaseState.Running, "h1"));
+            s.Insert(NewLease(3, LeaseState.Failed, "h2"));
+            s.Insert(NewLease(4, LeaseState.Pending, "h3") with { Kind = LeaseKind.Reservation, StartAt = Created.AddHours(1) });
+            s.Insert(NewLease(5, LeaseState.Pending, null));
+            return 0;
+        });
+
+        // A placement is in its host's desired set: the insert's trigger (schema step 24) bumps the version, once per lease.
+        Assert.Equal([("h1", 2L), ("h2", 0L), ("h3", 0L)], hostStore.List().Select(h => (h.Id.Value, h.DesiredVersion)).OrderBy(h => h.Item1));
+        Assert.Equal(Summary(hostStore.List()), Summary(StoredHosts.Read(DatabasePath)));
+    }
+
+    [Fact]
     public async Task Session_ThatFails_LeavesTheCacheAsCommitted()
     {
         using var database = await OpenWithHostsAsync(DatabasePath);

@@ -5,8 +5,8 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 
 /// <summary>
 /// The scheduler's schema on PostgreSQL, as an ordered list of steps recorded in <c>schema_migrations</c>, like
-/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 12 build
-/// what SQLite has after its step 23 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
+/// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 13 build
+/// what SQLite has after its step 24 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
 /// CHECK, UNIQUE and foreign-key constraints, indexes (partial ones included) and the held_* triggers.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>The SQLite schema step (<see cref="Migrations.Latest"/>) these steps equal; a new SQLite step needs a new step here.</summary>
-    public const int SqliteStep = 23;
+    public const int SqliteStep = 24;
 
     /// <summary>The key of the advisory lock schema changes take ("NodeAgnt" as a big-endian 64-bit integer); advisory locks are per database.</summary>
     public const long AdvisoryLockKey = 5651846443425033844;
@@ -366,6 +366,18 @@ internal static class PostgresSchema
         """
         ALTER TABLE leases ADD COLUMN group_id text;
         CREATE INDEX leases_by_group ON leases (group_id, created_at, lease_id) WHERE group_id IS NOT NULL;
+        """,
+
+        // 13: the insert of a lease holding capacity also bumps its host's desired version (SQLite step 24).
+        """
+        CREATE OR REPLACE FUNCTION leases_hold_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE hosts SET held_vcpus = held_vcpus + NEW.vcpus, held_memory_bytes = held_memory_bytes + NEW.memory_bytes,
+                held_disk_bytes = held_disk_bytes + NEW.disk_bytes + NEW.data_disk_total_bytes, desired_version = desired_version + 1
+            WHERE host_id = NEW.host_id;
+            RETURN NULL;
+        END
+        $$;
         """,
     ];
 
