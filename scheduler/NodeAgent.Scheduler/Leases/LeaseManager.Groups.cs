@@ -96,15 +96,22 @@ public sealed partial class LeaseManager
     /// of the hosts (<see cref="PlacementPipeline.DecideEach"/>): each member chooses as the ones before it left the
     /// hosts. Null entries from the first member no host could take on.
     /// </summary>
+    /// <remarks>
+    /// A group with no spread or anti-affinity group of its own is its own spread group: each member a host took
+    /// lowers that host's group-spread score for the next, as Nomad's job anti-affinity does. Otherwise every member
+    /// would go to the best host of the sample until it is full, since what a host runs is measured only once its
+    /// workspaces start.
+    /// </remarks>
     private PlannedHost?[] PlanGroup(Lease[] members, DateTimeOffset now)
     {
         var placing = LeaseStateMachine.Move(members[0], LeaseState.Placing, "choosing a host", now);
         var wanted = PlacementRequestFor(placing);
+        var spread = wanted.SpreadGroup is null && wanted.AntiAffinityGroup is null ? wanted with { SpreadGroup = members[0].Group } : wanted;
         var hosts = store.Read(session =>
         {
             var candidates = WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id);
             var deciding = time.GetTimestamp();
-            var chosen = placement.DecideEach(candidates, wanted, members.Length);
+            var chosen = placement.DecideEach(candidates, spread, members.Length);
 
             // The metric counts one decision per lease: each member is one share of the group's.
             var share = time.GetElapsedTime(deciding).TotalSeconds / members.Length;
@@ -148,7 +155,6 @@ public sealed partial class LeaseManager
                 var attempt = TryPlace(session, LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now), now, plan?[i] ?? new PlannedHost(null));
                 lease = attempt.Placed ?? throw new GroupRefusedException(members.Length, i, "cannot be placed", attempt.Why);
                 session.Insert(lease);
-                session.BumpDesiredVersion(lease.Host!.Value);
                 metrics?.Placed.Inc();
             }
 

@@ -71,6 +71,8 @@ public sealed class LeaseGroupApiTests : IAsyncLifetime
     public async Task CreateLeases_FourThatFitTwoHosts_AllPlacedInOneGroupEachWithItsOwnAddress()
     {
         await HostsAsync("h1", "h2");
+        var h1 = new FakeAgent(_admin, "h1");
+        var versionBefore = await h1.HeartbeatAsync();
 
         var group = await _leases.CreateLeasesAsync(Group(4));
 
@@ -81,8 +83,36 @@ public sealed class LeaseGroupApiTests : IAsyncLifetime
         Assert.Equal(4, group.Leases.Select(l => l.Networks.Single().Address).Distinct().Count());
         Assert.Equal(8u, await HeldVcpusAsync());
         Assert.Equal(group.Leases.Select(l => l.Id).Order(StringComparer.Ordinal), (await ListAsync(group.Group)).Select(l => l.Id).Order(StringComparer.Ordinal));
-        var desired = await new FakeAgent(_admin, "h1").DesiredAsync();
-        Assert.Equal(group.Leases.Where(l => l.HostId == "h1").Select(l => l.Id).Order(StringComparer.Ordinal), desired.Workspaces.Select(w => w.Id).Order(StringComparer.Ordinal));
+        var onH1 = group.Leases.Where(l => l.HostId == "h1").Select(l => l.Id).Order(StringComparer.Ordinal).ToList();
+        var desired = await h1.DesiredAsync();
+        Assert.Equal(onH1, desired.Workspaces.Select(w => w.Id).Order(StringComparer.Ordinal));
+
+        // Each placement on the host bumped its desired version (the insert's trigger), which its heartbeat answers with.
+        Assert.Equal(versionBefore + (ulong)onH1.Count, await h1.HeartbeatAsync([.. onH1]));
+        Assert.Equal(desired.Version, versionBefore + (ulong)onH1.Count);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task CreateLeases_HostsLoadedALittleDifferently_TheGroupIsSpreadOverThem()
+    {
+        // Room for 8 members on each. Counted as a spread group of its own, a member on a host outweighs the others'
+        // slightly higher load; otherwise h1 would take members until its allocation did (h1, h1, h2, h1).
+        var hosts = new[] { ("h1", 0.10), ("h2", 0.14), ("h3", 0.18), ("h4", 0.22) }.Select(h => (Agent: new FakeAgent(_admin, h.Item1), Cpu: h.Item2)).ToList();
+        foreach (var (agent, _) in hosts)
+        {
+            await agent.RegisterAsync(vcpus: 16, "lab");
+        }
+
+        // Long enough after registering for the smoothed load to be the one measured now.
+        _clock.Advance(TimeSpan.FromMinutes(10));
+        foreach (var (agent, cpu) in hosts)
+        {
+            await agent.HeartbeatWithLoadAsync(cpu);
+        }
+
+        var group = await _leases.CreateLeasesAsync(Group(4));
+
+        Assert.Equal(["h1", "h2", "h3", "h4"], group.Leases.Select(l => l.HostId).Order(StringComparer.Ordinal));
     }
 
     [Fact(Timeout = 10_000)]

@@ -37,6 +37,10 @@ internal sealed class FakeAgent(RpcChannel channel, string hostId)
     public Task HeartbeatWithImagesAsync(params string[] cachedImages) =>
         _client.HeartbeatAsync(new HeartbeatRequest { HostId = HostId, Capacity = HostApiTests.Info(HostId, _vcpus).Capacity, CachedImages = { cachedImages } });
 
+    /// <summary>Sends a heartbeat measuring the host's CPU at <paramref name="cpuUtilization"/> (0 to 1).</summary>
+    public Task HeartbeatWithLoadAsync(double cpuUtilization) =>
+        _client.HeartbeatAsync(new HeartbeatRequest { HostId = HostId, Capacity = HostApiTests.Info(HostId, _vcpus).Capacity, Load = new HostLoad { CpuUtilization = cpuUtilization } });
+
     /// <summary>Reports one status as it is, with whatever disk usage or save result it carries.</summary>
     public Task ReportAsync(WorkspaceStatus status) =>
         _client.ReportWorkspaceStatusAsync(new ReportWorkspaceStatusRequest { HostId = HostId, Statuses = { status } });
