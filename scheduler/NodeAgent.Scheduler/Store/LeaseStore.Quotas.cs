@@ -14,6 +14,9 @@ public sealed partial class LeaseStore
         /// <summary>Where a lease's charged time ends: its expiry, or when it ended or failed if that was earlier.</summary>
         private string ChargedUntil => $"CASE WHEN state IN ('ended', 'failed') THEN {sql.Least("updated_at", "expires_at")} ELSE expires_at END";
 
+        /// <summary>The quotas this session read, by project: a lease write changes no quota, so a group's members read it once.</summary>
+        private readonly Dictionary<string, ProjectQuota> _quotas = new(StringComparer.Ordinal);
+
         /// <remarks>
         /// A write that reads a project's quota is admitting a lease against it: when the quota limits anything, the next
         /// such write of the project waits for it (with replicas), and reads the use this one adds. A project without
@@ -21,14 +24,20 @@ public sealed partial class LeaseStore
         /// </remarks>
         public ProjectQuota QuotaOf(string project)
         {
-            var quota = QuotaRows.Read(connection, transaction, project);
-            if (!sql.Replicated || transaction is null || (quota.Own.IsEmpty && quota.Default.IsEmpty))
+            if (_quotas.TryGetValue(project, out var known))
             {
-                return quota;
+                return known;
             }
 
-            sql.Serialize(connection, transaction, "quota:" + project);
-            return QuotaRows.Read(connection, transaction, project);
+            var quota = QuotaRows.Read(connection, transaction, project);
+            if (sql.Replicated && transaction is not null && !(quota.Own.IsEmpty && quota.Default.IsEmpty))
+            {
+                sql.Serialize(connection, transaction, "quota:" + project);
+                quota = QuotaRows.Read(connection, transaction, project);
+            }
+
+            _quotas[project] = quota;
+            return quota;
         }
 
         public ProjectUse LiveUseOf(string project)
