@@ -110,7 +110,7 @@ bench-placement: publish
 	  --runs 3 --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-placement-groups: publish
-	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 1000,10000 --leases 5000 --group-size 10 --heartbeat-seconds 3 \
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 1000,10000 --leases 10000 --group-size 10 --heartbeat-seconds 3 \
 	  --runs 3 --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-sqlite-schema: publish
