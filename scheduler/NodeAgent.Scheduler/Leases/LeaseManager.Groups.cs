@@ -64,13 +64,7 @@ public sealed partial class LeaseManager
 
         foreach (var lease in made)
         {
-            LogCreated(logger, lease.Id.Value, lease.Owner, lease.State, lease.Host?.Value ?? "-", lease.Reason);
-            foreach (var nic in lease.Networks)
-            {
-                LogAddressAssigned(logger, lease.Id.Value, nic.Network, nic.Address, nic.Mac);
-            }
-
-            Changed(lease);
+            Created(lease);
         }
 
         return new LeaseGroup(made[0].Group ?? string.Empty, made);

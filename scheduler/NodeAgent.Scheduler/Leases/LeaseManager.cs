@@ -87,6 +87,14 @@ public sealed partial class LeaseManager(
             };
         }, cancellationToken);
 
+        Created(lease);
+        Announce(others);
+        return lease.IsQueued ? Get(lease.Id) : lease;
+    }
+
+    /// <summary>Logs a lease just stored (its state, host and addresses) and wakes its watchers.</summary>
+    private void Created(Lease lease)
+    {
         LogCreated(logger, lease.Id.Value, lease.Owner, lease.State, lease.Host?.Value ?? "-", lease.Reason);
         foreach (var nic in lease.Networks)
         {
@@ -94,8 +102,6 @@ public sealed partial class LeaseManager(
         }
 
         Changed(lease);
-        Announce(others);
-        return lease.IsQueued ? Get(lease.Id) : lease;
     }
 
     public Lease Get(LeaseId id) => store.Read(s => WithQueuePositions(s, [s.FindLease(id) ?? throw new LeaseNotFoundException(id)])[0]);
