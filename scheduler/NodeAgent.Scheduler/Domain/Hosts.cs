@@ -86,9 +86,12 @@ public sealed record HostRecord(
         DegradedReason = heartbeat.DegradedReason,
     };
 
-    public HostHealth HealthAt(DateTimeOffset now, TimeSpan ttl) =>
-        LastHeartbeatAt is not { } last || now - last > ttl ? HostHealth.Down
-        : DegradedReason.Length > 0 ? HostHealth.Degraded
+    public HostHealth HealthAt(DateTimeOffset now, TimeSpan ttl) => HealthOf(LastHeartbeatAt, DegradedReason.Length > 0, now, ttl);
+
+    /// <summary>Down without a heartbeat within <paramref name="ttl"/>, else degraded when its agent says so, else up.</summary>
+    public static HostHealth HealthOf(DateTimeOffset? lastHeartbeatAt, bool degraded, DateTimeOffset now, TimeSpan ttl) =>
+        lastHeartbeatAt is not { } last || now - last > ttl ? HostHealth.Down
+        : degraded ? HostHealth.Degraded
         : HostHealth.Up;
 
     /// <summary>How long the host has been silent, for people: "no heartbeat for 47 s".</summary>

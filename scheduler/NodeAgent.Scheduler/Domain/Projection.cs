@@ -3,21 +3,20 @@ using System.Collections;
 namespace NodeAgent.Scheduler.Domain;
 
 /// <summary>
-/// A list whose items are made from another list's when read: placement samples 64 of 10,000 hosts, so it makes
-/// the candidates it examines, not all of them.
+/// A list whose items are made by position when read: placement samples 64 of 10,000 hosts, so it makes the
+/// candidates it examines, not all of them, and reads nothing of the others.
 /// </summary>
-/// <remarks>The projection is given each item's position too, for what is kept beside the list by position.</remarks>
-public sealed class Projection<TSource, TResult>(IReadOnlyList<TSource> source, Func<TSource, int, TResult> project) : IReadOnlyList<TResult>
+public sealed class Projection<TResult>(int count, Func<int, TResult> project) : IReadOnlyList<TResult>
 {
-    public int Count => source.Count;
+    public int Count => count;
 
-    public TResult this[int index] => project(source[index], index);
+    public TResult this[int index] => (uint)index < (uint)count ? project(index) : throw new ArgumentOutOfRangeException(nameof(index));
 
     public IEnumerator<TResult> GetEnumerator()
     {
-        for (var i = 0; i < source.Count; i++)
+        for (var i = 0; i < count; i++)
         {
-            yield return project(source[i], i);
+            yield return project(i);
         }
     }
 

@@ -6,18 +6,16 @@ namespace NodeAgent.Scheduler.Hosts;
 
 /// <summary>
 /// What the scheduler knows of a host only from its heartbeats since it started, in memory: its smoothed load, the
-/// images it has cached, and when a heartbeat of it was last written to the database; and the host as placement last
-/// saw it (<see cref="Candidate"/>). Kept beside the host's row in <see cref="Store.HostCache"/>. Each is replaced
-/// whole, by one reference write, so a reader never sees half of one.
+/// images it has cached, and when a heartbeat of it was last written to the database. Kept beside the host's row in
+/// <see cref="Store.HostCache"/>. Each is replaced whole, by one reference write, so a reader never sees half of one.
 /// </summary>
-public sealed class HostLive
+/// <param name="changed">Called after the load or the images changed (the cache drops the host as placement saw it).</param>
+public sealed class HostLive(Action? changed = null)
 {
     private readonly Lock _gate = new();
     private LoadAverage? _load;
     private IReadOnlySet<string> _cachedImages = FrozenSet<string>.Empty;
     private long _recordedAtTicks = long.MinValue;
-    private PlacementCandidate? _candidate;
-    private long _changes;
 
     /// <summary>The smoothed CPU utilization and memory pressure over the host's heartbeats; null before the first.</summary>
     public LoadAverage? Load => Volatile.Read(ref _load);
@@ -28,11 +26,8 @@ public sealed class HostLive
         get => Volatile.Read(ref _cachedImages);
         set
         {
-            lock (_gate)
-            {
-                Volatile.Write(ref _cachedImages, value);
-                Forget();
-            }
+            Volatile.Write(ref _cachedImages, value);
+            changed?.Invoke();
         }
     }
 
@@ -49,39 +44,8 @@ public sealed class HostLive
         lock (_gate)
         {
             Volatile.Write(ref _load, (_load ?? new LoadAverage(halfLife)).Observe(at, load, capacity));
-            Forget();
-        }
-    }
-
-    /// <summary>
-    /// The host as placement sees it, with <paramref name="health"/>: the candidate made for <paramref name="host"/>
-    /// and this load and these images when there is one, else <paramref name="make"/>'s, kept for the next placement.
-    /// A heartbeat replaces the host's row and its load, so a kept candidate lasts a heartbeat interval at most, and
-    /// one made while a heartbeat changed the load is not kept.
-    /// </summary>
-    public PlacementCandidate Candidate(HostRecord host, HostHealth health, Func<HostRecord, HostLive, HostHealth, PlacementCandidate> make)
-    {
-        var made = Volatile.Read(ref _candidate);
-        if (made is null || !ReferenceEquals(made.Host, host))
-        {
-            var changes = Volatile.Read(ref _changes);
-            made = make(host, this, health);
-            lock (_gate)
-            {
-                if (_changes == changes)
-                {
-                    _candidate = made;
-                }
-            }
         }
 
-        return made.Health == health ? made : made with { Health = health };
-    }
-
-    /// <summary>Drops the kept candidate: the load or the images changed. Call under the lock.</summary>
-    private void Forget()
-    {
-        Volatile.Write(ref _changes, _changes + 1);
-        Volatile.Write(ref _candidate, null);
+        changed?.Invoke();
     }
 }

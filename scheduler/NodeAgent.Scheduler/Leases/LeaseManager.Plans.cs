@@ -42,45 +42,50 @@ public sealed partial class LeaseManager
     /// </summary>
     /// <remarks>
     /// Made lazily (<see cref="Projection{TSource, TResult}"/>): placement makes only those it examines. A host's
-    /// candidate is kept beside it (<see cref="HostLive.Candidate"/>) until its row, load or images change, so a
-    /// placement that examines 64 of 10,000 hosts reads a few cache lines of each rather than a dozen.
+    /// candidate is kept beside its row (<see cref="IHostsWithLive.CandidateAt"/>) until the row, load or images
+    /// change, and holds what the filters and rankers read, so a placement that examines 64 of 10,000 hosts reads the
+    /// slot and the candidate of each rather than a dozen objects scattered over memory.
     /// </remarks>
-    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request) =>
+    private Projection<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request) =>
         Candidates(session, session.Hosts(), now, request);
 
-    private Projection<HostRecord, PlacementCandidate> Candidates(ILeaseSession session, IReadOnlyList<HostRecord> among, DateTimeOffset now, PlacementRequest request)
+    private Projection<PlacementCandidate> Candidates(ILeaseSession session, IReadOnlyList<HostRecord> among, DateTimeOffset now, PlacementRequest request)
     {
         var antiAffinity = request.AntiAffinityGroup is { } anti ? session.GroupLeasesByHost(anti, antiAffinity: true) : null;
         var spread = request.SpreadGroup is { } group ? session.GroupLeasesByHost(group, antiAffinity: false) : null;
         var ttl = hosts.HeartbeatTtl;
         var withLive = among as IHostsWithLive;
-        return new Projection<HostRecord, PlacementCandidate>(among, (h, index) =>
+        return new Projection<PlacementCandidate>(among.Count, index =>
         {
-            var health = h.HealthAt(now, ttl);
-            var candidate = (withLive is not null ? withLive.LiveAt(index) : hosts.Live(h.Id)) is { } live
-                ? live.Candidate(h, health, MakeCandidate)
-                : MakeCandidate(h, null, health);
-            if (antiAffinity is not null && antiAffinity.ContainsKey(h.Id))
+            var candidate = withLive is not null ? withLive.CandidateAt(index, now, ttl, MakeCandidate) : Made(among[index]);
+            if (antiAffinity is not null && antiAffinity.ContainsKey(candidate.Host.Id))
             {
                 candidate = candidate with { AntiAffinityGroups = new HashSet<string>(StringComparer.Ordinal) { request.AntiAffinityGroup! } };
             }
 
-            if (spread is not null && spread.TryGetValue(h.Id, out var count))
+            if (spread is not null && spread.TryGetValue(candidate.Host.Id, out var count))
             {
                 candidate = candidate with { SpreadGroupLeases = new Dictionary<string, int>(StringComparer.Ordinal) { [request.SpreadGroup!] = count } };
             }
 
             return candidate;
         });
+
+        PlacementCandidate Made(HostRecord host) => MakeCandidate(host, hosts.Live(host.Id), host.HealthAt(now, ttl));
     }
 
     /// <summary>The host as placement sees it, apart from the request's groups: its load from <paramref name="live"/> when its heartbeats brought one.</summary>
     private static PlacementCandidate MakeCandidate(HostRecord host, HostLive? live, HostHealth health)
     {
         var load = live?.Load is { LastSampleAt: not null } average ? average : null;
+
+        // What is free and the capacity are allocated together with the candidate, so ranking reads them from memory
+        // beside it rather than from the row's objects, allocated whenever the row was.
         var free = host.Free;
+        var capacity = host.Registration.Capacity with { };
         return new PlacementCandidate(host, health, free)
         {
+            Capacity = capacity,
             CachedImages = live?.CachedImages ?? System.Collections.Frozen.FrozenSet<string>.Empty,
             CpuLoad = load?.Cpu ?? LoadAverage.Clamp01(host.Load.CpuUtilization),
             MemoryPressure = load?.MemoryPressure ?? PlacementCandidate.MemoryPressureOf(host, free),

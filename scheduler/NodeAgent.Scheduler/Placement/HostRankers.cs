@@ -62,7 +62,7 @@ public sealed class AllocationRanker(PlacementStrategy strategy) : IHostRanker
     /// <summary>From 0 to 1: the mean share of vCPUs and memory allocated on the host once the workspace is placed.</summary>
     public static double AllocatedFraction(PlacementCandidate candidate, PlacementRequest request)
     {
-        var capacity = candidate.Host.Registration.Capacity;
+        var capacity = candidate.Capacity;
         var cpu = Fraction(capacity.Vcpus - candidate.Free.Vcpus + request.Resources.Vcpus, capacity.Vcpus);
         var memory = Fraction(capacity.MemoryBytes - candidate.Free.MemoryBytes + request.Resources.MemoryBytes, capacity.MemoryBytes);
         return (cpu + memory) / 2;

@@ -65,6 +65,21 @@ public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Reso
     /// </summary>
     public double MemoryPressure { get; init; } = MemoryPressureOf(Host, Free);
 
+    /// <summary>What the host has in all (its agent's last report): copied from <see cref="Host"/> so ranking reads the candidate alone.</summary>
+    public Resources Capacity { get; init; } = Host.Registration.Capacity;
+
+    /// <summary>When the host's last heartbeat arrived; copied from <see cref="Host"/> for <see cref="HealthAt"/>.</summary>
+    public DateTimeOffset? LastHeartbeatAt { get; init; } = Host.LastHeartbeatAt;
+
+    /// <summary>Whether the host's agent said it cannot take new work; copied from <see cref="Host"/> for <see cref="HealthAt"/>.</summary>
+    public bool Degraded { get; init; } = Host.DegradedReason.Length > 0;
+
+    /// <summary>
+    /// The host's health at <paramref name="now"/> from what the candidate copied of its row, as
+    /// <see cref="HostRecord.HealthAt"/> gives it: a candidate kept between placements is read without its row.
+    /// </summary>
+    public HostHealth HealthAt(DateTimeOffset now, TimeSpan ttl) => HostRecord.HealthOf(LastHeartbeatAt, Degraded, now, ttl);
+
     /// <summary>The host after a workspace of <paramref name="request"/> was placed on it: its claim taken from what is free, its groups counted.</summary>
     public PlacementCandidate After(PlacementRequest request)
     {

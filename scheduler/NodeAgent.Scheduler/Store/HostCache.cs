@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Hosts;
+using NodeAgent.Scheduler.Placement;
 
 namespace NodeAgent.Scheduler.Store;
 
@@ -22,20 +23,35 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<HostId, Slot> _byId = new();
     private long _puts;
-    private Slot[]? _ordered = [];
+    private View? _ordered = new([], []);
 
-    /// <summary>Every host, ordered by id. A live view: a host's entry may be replaced while the caller reads.</summary>
+    /// <summary>
+    /// Every host, ordered by id. A live view: a host's entry may be replaced while the caller reads. A host added or
+    /// removed orders them again, in a new view; a view taken before may then show a host as it was until it is let go
+    /// (a placement's checks in the write see the host as it is).
+    /// </summary>
     public IHostsWithLive All()
     {
         if (Volatile.Read(ref _ordered) is { } ordered)
         {
-            return new View(ordered);
+            return ordered;
         }
 
         lock (_gate)
         {
-            _ordered ??= [.. _byId.Values.OrderBy(s => s.Record.Id.Value, StringComparer.Ordinal)];
-            return new View(_ordered);
+            if (_ordered is null)
+            {
+                var slots = _byId.Values.OrderBy(s => s.Record.Id.Value, StringComparer.Ordinal).ToArray();
+                var candidates = new PlacementCandidate?[slots.Length];
+                for (var i = 0; i < slots.Length; i++)
+                {
+                    slots[i].KeepCandidateIn(new CandidateCell(candidates, i));
+                }
+
+                Volatile.Write(ref _ordered, new View(slots, candidates));
+            }
+
+            return _ordered;
         }
     }
 
@@ -148,11 +164,25 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
                 Registration = written.Registration with { Capacity = cached.Registration.Capacity } }
             : written;
 
-    private sealed class Slot(HostRecord record)
+    /// <summary>Where a host's candidate is kept: its position in the current view's array.</summary>
+    private sealed record CandidateCell(PlacementCandidate?[] Candidates, int Index)
     {
-        private HostRecord _record = record;
+        public static readonly CandidateCell None = new([null], 0);
+    }
 
-        public HostLive Live { get; } = new();
+    private sealed class Slot
+    {
+        private HostRecord _record;
+        private CandidateCell _cell = CandidateCell.None;
+        private long _changes;
+
+        public Slot(HostRecord record)
+        {
+            _record = record;
+            Live = new HostLive(Forget);
+        }
+
+        public HostLive Live { get; }
 
         /// <summary>The count of puts when this row was last put (written under the cache's lock).</summary>
         public long PutAt { get; set; }
@@ -160,17 +190,63 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
         public HostRecord Record
         {
             get => Volatile.Read(ref _record);
-            set => Volatile.Write(ref _record, value);
+            set
+            {
+                Volatile.Write(ref _record, value);
+                Forget();
+            }
+        }
+
+        /// <summary>From now on, the host's candidate is kept in <paramref name="cell"/> (a new view's array, empty).</summary>
+        public void KeepCandidateIn(CandidateCell cell) => Volatile.Write(ref _cell, cell);
+
+        /// <summary>
+        /// <paramref name="make"/>'s candidate for the row and live figures now, kept in the view's array for the next
+        /// placement unless they changed while it was made.
+        /// </summary>
+        public PlacementCandidate Make(DateTimeOffset now, TimeSpan ttl, Func<HostRecord, HostLive, HostHealth, PlacementCandidate> make)
+        {
+            var changes = Volatile.Read(ref _changes);
+            var record = Record;
+            var made = make(record, Live, record.HealthAt(now, ttl));
+            var cell = Volatile.Read(ref _cell);
+            Interlocked.Exchange(ref cell.Candidates[cell.Index], made); // a full fence: the read below cannot come before this write
+            if (Volatile.Read(ref _changes) != changes)
+            {
+                // The row, the load or the images changed while it was made: it may hold the old ones, so it is not kept.
+                Interlocked.CompareExchange(ref cell.Candidates[cell.Index], null, made);
+            }
+
+            return made;
+        }
+
+        /// <summary>Drops the kept candidate: the row, the load or the images changed.</summary>
+        private void Forget()
+        {
+            Interlocked.Increment(ref _changes);
+            var cell = Volatile.Read(ref _cell);
+            Volatile.Write(ref cell.Candidates[cell.Index], null);
         }
     }
 
-    private sealed class View(Slot[] slots) : IHostsWithLive
+    /// <summary>
+    /// The hosts in order, and beside each the host as placement last saw it (null: not made since it changed). A kept
+    /// candidate is read from the array alone: examining a host touches one object, not its row and live figures.
+    /// </summary>
+    private sealed class View(Slot[] slots, PlacementCandidate?[] candidates) : IHostsWithLive
     {
         public int Count => slots.Length;
 
         public HostRecord this[int index] => slots[index].Record;
 
         public HostLive LiveAt(int index) => slots[index].Live;
+
+        public PlacementCandidate CandidateAt(int index, DateTimeOffset now, TimeSpan ttl, Func<HostRecord, HostLive, HostHealth, PlacementCandidate> make)
+        {
+            var made = Volatile.Read(ref candidates[index]) ?? slots[index].Make(now, ttl, make);
+            var health = made.HealthAt(now, ttl);
+            return made.Health == health ? made : made with { Health = health };
+        }
 
         public IEnumerator<HostRecord> GetEnumerator()
         {
@@ -188,4 +264,11 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 public interface IHostsWithLive : IReadOnlyList<HostRecord>
 {
     HostLive LiveAt(int index);
+
+    /// <summary>
+    /// The host at <paramref name="index"/> as placement sees it at <paramref name="now"/>, apart from a request's
+    /// groups: made by <paramref name="make"/> from its row, live figures and health, and kept until the row or the
+    /// live figures change.
+    /// </summary>
+    PlacementCandidate CandidateAt(int index, DateTimeOffset now, TimeSpan ttl, Func<HostRecord, HostLive, HostHealth, PlacementCandidate> make);
 }

@@ -1,6 +1,7 @@
 using System.Collections;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
+using NodeAgent.Scheduler.Placement;
 
 namespace NodeAgent.Scheduler.Store;
 
@@ -165,6 +166,13 @@ public sealed partial class LeaseStore
             public HostRecord this[int index] => cached[index] is var host && session._changed.Contains(host.Id) ? session.Read(host.Id) : session.Seen(host);
 
             public Hosts.HostLive LiveAt(int index) => cached.LiveAt(index);
+
+            /// <summary>The cache's kept candidate when this transaction sees the cached row; made from the row it sees otherwise.</summary>
+            public PlacementCandidate CandidateAt(int index, DateTimeOffset now, TimeSpan ttl,
+                Func<HostRecord, Hosts.HostLive, HostHealth, PlacementCandidate> make) =>
+                this[index] is var host && ReferenceEquals(host, cached[index]) && cached.CandidateAt(index, now, ttl, make) is var kept && ReferenceEquals(kept.Host, host)
+                    ? kept
+                    : make(host, cached.LiveAt(index), host.HealthAt(now, ttl));
 
             public IEnumerator<HostRecord> GetEnumerator()
             {

@@ -35,15 +35,24 @@ public sealed class HostLiveTests
         }
     }
 
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(15);
+
+    /// <summary>A cache holding <paramref name="rows"/>, as the store loads it.</summary>
+    private static HostCache CacheOf(params HostRecord[] rows)
+    {
+        var cache = new HostCache(() => rows);
+        cache.Reload();
+        return cache;
+    }
+
     [Fact]
     public void Candidate_SameRowLoadAndImages_IsMadeOnce()
     {
-        var live = new HostLive();
-        var host = Host("h1");
+        var cache = CacheOf(Host("h1"));
         var maker = new Maker();
 
-        var first = live.Candidate(host, HostHealth.Up, maker.Make);
-        var second = live.Candidate(host, HostHealth.Up, maker.Make);
+        var first = cache.All().CandidateAt(0, Now, Ttl, maker.Make);
+        var second = cache.All().CandidateAt(0, Now, Ttl, maker.Make);
 
         Assert.Same(first, second);
         Assert.Equal(1, maker.Made);
@@ -52,13 +61,12 @@ public sealed class HostLiveTests
     [Fact]
     public void Candidate_AfterAHeartbeatsLoad_IsMadeAgainWithIt()
     {
-        var live = new HostLive();
-        var host = Host("h1");
+        var cache = CacheOf(Host("h1"));
         var maker = new Maker();
-        var before = live.Candidate(host, HostHealth.Up, maker.Make);
+        var before = cache.All().CandidateAt(0, Now, Ttl, maker.Make);
 
-        live.Observe(LoadAverage.DefaultHalfLife, Now, new HostLoad(0.9, 1L << 30, 0, 0, Resources.None), Capacity);
-        var after = live.Candidate(host, HostHealth.Up, maker.Make);
+        cache.Live(HostId.Parse("h1"))!.Observe(LoadAverage.DefaultHalfLife, Now, new HostLoad(0.9, 1L << 30, 0, 0, Resources.None), Capacity);
+        var after = cache.All().CandidateAt(0, Now, Ttl, maker.Make);
 
         Assert.Equal(0, before.CpuLoad);
         Assert.Equal(0.9, after.CpuLoad, 6);
@@ -68,13 +76,12 @@ public sealed class HostLiveTests
     [Fact]
     public void Candidate_AfterNewCachedImages_IsMadeAgainWithThem()
     {
-        var live = new HostLive();
-        var host = Host("h1");
+        var cache = CacheOf(Host("h1"));
         var maker = new Maker();
-        live.Candidate(host, HostHealth.Up, maker.Make);
+        cache.All().CandidateAt(0, Now, Ttl, maker.Make);
 
-        live.CachedImages = new HashSet<string>(StringComparer.Ordinal) { "abc" };
-        var after = live.Candidate(host, HostHealth.Up, maker.Make);
+        cache.Live(HostId.Parse("h1"))!.CachedImages = new HashSet<string>(StringComparer.Ordinal) { "abc" };
+        var after = cache.All().CandidateAt(0, Now, Ttl, maker.Make);
 
         Assert.Contains("abc", after.CachedImages);
     }
@@ -82,30 +89,76 @@ public sealed class HostLiveTests
     [Fact]
     public void Candidate_ForANewRow_IsMadeFromThatRow()
     {
-        var live = new HostLive();
+        var cache = CacheOf(Host("h1", held: 0));
         var maker = new Maker();
-        live.Candidate(Host("h1", held: 0), HostHealth.Up, maker.Make);
+        cache.All().CandidateAt(0, Now, Ttl, maker.Make);
 
-        var after = live.Candidate(Host("h1", held: 5), HostHealth.Up, maker.Make);
+        cache.Put(Host("h1", held: 5));
+        var after = cache.All().CandidateAt(0, Now, Ttl, maker.Make);
 
         Assert.Equal(3, after.Free.Vcpus);
         Assert.Equal(2, maker.Made);
     }
 
     [Fact]
-    public void Candidate_WithAnotherHealth_CarriesThatHealth_AndKeepsTheMadeOne()
+    public void Candidate_ReadLater_CarriesTheHealthThen_AndKeepsTheMadeOne()
     {
-        var live = new HostLive();
-        var host = Host("h1");
+        var cache = CacheOf(Host("h1"));
         var maker = new Maker();
-        live.Candidate(host, HostHealth.Up, maker.Make);
 
-        var down = live.Candidate(host, HostHealth.Down, maker.Make);
-        var up = live.Candidate(host, HostHealth.Up, maker.Make);
+        var up = cache.All().CandidateAt(0, Now + Ttl, Ttl, maker.Make);
+        var down = cache.All().CandidateAt(0, Now + Ttl + TimeSpan.FromMilliseconds(1), Ttl, maker.Make);
+        var upAgain = cache.All().CandidateAt(0, Now, Ttl, maker.Make);
 
-        Assert.Equal(HostHealth.Down, down.Health);
         Assert.Equal(HostHealth.Up, up.Health);
+        Assert.Equal(HostHealth.Down, down.Health);
+        Assert.Same(up, upAgain);
         Assert.Equal(1, maker.Made);
+    }
+
+    [Fact]
+    public void Candidate_OfADegradedHost_IsDegradedWhileItsHeartbeatsLast()
+    {
+        var cache = CacheOf(Host("h1") with { DegradedReason = "disk full" });
+
+        var candidate = cache.All().CandidateAt(0, Now, Ttl, new Maker().Make);
+
+        Assert.Equal(HostHealth.Degraded, candidate.Health);
+        Assert.Equal(HostHealth.Down, cache.All().CandidateAt(0, Now + (2 * Ttl), Ttl, new Maker().Make).Health);
+    }
+
+    [Fact]
+    public void Candidate_AfterAChangeOfTheRowInMemory_IsMadeFromTheChangedRow()
+    {
+        var cache = CacheOf(Host("h1"));
+        var maker = new Maker();
+        cache.All().CandidateAt(0, Now, Ttl, maker.Make);
+
+        cache.Change(HostId.Parse("h1"), h => h with { DegradedReason = "disk full" });
+        var after = cache.All().CandidateAt(0, Now, Ttl, maker.Make);
+
+        Assert.Equal(HostHealth.Degraded, after.Health);
+        Assert.Equal(2, maker.Made);
+    }
+
+    [Fact]
+    public void Candidates_AfterAHostJoins_AreKeptByTheirNewPositions()
+    {
+        var cache = CacheOf(Host("h1"), Host("h3"));
+        var maker = new Maker();
+        var h3 = cache.All().CandidateAt(1, Now, Ttl, maker.Make);
+
+        cache.Put(Host("h2", held: 4));
+        var view = cache.All();
+        var second = view.CandidateAt(1, Now, Ttl, maker.Make);
+        var third = view.CandidateAt(2, Now, Ttl, maker.Make);
+
+        Assert.Equal("h2", second.Host.Id.Value);
+        Assert.Equal(4, second.Free.Vcpus);
+        Assert.Equal("h3", third.Host.Id.Value);
+        Assert.Same(third, view.CandidateAt(2, Now, Ttl, maker.Make));
+        Assert.Equal(h3.Host, third.Host);
+        Assert.Equal(3, maker.Made);
     }
 
     [Fact]
