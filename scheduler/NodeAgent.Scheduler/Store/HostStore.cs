@@ -161,6 +161,28 @@ internal static class HostRows
         return ReadAll(command).SingleOrDefault() ?? throw new StoreException($"host {id} is not in the database");
     }
 
+    /// <summary>
+    /// <paramref name="cached"/> with what the lease triggers keep in the host's row (what leases hold, the
+    /// desired-set version, the stopping leases) as this transaction sees it: a lease write changes nothing else.
+    /// </summary>
+    public static HostRecord ReadKept(DbConnection connection, DbTransaction? transaction, HostRecord cached)
+    {
+        using var command = Sql.Command(connection, transaction,
+            "SELECT held_vcpus, held_memory_bytes, held_disk_bytes, desired_version, stopping_leases FROM hosts WHERE host_id = @id", ("@id", cached.Id.Value));
+        using var r = command.ExecuteReader();
+        if (!r.Read())
+        {
+            throw new StoreException($"host {cached.Id} is not in the database");
+        }
+
+        return cached with
+        {
+            Allocated = new Resources(r.GetInt32(0), r.GetInt64(1), r.GetInt64(2)),
+            DesiredVersion = r.GetInt64(3),
+            StoppingLeases = r.GetInt32(4),
+        };
+    }
+
     public static List<HostRecord> ReadAll(DbCommand command)
     {
         using var reader = command.ExecuteReader();

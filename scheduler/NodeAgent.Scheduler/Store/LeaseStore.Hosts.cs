@@ -124,11 +124,18 @@ public sealed partial class LeaseStore
         private static bool SameForPlacement(HostRecord a, HostRecord b) =>
             a.Allocated == b.Allocated && a.Registration.Capacity == b.Registration.Capacity && a.Load.Foreign == b.Load.Foreign && a.Admin.State == b.Admin.State;
 
+        /// <summary>
+        /// The host's row as this transaction sees it. Alone on its database (SQLite), the scheduler's cache holds every
+        /// committed column, and a lease write changes only what the triggers keep (what leases hold, the desired-set
+        /// version, the stopping leases): only those are read, onto the cached row. With replicas, the whole row.
+        /// </summary>
         private HostRecord Read(HostId host)
         {
             if (!_read.TryGetValue(host, out var record))
             {
-                record = HostRows.ReadOne(connection, transaction, host, _locked.Contains(host) ? sql.LockRows(transaction) : string.Empty);
+                record = !sql.Replicated && hosts.Find(host) is { } cached
+                    ? HostRows.ReadKept(connection, transaction, cached)
+                    : HostRows.ReadOne(connection, transaction, host, _locked.Contains(host) ? sql.LockRows(transaction) : string.Empty);
                 _read[host] = record;
             }
 
