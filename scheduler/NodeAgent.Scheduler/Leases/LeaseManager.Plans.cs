@@ -41,10 +41,10 @@ public sealed partial class LeaseManager
     /// leases of the request's groups it runs (read only when the request has groups).
     /// </summary>
     /// <remarks>
-    /// Made lazily (<see cref="Projection{TSource, TResult}"/>): placement makes only those it examines. A host's
-    /// candidate is kept beside its row (<see cref="IHostsWithLive.CandidateAt"/>) until the row, load or images
-    /// change, and holds what the filters and rankers read, so a placement that examines 64 of 10,000 hosts reads the
-    /// slot and the candidate of each rather than a dozen objects scattered over memory.
+    /// Made lazily (<see cref="Projection{TResult}"/>): placement makes only those it examines. A host's candidate is
+    /// kept in an array beside the ordered hosts (<see cref="IHostsWithLive.CandidateAt"/>) until the row, load or
+    /// images change, and holds what the filters and rankers read, so a placement that examines 64 of 10,000 hosts
+    /// reads one array element and one candidate of each rather than a dozen objects scattered over memory.
     /// </remarks>
     private Projection<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request) =>
         Candidates(session, session.Hosts(), now, request);
