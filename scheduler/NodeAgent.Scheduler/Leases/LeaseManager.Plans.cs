@@ -8,19 +8,86 @@ namespace NodeAgent.Scheduler.Leases;
 
 /// <summary>
 /// Placing an immediate lease in two steps, as Omega and Nomad do: the choice is made outside the write, on the
-/// hosts as last committed, where many requests can choose at once; the write then only checks that the chosen
+/// hosts as last committed, where requests that arrive together are planned together; the write then only checks that the chosen
 /// host can still take the lease (every filter again, on the host as the transaction sees it) and claims it. A host
 /// that another claim filled meanwhile is not taken: the write chooses again. Writes are one at a time, so the
 /// check and the claim cannot be separated by another claim.
 /// </summary>
 public sealed partial class LeaseManager
 {
-    /// <summary>The host placement would choose for <paramref name="pending"/> now, from a read (its host is null when none can take it).</summary>
-    private PlannedHost Plan(Lease pending, DateTimeOffset now)
+    /// <summary>At most this many immediate leases are planned in one pass (<see cref="PlanAsync"/>).</summary>
+    internal const int MaxPlannedTogether = 64;
+
+    private Coalescer<Lease, PlannedHost>? _plans;
+
+    /// <summary>
+    /// The host placement would choose for <paramref name="pending"/> now, from a read (its host is null when none can
+    /// take it). Leases asked for while another plan is being made are planned together (<see cref="PlanTogether"/>).
+    /// </summary>
+    private Task<PlannedHost> PlanAsync(Lease pending) =>
+        LazyInitializer.EnsureInitialized(ref _plans, () => new Coalescer<Lease, PlannedHost>(PlanTogether, MaxPlannedTogether)).RunAsync(pending);
+
+    /// <summary>
+    /// Plans immediate leases asked for at the same time, from one read: leases that want the same (the same claim,
+    /// network, image, constraints and run time) share one examination of the hosts
+    /// (<see cref="PlacementPipeline.DecideEach"/>), each choosing as the ones before it left the hosts, as a group's
+    /// members do (<see cref="PlanGroup"/>), so they are placed as if asked for one after the other; a lease unlike the
+    /// others is planned alone.
+    /// </summary>
+    internal PlannedHost[] PlanTogether(IReadOnlyList<Lease> pendings)
     {
-        var placing = LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now);
-        return new PlannedHost(store.Read(session => Decide(session, placing, PlacementRequestFor(placing), now, timed: true).Host));
+        var now = Now();
+        var planned = new PlannedHost[pendings.Count];
+        var done = new bool[pendings.Count];
+        store.Read(session =>
+        {
+            var alike = new List<int>();
+            for (var first = 0; first < pendings.Count; first++)
+            {
+                if (done[first])
+                {
+                    continue;
+                }
+
+                alike.Clear();
+                alike.Add(first);
+                for (var other = first + 1; other < pendings.Count; other++)
+                {
+                    if (!done[other] && WantSame(pendings[first], pendings[other]))
+                    {
+                        alike.Add(other);
+                        done[other] = true;
+                    }
+                }
+
+                var placing = LeaseStateMachine.Move(pendings[first], LeaseState.Placing, "choosing a host", now);
+                var wanted = PlacementRequestFor(placing);
+                if (alike.Count == 1)
+                {
+                    planned[first] = new PlannedHost(Decide(session, placing, wanted, now, timed: true).Host);
+                    continue;
+                }
+
+                var candidates = WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id);
+                var deciding = time.GetTimestamp();
+                var chosen = placement.DecideEach(candidates, wanted, alike.Count);
+                var share = time.GetElapsedTime(deciding).TotalSeconds / alike.Count;
+                for (var k = 0; k < alike.Count; k++)
+                {
+                    metrics?.PlacementDuration.Observe(share);
+                    planned[alike[k]] = new PlannedHost(chosen[k]);
+                }
+            }
+
+            return planned;
+        });
+        return planned;
     }
+
+    /// <summary>Whether placement would see <paramref name="a"/> and <paramref name="b"/> as the same request.</summary>
+    private static bool WantSame(Lease a, Lease b) =>
+        a.Claim == b.Claim && a.RunFor == b.RunFor && a.WantedNetwork == b.WantedNetwork && a.ImageRef?.Sha256 == b.ImageRef?.Sha256 &&
+        Equals(a.Placement, b.Placement) && a.RefusedBy.Count == 0 && b.RefusedBy.Count == 0;
 
     /// <summary>Chooses among every host, with the reservations in the lease's time set aside; <paramref name="timed"/> puts its time in the placement-duration metric.</summary>
     private PlacementDecision Decide(ILeaseSession session, Lease placing, PlacementRequest wanted, DateTimeOffset now, bool timed)

@@ -60,7 +60,7 @@ public sealed partial class LeaseManager(
             return store.Read(session => DryRun(session, pending, now));
         }
 
-        var planned = pending.Kind == LeaseKind.Immediate ? Plan(pending, now) : (PlannedHost?)null;
+        var planned = pending.Kind == LeaseKind.Immediate ? await PlanAsync(pending) : (PlannedHost?)null;
         var (lease, others) = await store.WriteAsync<(Lease Lease, IReadOnlyList<Lease> Others)>(session =>
         {
             if (request.RequestId is { } requestId && session.FindByRequestId(request.Owner, requestId) is { } existing)
