@@ -123,6 +123,7 @@ public static class SchedulerApp
         var app = builder.Build();
         var rpc = app.Services.GetRequiredService<RpcServer>();
         _ = app.Services.GetRequiredService<SchedulerStateCollector>(); // adds its families to the registry
+        app.Services.GetRequiredService<IStoreDatabase>().Commits = app.Services.GetRequiredService<SchedulerMetrics>();
         app.Use(app.Services.GetRequiredService<MetricsRoute>().RouteAsync);
         app.UseImageRepository();
         app.Run(rpc.HandleAsync);

@@ -10,7 +10,7 @@ namespace NodeAgent.Scheduler.Metrics;
 /// gRPC call by method and status (as the <see cref="RpcServer"/>'s call observer). Owns the scheduler's
 /// <see cref="MetricsRegistry"/>; <see cref="SchedulerStateCollector"/> adds what is read from the store at scrape time.
 /// </summary>
-public sealed class SchedulerMetrics : IRpcCallObserver
+public sealed class SchedulerMetrics : IRpcCallObserver, Store.ICommitObserver
 {
     /// <summary>The method label of calls to paths no service implements: a client chooses those, so they share one series.</summary>
     public const string UnknownMethod = "unknown";
@@ -18,6 +18,8 @@ public sealed class SchedulerMetrics : IRpcCallObserver
     private readonly Counter _placements;
     private readonly Counter _requests;
     private readonly Histogram _requestDuration;
+    private readonly Histogram _commitWrites;
+    private readonly Histogram _commitDuration;
     private FrozenSet<string> _methods = FrozenSet<string>.Empty;
 
     public SchedulerMetrics(MetricsRegistry registry)
@@ -38,6 +40,12 @@ public sealed class SchedulerMetrics : IRpcCallObserver
         _requestDuration = registry.CreateHistogram("nodeagent_scheduler_api_request_duration_seconds",
             "Time from a gRPC call's arrival to its status; streams (WatchLease, WatchDesiredWorkspaces) last as long as the watcher stays.",
             Histogram.SecondsBuckets, "method");
+        _commitWrites = registry.CreateHistogram("nodeagent_scheduler_store_commit_writes",
+            "Writes (a placement, a heartbeat written through, a release...) committed by one transaction: on SQLite every write that queued while the one writer was busy, on PostgreSQL one.",
+            [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+        _commitDuration = registry.CreateHistogram("nodeagent_scheduler_store_commit_duration_seconds",
+            "Time of one write transaction, from its start to its commit. On SQLite there is one writer: the rate of this histogram's sum is the share of time it is busy, near 1 when writes queue behind it.",
+            Histogram.SecondsBuckets);
         var version = typeof(SchedulerMetrics).Assembly.GetName().Version?.ToString(3) ?? "0";
         registry.CreateGauge("nodeagent_scheduler_build_info", "Always 1; the scheduler's version is in the label.", "version").WithLabels(version).Set(1);
         ProcessMetrics.AddTo(registry);
@@ -61,6 +69,12 @@ public sealed class SchedulerMetrics : IRpcCallObserver
         var name = _methods.Contains(method) ? method : UnknownMethod;
         _requests.WithLabels(name, StatusName(status)).Inc();
         _requestDuration.WithLabels(name).Observe(elapsed.TotalSeconds);
+    }
+
+    public void Committed(int writes, TimeSpan took)
+    {
+        _commitWrites.Observe(writes);
+        _commitDuration.Observe(took.TotalSeconds);
     }
 
     /// <summary>The status as gRPC's documents spell it: DEADLINE_EXCEEDED, not DeadlineExceeded.</summary>

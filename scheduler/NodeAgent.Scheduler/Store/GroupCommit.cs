@@ -13,7 +13,7 @@ namespace NodeAgent.Scheduler.Store;
 /// what is kept in memory is what the next write must see; if the commit then fails, <c>reload</c> reads that
 /// memory again from the database, before the next batch starts.
 /// </summary>
-internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, Exception> translate, Action reload)
+internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, Exception> translate, Action reload, Func<ICommitObserver?> observer)
 {
     /// <summary>At most this many writes share a transaction; a longer queue is drained in several.</summary>
     public const int MaxBatch = 256;
@@ -71,6 +71,7 @@ internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, E
         }
 
         var alone = batch.Count == 1;
+        var began = System.Diagnostics.Stopwatch.GetTimestamp();
         var done = new List<IPendingWrite>(batch.Count);
         var applied = false;
         try
@@ -112,6 +113,7 @@ internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, E
             }
 
             transaction.Commit();
+            observer()?.Committed(done.Count, System.Diagnostics.Stopwatch.GetElapsedTime(began));
         }
         catch (Exception e)
         {

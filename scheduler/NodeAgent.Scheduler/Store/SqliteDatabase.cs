@@ -61,7 +61,7 @@ public sealed class SqliteDatabase : IStoreDatabase, IDisposable
             _checkpointer = Open();
             _checkpoints = new Timer(_ => Checkpoint(), null, CheckpointInterval, CheckpointInterval);
             Migrations.Apply(_writer);
-            _writes = new GroupCommit(_writer, WriteFailure, Hosts.Reload);
+            _writes = new GroupCommit(_writer, WriteFailure, Hosts.Reload, () => Commits);
             Hosts.Reload();
         }
         catch (SqliteException e)
@@ -73,6 +73,8 @@ public sealed class SqliteDatabase : IStoreDatabase, IDisposable
     public string Path { get; }
 
     public SqlDialect Sql => SqlDialect.Sqlite;
+
+    public ICommitObserver? Commits { get; set; }
 
     /// <summary>
     /// Every host's committed row, in memory (<see cref="HostCache"/>). Whatever writes a host's row puts the row in

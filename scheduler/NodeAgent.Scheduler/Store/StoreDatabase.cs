@@ -28,6 +28,19 @@ public interface IStoreDatabase
 
     /// <summary>Runs <paramref name="work"/> on a connection outside any write.</summary>
     T Read<T>(Func<DbConnection, T> work);
+
+    /// <summary>Told of every transaction of writes committed (null: nobody is).</summary>
+    ICommitObserver? Commits { get; set; }
+}
+
+/// <summary>What is told of the store's commits, as they happen (the scheduler's metrics).</summary>
+public interface ICommitObserver
+{
+    /// <summary>
+    /// A transaction committed <paramref name="writes"/> writes (on SQLite, as many as group commit found queued; on
+    /// PostgreSQL, one), <paramref name="took"/> after it began.
+    /// </summary>
+    void Committed(int writes, TimeSpan took);
 }
 
 public static class StoreDatabaseExtensions

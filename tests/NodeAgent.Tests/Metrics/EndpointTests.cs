@@ -70,7 +70,19 @@ public sealed class EndpointTests : IAsyncLifetime
         Assert.Contains("nodeagent_scheduler_api_requests_total{method=\"/nodeagent.v1.LeaseService/CreateLease\",code=\"OK\"} 3\n", body, StringComparison.Ordinal);
         Assert.Matches("nodeagent_scheduler_api_requests_total\\{method=\"/nodeagent.v1.AgentService/Heartbeat\",code=\"OK\"\\} [1-9]", body);
         Assert.Contains("nodeagent_scheduler_api_request_duration_seconds_bucket{method=\"/nodeagent.v1.LeaseService/CreateLease\",le=\"+Inf\"} 3\n", body, StringComparison.Ordinal);
+
+        // Every write committed is counted, in as many transactions as the commit duration counts: the three leases at least.
+        var commits = Sample(body, "nodeagent_scheduler_store_commit_writes_count");
+        Assert.True(Sample(body, "nodeagent_scheduler_store_commit_writes_sum") >= 3, body);
+        Assert.InRange(commits, 1, Sample(body, "nodeagent_scheduler_store_commit_writes_sum"));
+        Assert.Equal(commits, Sample(body, "nodeagent_scheduler_store_commit_duration_seconds_count"));
+        Assert.True(Sample(body, "nodeagent_scheduler_store_commit_duration_seconds_sum") > 0, body);
     }
+
+    /// <summary>The value of the unlabelled sample <paramref name="name"/> in an exposition.</summary>
+    private static double Sample(string body, string name) =>
+        double.Parse(System.Text.RegularExpressions.Regex.Match(body, $"^{name} (\\S+)$", System.Text.RegularExpressions.RegexOptions.Multiline).Groups[1].Value,
+            System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact(Timeout = 60_000)]
     public async Task SchedulerMetrics_OnTheGrpcListenerOrWithPost_AreNotServed()

@@ -145,9 +145,11 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
             try
             {
                 await using var connection = await _source.OpenConnectionAsync(cancellationToken);
+                var began = System.Diagnostics.Stopwatch.GetTimestamp();
                 await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
                 var result = work(connection, transaction);
                 await transaction.CommitAsync(cancellationToken);
+                Commits?.Committed(1, System.Diagnostics.Stopwatch.GetElapsedTime(began));
                 return result;
             }
             finally
@@ -198,6 +200,8 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
     }
 
     T IStoreDatabase.Read<T>(Func<DbConnection, T> work) => Read(connection => work(connection));
+
+    public ICommitObserver? Commits { get; set; }
 
     public void Dispose()
     {
