@@ -8,7 +8,8 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 // nodeagent-bench sqlite-schema [--hosts 10000] [--leases 40000] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
-var command = args.FirstOrDefault();
+// --help anywhere prints the usage rather than running a benchmark with the options before it.
+var command = args.Contains("--help") || args.Contains("-h") ? "--help" : args.FirstOrDefault();
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
 switch (command)
@@ -120,6 +121,6 @@ switch (command)
 
         return 0;
     default:
-        Console.Error.WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
-        return 2;
+        (command == "--help" ? Console.Out : Console.Error).WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
+        return command == "--help" ? 0 : 2;
 }
