@@ -121,8 +121,9 @@ public sealed class GroupCommitTests : IDisposable
         }));
         await Task.Delay(200);
         release.Set();
-        await held;
 
+        // The two queued while the holding write ran joined its transaction, so it fails with them.
+        await Assert.ThrowsAsync<StoreException>(() => held);
         var failure = await Assert.ThrowsAsync<StoreException>(() => good);
         Assert.Contains("FOREIGN KEY", failure.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<StoreException>(() => breaking);
@@ -132,6 +133,39 @@ public sealed class GroupCommitTests : IDisposable
         // The writer carries on.
         await store.WriteAsync(s => { s.Insert(NewLease(2, "h1")); return 0; });
         Assert.Equal(1, hosts.Find(HostId.Parse("h1"))!.Allocated.Vcpus);
+    }
+
+    [Fact]
+    public async Task WritesQueuedWhileATransactionRuns_JoinIt_AndCommitWithIt()
+    {
+        using var database = await OpenAsync();
+        var commits = new Commits();
+        database.Commits = commits;
+        var store = new LeaseStore(database);
+        var (held, release) = HoldTheWriter(store);
+
+        var writes = Enumerable.Range(0, 5).Select(n => Task.Run(() => store.WriteAsync(s =>
+        {
+            s.Insert(NewLease(n, "h1"));
+            return n;
+        }))).ToList();
+        await Task.Delay(300);
+        Assert.Empty(commits.Writes);
+
+        release.Set();
+        await held;
+        await Task.WhenAll(writes);
+
+        Assert.Equal([6], commits.Writes);
+        Assert.Equal(5, CountLeases(database));
+    }
+
+    /// <summary>How many writes each commit carried.</summary>
+    private sealed class Commits : ICommitObserver
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<int> Writes { get; } = new();
+
+        public void Committed(int writes, TimeSpan took) => Writes.Enqueue(writes);
     }
 
     [Fact]
