@@ -101,21 +101,7 @@ public sealed partial class LeaseManager
         var placing = LeaseStateMachine.Move(members[0], LeaseState.Placing, "choosing a host", now);
         var wanted = PlacementRequestFor(placing);
         var spread = wanted.SpreadGroup is null && wanted.AntiAffinityGroup is null ? wanted with { SpreadGroup = members[0].Group } : wanted;
-        var hosts = store.Read(session =>
-        {
-            var candidates = WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id);
-            var deciding = time.GetTimestamp();
-            var chosen = placement.DecideEach(candidates, spread, members.Length);
-
-            // The metric counts one decision per lease: each member is one share of the group's.
-            var share = time.GetElapsedTime(deciding).TotalSeconds / members.Length;
-            for (var i = 0; i < members.Length; i++)
-            {
-                metrics?.PlacementDuration.Observe(share);
-            }
-
-            return chosen;
-        });
+        var hosts = store.Read(session => DecideEach(session, placing, wanted, spread, members.Length, now));
         return hosts.Select(h => h is null ? (PlannedHost?)null : new PlannedHost(h)).ToArray();
     }
 

@@ -68,13 +68,9 @@ public sealed partial class LeaseManager
                     continue;
                 }
 
-                var candidates = WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id);
-                var deciding = time.GetTimestamp();
-                var chosen = placement.DecideEach(candidates, wanted, alike.Count);
-                var share = time.GetElapsedTime(deciding).TotalSeconds / alike.Count;
+                var chosen = DecideEach(session, placing, wanted, wanted, alike.Count, now);
                 for (var k = 0; k < alike.Count; k++)
                 {
-                    metrics?.PlacementDuration.Observe(share);
                     planned[alike[k]] = new PlannedHost(chosen[k]);
                 }
             }
@@ -82,6 +78,25 @@ public sealed partial class LeaseManager
             return planned;
         });
         return planned;
+    }
+
+    /// <summary>
+    /// Hosts for <paramref name="count"/> leases like <paramref name="placing"/>, from one examination of the hosts
+    /// (<see cref="PlacementPipeline.DecideEach"/>): candidates as <paramref name="wanted"/> sees them, ranked for
+    /// <paramref name="ranked"/>. The placement-duration metric counts one decision per lease, each a share of this one.
+    /// </summary>
+    private HostId?[] DecideEach(ILeaseSession session, Lease placing, PlacementRequest wanted, PlacementRequest ranked, int count, DateTimeOffset now)
+    {
+        var candidates = WithReservations(session, Candidates(session, now, wanted), now, now + placing.RunFor, placing.Id);
+        var deciding = time.GetTimestamp();
+        var chosen = placement.DecideEach(candidates, ranked, count);
+        var share = time.GetElapsedTime(deciding).TotalSeconds / count;
+        for (var i = 0; i < count; i++)
+        {
+            metrics?.PlacementDuration.Observe(share);
+        }
+
+        return chosen;
     }
 
     /// <summary>Whether placement would see <paramref name="a"/> and <paramref name="b"/> as the same request.</summary>
