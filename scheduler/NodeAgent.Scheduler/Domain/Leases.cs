@@ -12,11 +12,17 @@ public readonly record struct LeaseId
 
     public string Value { get; }
 
+    /// <summary>Random bytes drawn ahead, per thread: one system call for every 25 ids rather than one for each.</summary>
+    [ThreadStatic]
+    private static byte[]? t_random;
+
+    [ThreadStatic]
+    private static int t_left;
+
     public static LeaseId New()
     {
-        // One call for all ten: each byte's low five bits pick a letter, without bias (256 is a multiple of 32).
-        Span<byte> random = stackalloc byte[10];
-        RandomNumberGenerator.Fill(random);
+        // Each byte's low five bits pick a letter, without bias (256 is a multiple of 32).
+        var random = Take(10);
         Span<char> chars = stackalloc char[12];
         chars[0] = 'w';
         chars[1] = '-';
@@ -26,6 +32,20 @@ public readonly record struct LeaseId
         }
 
         return new LeaseId(new string(chars));
+    }
+
+    private static ReadOnlySpan<byte> Take(int count)
+    {
+        var random = t_random ??= new byte[250];
+        if (t_left < count)
+        {
+            RandomNumberGenerator.Fill(random);
+            t_left = random.Length;
+        }
+
+        var taken = random.AsSpan(random.Length - t_left, count);
+        t_left -= count;
+        return taken;
     }
 
     public static bool TryParse(string? text, out LeaseId id, out string problem)

@@ -14,6 +14,8 @@ namespace NodeAgent.Scheduler.Images;
 /// </summary>
 public sealed partial class ImageCatalogue(IImageStore store, TimeProvider time, ILogger<ImageCatalogue> logger)
 {
+    private readonly ResolvedImages _resolved = new(time);
+
     /// <summary>Images ordered by name, then version from the newest; retired ones only when asked for.</summary>
     public IReadOnlyList<Image> List(bool includeRetired, string? name = null) =>
         store.Read(s => s.List(includeRetired, string.IsNullOrEmpty(name) ? null : name));
@@ -30,7 +32,8 @@ public sealed partial class ImageCatalogue(IImageStore store, TimeProvider time,
     /// </summary>
     /// <exception cref="ImageNotFoundException">No such name or version.</exception>
     /// <exception cref="ImageRetiredException">The version is retired (the message names the newest active one), or every version is.</exception>
-    public V1.ImageRef ResolveForLease(string name, uint version) => store.Read(s =>
+    /// <remarks>Read from the catalogue at most once a second per name and version (<see cref="ResolvedImages"/>).</remarks>
+    public V1.ImageRef ResolveForLease(string name, uint version) => _resolved.Get(name, version, () => store.Read(s =>
     {
         var image = Select(s, name, version, requireActive: true);
         var reference = ToRef(image);
@@ -38,7 +41,7 @@ public sealed partial class ImageCatalogue(IImageStore store, TimeProvider time,
         reference.Initrd = image.Initrd is { } initrd ? ToRef(Pinned(s, initrd)) : null;
         reference.KernelCmdline = image.KernelCmdline;
         return reference;
-    });
+    }));
 
     /// <summary>What is wrong with the values of an image to add, each naming its field; nothing read from the store.</summary>
     public static IReadOnlyList<string> FieldProblems(NewImage image)
@@ -94,6 +97,7 @@ public sealed partial class ImageCatalogue(IImageStore store, TimeProvider time,
             var changed = s.Retire(name, version, now);
             return (s.Find(name, target.Version)!, changed);
         }, cancellationToken);
+        _resolved.Changed();
         if (changed > 0)
         {
             LogRetired(logger, name, version, changed);
@@ -119,6 +123,7 @@ public sealed partial class ImageCatalogue(IImageStore store, TimeProvider time,
             var (resolved, referenceProblems) = Resolve(s, image, requireActive);
             return referenceProblems.Count > 0 ? throw new InvalidImageException(referenceProblems) : s.Insert(resolved, now);
         }, cancellationToken);
+        _resolved.Changed();
         LogAdded(logger, added.Name, added.Version, added.Format, added.Owner, added.Sha256);
         return added;
     }

@@ -137,6 +137,45 @@ public sealed class ImageCatalogueTests : IDisposable
     }
 
     [Fact]
+    public async Task ResolveForLease_RetiredHere_RefusedAtOnceThoughTheCatalogueWasReadALeaseAgo()
+    {
+        await AddAsync("ubuntu");
+        _catalogue.ResolveForLease("ubuntu", 1);
+
+        await _catalogue.RetireAsync("ubuntu", 1);
+
+        Assert.Throws<ImageRetiredException>(() => _catalogue.ResolveForLease("ubuntu", 1));
+    }
+
+    [Fact]
+    public async Task ResolveForLease_RetiredByAnotherReplica_SeenOnceTheCachedResolutionIsASecondOld()
+    {
+        await AddAsync("ubuntu");
+        var other = new ImageCatalogue(new ImageStore(_database), _clock, NullLogger<ImageCatalogue>.Instance);
+        _catalogue.ResolveForLease("ubuntu", 0);
+
+        await other.RetireAsync("ubuntu", 1);
+        var justAfter = _catalogue.ResolveForLease("ubuntu", 0);
+        _clock.Advance(ResolvedImages.Lifetime);
+
+        Assert.Equal(1u, justAfter.Version);
+        Assert.Throws<ImageRetiredException>(() => _catalogue.ResolveForLease("ubuntu", 0));
+    }
+
+    [Fact]
+    public async Task ResolveForLease_Twice_EachCallerGetsItsOwnCopy()
+    {
+        await AddBootableAsync();
+        var first = _catalogue.ResolveForLease("tiny", 0);
+
+        first.Url = "changed by its caller";
+        first.Kernel.Sha256 = "changed too";
+        var second = _catalogue.ResolveForLease("tiny", 0);
+
+        Assert.Equal(("https://images.example/tiny", KernelDigest), (second.Url, second.Kernel.Sha256));
+    }
+
+    [Fact]
     public async Task AddSaved_FromABootableLease_QcowOfTheOwnerKeepingKernelInitrdAndCommandLine()
     {
         await AddBootableAsync();
