@@ -24,12 +24,13 @@ public sealed partial class LeaseStore
         /// </remarks>
         public ProjectQuota QuotaOf(string project)
         {
-            if (_quotas.TryGetValue(project, out var known))
+            if (_quotas.TryGetValue(project, out var known) || quotas?.TryGet(project, out known) == true)
             {
                 return known;
             }
 
             var quota = QuotaRows.Read(connection, transaction, project);
+            quotas?.Put(quota);
             if (sql.Replicated && transaction is not null && !(quota.Own.IsEmpty && quota.Default.IsEmpty))
             {
                 sql.Serialize(connection, transaction, "quota:" + project);

@@ -100,7 +100,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
     {
         var (result, _) = await database.WriteAsync((connection, transaction) =>
         {
-            var session = new Session(connection, transaction, database.Hosts, database.Sql);
+            var session = new Session(connection, transaction, database.Hosts, database.Sql, database.Quotas);
             var result = work(session);
             return (result, session.ChangedHosts());
         }, written =>
@@ -113,9 +113,10 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
         return result;
     }
 
-    public T Read<T>(Func<ILeaseSession, T> work) => database.Read(connection => work(new Session(connection, null, database.Hosts, database.Sql)));
+    public T Read<T>(Func<ILeaseSession, T> work) => database.Read(connection => work(new Session(connection, null, database.Hosts, database.Sql, null)));
 
-    private sealed partial class Session(DbConnection connection, DbTransaction? transaction, HostCache hosts, SqlDialect sql) : ILeaseSession
+    /// <param name="quotas">The writer's quota cache (in a write on SQLite), or null.</param>
+    private sealed partial class Session(DbConnection connection, DbTransaction? transaction, HostCache hosts, SqlDialect sql, QuotaCache? quotas) : ILeaseSession
     {
         private const string Columns =
             "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +

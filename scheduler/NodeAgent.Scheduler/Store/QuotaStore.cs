@@ -34,6 +34,8 @@ public sealed class QuotaStore(IStoreDatabase database) : IQuotaStore
         string project, Func<QuotaSettings, QuotaSettings, QuotaSettings> change, string by, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         database.WriteAsync((connection, transaction) =>
         {
+            // Nothing reads a quota between this and the change below: writes run one at a time.
+            database.Quotas?.Clear();
             var before = QuotaRows.Read(connection, transaction, project);
             var next = change(before.Own, before.Default);
             if (next.IsEmpty)

@@ -61,7 +61,11 @@ public sealed class SqliteDatabase : IStoreDatabase, IDisposable
             _checkpointer = Open();
             _checkpoints = new Timer(_ => Checkpoint(), null, CheckpointInterval, CheckpointInterval);
             Migrations.Apply(_writer);
-            _writes = new GroupCommit(_writer, WriteFailure, Hosts.Reload, () => Commits);
+            _writes = new GroupCommit(_writer, WriteFailure, () =>
+            {
+                Quotas.Clear();
+                Hosts.Reload();
+            }, () => Commits);
             Hosts.Reload();
         }
         catch (SqliteException e)
@@ -73,6 +77,10 @@ public sealed class SqliteDatabase : IStoreDatabase, IDisposable
     public string Path { get; }
 
     public SqlDialect Sql => SqlDialect.Sqlite;
+
+    public QuotaCache Quotas { get; } = new();
+
+    QuotaCache? IStoreDatabase.Quotas => Quotas;
 
     public ICommitObserver? Commits { get; set; }
 

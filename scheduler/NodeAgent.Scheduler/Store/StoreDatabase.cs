@@ -18,6 +18,9 @@ public interface IStoreDatabase
     /// <summary>What differs between the engines: a few functions, and the locks that replicas need.</summary>
     SqlDialect Sql { get; }
 
+    /// <summary>The quotas the writer read, kept between writes (<see cref="QuotaCache"/>); null where replicas write too.</summary>
+    QuotaCache? Quotas { get; }
+
     /// <summary>
     /// Runs <paramref name="work"/> in a write transaction and commits it; then <paramref name="applied"/> with its
     /// result, the place to update what is kept in memory. On PostgreSQL, work that lost a race with another writer

@@ -136,6 +136,36 @@ public sealed class GroupCommitTests : IDisposable
     }
 
     [Fact]
+    public async Task CommitThatFails_AfterAQuotaChangeALeaseWriteRead_TheWriterForgetsThatQuota()
+    {
+        using var database = await OpenAsync();
+        var store = new LeaseStore(database);
+        var (held, release) = HoldTheWriter(store);
+
+        var change = Task.Run(() => new QuotaStore(database).ChangeAsync("alice", (own, _) => own with { MaxVcpus = 4 }, "admin", Created));
+        await Task.Delay(200);
+        var seenInTheBatch = Task.Run(() => store.WriteAsync(s => s.QuotaOf("alice").Own.MaxVcpus));
+        await Task.Delay(200);
+        var breaking = Task.Run(() => database.WriteAsync((connection, transaction) =>
+        {
+            SqliteDatabase.Execute(connection, "PRAGMA defer_foreign_keys = ON", transaction);
+            SqliteDatabase.Execute(connection, """
+                INSERT INTO leases (lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, host_id, created_at, expires_at, updated_at)
+                VALUES ('w-9999', 'mallory', 'i', 1, 1, 1, 'ended', 'no-such-host', 1, 2, 1)
+                """, transaction);
+            return 0;
+        }));
+        await Task.Delay(200);
+        release.Set();
+
+        await Assert.ThrowsAsync<StoreException>(() => held);
+        await Assert.ThrowsAsync<StoreException>(() => change);
+        await Assert.ThrowsAsync<StoreException>(() => seenInTheBatch);
+        await Assert.ThrowsAsync<StoreException>(() => breaking);
+        Assert.Null(await store.WriteAsync(s => s.QuotaOf("alice").Own.MaxVcpus));
+    }
+
+    [Fact]
     public async Task WritesQueuedWhileATransactionRuns_JoinIt_AndCommitWithIt()
     {
         using var database = await OpenAsync();

@@ -124,4 +124,19 @@ public sealed class QuotaStoreTests : IDisposable
         Assert.Equal(CoreHoursBudget.Unlimited, exempt.Own.CoreHours);
         Assert.Contains("--core-hours 1000 --period 30d", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task LeaseWrite_AfterTheQuotaChanged_AdmitsAgainstTheNewQuota_ThoughTheWriterReadTheOldOneBefore()
+    {
+        using var database = new SqliteDatabase(DatabasePath);
+        var leases = new LeaseStore(database);
+        var quotas = new QuotaStore(database);
+        Assert.True((await leases.WriteAsync(s => s.QuotaOf("physics"))).Own.IsEmpty);
+
+        await quotas.ChangeAsync("physics", (own, _) => own with { MaxVcpus = 4 }, "admin", Now);
+        await quotas.ChangeAsync(ProjectQuota.DefaultProject, (own, _) => own with { MaxWorkspaces = 9 }, "admin", Now);
+
+        var seen = await leases.WriteAsync(s => s.QuotaOf("physics"));
+        Assert.Equal((4, 9), (seen.Own.MaxVcpus, seen.Default.MaxWorkspaces));
+    }
 }

@@ -115,6 +115,9 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
 
     public SqlDialect Sql => SqlDialect.Postgres;
 
+    /// <summary>None: another replica may change a quota at any time.</summary>
+    public QuotaCache? Quotas => null;
+
     /// <summary>Where the database is, for messages: host:port/database and the user (no password).</summary>
     public string Server { get; }
 
