@@ -296,11 +296,8 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             Group = r.IsDBNull(43) ? null : r.GetString(43),
         };
 
-        private int Execute(string text, params (string Name, object? Value)[] parameters)
-        {
-            using var command = Command(text, parameters);
-            return command.ExecuteNonQuery();
-        }
+        private int Execute(string text, params (string Name, object? Value)[] parameters) =>
+            Sql.Execute(connection, transaction, text, parameters);
 
         private DbCommand Command(string text, params (string Name, object? Value)[] parameters) =>
             Sql.Command(connection, transaction, text, parameters);

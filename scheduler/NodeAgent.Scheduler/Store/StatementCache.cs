@@ -13,7 +13,14 @@ internal static class StatementCache
 {
     private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, CachedCommand>> Caches = [];
 
-    public static void Attach(SqliteConnection connection) => Caches.AddOrUpdate(connection, new Dictionary<string, CachedCommand>(StringComparer.Ordinal));
+    /// <summary>Each connection's <see cref="DirectStatement"/>s; null for SQL that is not one statement.</summary>
+    private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, DirectStatement?>> Directs = [];
+
+    public static void Attach(SqliteConnection connection)
+    {
+        Caches.AddOrUpdate(connection, new Dictionary<string, CachedCommand>(StringComparer.Ordinal));
+        Directs.AddOrUpdate(connection, new Dictionary<string, DirectStatement?>(StringComparer.Ordinal));
+    }
 
     /// <summary>Finalizes the connection's statements; call before closing it.</summary>
     public static void Detach(SqliteConnection connection)
@@ -27,6 +34,36 @@ internal static class StatementCache
 
             Caches.Remove(connection);
         }
+
+        if (Directs.TryGetValue(connection, out var directs))
+        {
+            foreach (var direct in directs.Values)
+            {
+                direct?.Dispose();
+            }
+
+            Directs.Remove(connection);
+        }
+    }
+
+    /// <summary>
+    /// The connection's <see cref="DirectStatement"/> for <paramref name="sql"/>, prepared on first use; null on a
+    /// connection without a cache, or for SQL of several statements.
+    /// </summary>
+    public static DirectStatement? TakeDirect(SqliteConnection connection, string sql)
+    {
+        if (!Directs.TryGetValue(connection, out var directs))
+        {
+            return null;
+        }
+
+        if (!directs.TryGetValue(sql, out var direct))
+        {
+            direct = DirectStatement.Prepare(connection, sql);
+            directs[sql] = direct;
+        }
+
+        return direct;
     }
 
     /// <summary>The cached command for <paramref name="sql"/>, ready for new parameters; null on a connection without a cache.</summary>

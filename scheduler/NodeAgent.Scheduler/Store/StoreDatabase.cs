@@ -71,8 +71,14 @@ internal static class Sql
         return command;
     }
 
+    /// <summary>Runs a statement that changes rows; returns how many. On SQLite its parameters are bound by position (<see cref="DirectStatement"/>).</summary>
     public static int Execute(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {
+        if (connection is SqliteConnection sqlite && DirectStatement.CanBind(parameters) && StatementCache.TakeDirect(sqlite, sql) is { } direct)
+        {
+            return direct.Execute(parameters);
+        }
+
         using var command = Command(connection, transaction, sql, parameters);
         return command.ExecuteNonQuery();
     }
