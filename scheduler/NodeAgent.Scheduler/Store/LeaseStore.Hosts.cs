@@ -15,7 +15,8 @@ namespace NodeAgent.Scheduler.Store;
 /// then reads the host it is asked for (<see cref="FindHost"/>) from the database; and before it puts a lease on a
 /// host where it did not hold capacity (or reserves it there), it locks the host's row and checks that what it decided
 /// on (the host as it was shown it: capacity, what foreign domains use, what leases hold, its admin state) is still the
-/// row. If not, <see cref="HostChangedException"/> rolls the write back, and the database runs it again. The lock is
+/// row, or differs only in what leases hold and the lease still fits (<see cref="Session.StillFits"/>). If not,
+/// <see cref="HostChangedException"/> rolls the write back, and the database runs it again. The lock is
 /// taken last, after the locks of addresses, quotas, groups and reservations, so writes take locks in one order.
 /// </remarks>
 public sealed partial class LeaseStore
@@ -115,14 +116,42 @@ public sealed partial class LeaseStore
 
             var current = HostRows.ReadOne(connection, transaction, host, sql.LockRows(transaction));
             _locked.Add(host);
-            if (_seen.TryGetValue(host, out var decidedOn) && (decidedOn is null || !SameForPlacement(decidedOn, current)))
+            if (_seen.TryGetValue(host, out var decidedOn) && (decidedOn is null || !SameForPlacement(decidedOn, current)) && !StillFits(lease, decidedOn, current))
             {
                 throw new HostChangedException(current);
             }
         }
 
         private static bool SameForPlacement(HostRecord a, HostRecord b) =>
-            a.Allocated == b.Allocated && a.Registration.Capacity == b.Registration.Capacity && a.Load.Foreign == b.Load.Foreign && a.Admin.State == b.Admin.State;
+            a.Allocated == b.Allocated && SameButAllocated(a, b);
+
+        private static bool SameButAllocated(HostRecord a, HostRecord b) =>
+            a.Registration.Capacity == b.Registration.Capacity && a.Load.Foreign == b.Load.Foreign && a.Admin.State == b.Admin.State;
+
+        /// <summary>
+        /// Whether a lease decided on <paramref name="decidedOn"/> may still be put on the host as it is now, locked: only
+        /// what leases hold there changed (other replicas placed or released meanwhile), and the lease fits in what is
+        /// free now. No placement filter but capacity reads what leases hold, so the decision stands, as in Omega's
+        /// fine-grained conflict check; without it, replicas placing on the same few hosts ran again and again. A host
+        /// with a reservation waiting is held to the whole check: whether a lease leaves room for the reservation
+        /// depends on which other leases hold the host, not on the total alone.
+        /// </summary>
+        private bool StillFits(Lease lease, HostRecord? decidedOn, HostRecord current)
+        {
+            if (decidedOn is null || !lease.HoldsCapacity || !SameButAllocated(decidedOn, current))
+            {
+                return false;
+            }
+
+            var (claim, free) = (lease.Claim, current.Free);
+            if (claim.Vcpus > free.Vcpus || claim.MemoryBytes > free.MemoryBytes || claim.DiskBytes > free.DiskBytes)
+            {
+                return false;
+            }
+
+            using var command = Command($"SELECT 1 FROM leases WHERE host_id = @host AND {Reserved} LIMIT 1", ("@host", current.Id.Value));
+            return command.ExecuteScalar() is null;
+        }
 
         /// <summary>
         /// The host's row as this transaction sees it. Alone on its database (SQLite), the scheduler's cache holds every

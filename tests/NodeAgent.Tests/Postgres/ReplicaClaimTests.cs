@@ -64,12 +64,29 @@ public sealed class ReplicaClaimTests : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task Place_OnACacheThatIsStaleButStillRight_RunsAgainOnce_AndPlaces()
+    public async Task Place_OnACacheThatIsStaleButStillFits_PlacesWithoutRunningAgain()
     {
         using var a = Replica();
         using var b = Replica();
         await RegisterAsync(a);
         await new LeaseStore(b).WriteAsync(s => { s.Insert(Running("w-fromb", 2)); return 0; });
+
+        var attempts = 0;
+        var placed = await new LeaseStore(a).WriteAsync(s => PlaceIfItFits(s, Running("w-froma", 4), ref attempts));
+
+        Assert.True(placed);
+        Assert.Equal(1, attempts);
+        Assert.Equal(6, a.Hosts.Find(Host)!.Allocated.Vcpus);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Place_OnAStaleCache_HostWithAReservationWaiting_RunsAgainOnTheStoredHost()
+    {
+        using var a = Replica();
+        using var b = Replica();
+        await RegisterAsync(a);
+        var reservation = Running("w-reserved", 2) with { State = LeaseState.Pending, Kind = LeaseKind.Reservation, StartAt = Now.AddHours(1) };
+        await new LeaseStore(b).WriteAsync(s => { s.Insert(reservation); s.Insert(Running("w-fromb", 2)); return 0; });
 
         var attempts = 0;
         var placed = await new LeaseStore(a).WriteAsync(s => PlaceIfItFits(s, Running("w-froma", 4), ref attempts));
