@@ -49,6 +49,17 @@ public sealed class GroupCommitTests : IDisposable
         return (held, release);
     }
 
+    /// <summary>Queues a write that is fine until its batch commits, then fails it: a deferred foreign key is checked at COMMIT.</summary>
+    private static Task<int> BreakTheBatch(SqliteDatabase database) => Task.Run(() => database.WriteAsync((connection, transaction) =>
+    {
+        SqliteDatabase.Execute(connection, "PRAGMA defer_foreign_keys = ON", transaction);
+        SqliteDatabase.Execute(connection, """
+            INSERT INTO leases (lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, host_id, created_at, expires_at, updated_at)
+            VALUES ('w-9999', 'mallory', 'i', 1, 1, 1, 'ended', 'no-such-host', 1, 2, 1)
+            """, transaction);
+        return 0;
+    }));
+
     private static long CountLeases(SqliteDatabase database) => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
@@ -109,16 +120,7 @@ public sealed class GroupCommitTests : IDisposable
             return 0;
         }));
         await Task.Delay(200);
-        // A deferred foreign key is checked at COMMIT: this write is fine until the batch commits, then fails it.
-        var breaking = Task.Run(() => database.WriteAsync((connection, transaction) =>
-        {
-            SqliteDatabase.Execute(connection, "PRAGMA defer_foreign_keys = ON", transaction);
-            SqliteDatabase.Execute(connection, """
-                INSERT INTO leases (lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, host_id, created_at, expires_at, updated_at)
-                VALUES ('w-9999', 'mallory', 'i', 1, 1, 1, 'ended', 'no-such-host', 1, 2, 1)
-                """, transaction);
-            return 0;
-        }));
+        var breaking = BreakTheBatch(database);
         await Task.Delay(200);
         release.Set();
 
@@ -146,15 +148,7 @@ public sealed class GroupCommitTests : IDisposable
         await Task.Delay(200);
         var seenInTheBatch = Task.Run(() => store.WriteAsync(s => s.QuotaOf("alice").Own.MaxVcpus));
         await Task.Delay(200);
-        var breaking = Task.Run(() => database.WriteAsync((connection, transaction) =>
-        {
-            SqliteDatabase.Execute(connection, "PRAGMA defer_foreign_keys = ON", transaction);
-            SqliteDatabase.Execute(connection, """
-                INSERT INTO leases (lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, host_id, created_at, expires_at, updated_at)
-                VALUES ('w-9999', 'mallory', 'i', 1, 1, 1, 'ended', 'no-such-host', 1, 2, 1)
-                """, transaction);
-            return 0;
-        }));
+        var breaking = BreakTheBatch(database);
         await Task.Delay(200);
         release.Set();
 
