@@ -138,13 +138,7 @@ public sealed partial class LeaseStore
         /// </summary>
         private bool StillFits(Lease lease, HostRecord? decidedOn, HostRecord current)
         {
-            if (decidedOn is null || !lease.HoldsCapacity || !SameButAllocated(decidedOn, current))
-            {
-                return false;
-            }
-
-            var (claim, free) = (lease.Claim, current.Free);
-            if (claim.Vcpus > free.Vcpus || claim.MemoryBytes > free.MemoryBytes || claim.DiskBytes > free.DiskBytes)
+            if (decidedOn is null || !lease.HoldsCapacity || !SameButAllocated(decidedOn, current) || !lease.Claim.Fits(current.Free))
             {
                 return false;
             }
