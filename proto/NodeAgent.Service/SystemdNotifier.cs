@@ -8,7 +8,8 @@ namespace NodeAgent.Service;
 /// sd_notify(3) without libsystemd: each notification is one datagram of <c>KEY=VALUE</c> lines sent to the unix
 /// socket systemd names in <c>$NOTIFY_SOCKET</c> (a path, or an abstract name written with a leading '@').
 /// Without that variable (not started by systemd with Type=notify) every call does nothing. Sending never throws:
-/// a service must not fail because its supervisor is gone.
+/// a service must not fail because its supervisor is gone. Once STOPPING=1 is sent nothing else is: systemd stops
+/// watching the watchdog when the unit leaves the running state, and a later STATUS= would hide "stopping".
 /// </summary>
 public sealed class SystemdNotifier : IDisposable
 {
@@ -17,6 +18,8 @@ public sealed class SystemdNotifier : IDisposable
 
     private readonly Socket? _socket;
     private readonly UnixDomainSocketEndPoint? _endPoint;
+    private readonly Lock _sending = new();
+    private bool _stopping;
 
     /// <param name="socket">$NOTIFY_SOCKET: an absolute path or '@' and an abstract name; null, empty or anything else disables notifications.</param>
     public SystemdNotifier(string? socket)
@@ -41,7 +44,9 @@ public sealed class SystemdNotifier : IDisposable
     public static SystemdNotifier FromEnvironment() => new(Environment.GetEnvironmentVariable(SocketVariable));
 
     /// <summary>Sends <paramref name="state"/> (newline-separated KEY=VALUE assignments); false when disabled or the send failed.</summary>
-    public bool Send(string state)
+    public bool Send(string state) => Send(state, stopping: false);
+
+    private bool Send(string state, bool stopping)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (_socket is null)
@@ -49,14 +54,24 @@ public sealed class SystemdNotifier : IDisposable
             return false;
         }
 
-        try
+        // One lock orders the sends, so a watchdog ping racing STOPPING=1 either goes out before it or not at all.
+        lock (_sending)
         {
-            _socket.SendTo(Encoding.UTF8.GetBytes(state), SocketFlags.None, _endPoint!);
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return false;
+            if (_stopping)
+            {
+                return false;
+            }
+
+            _stopping = stopping;
+            try
+            {
+                _socket.SendTo(Encoding.UTF8.GetBytes(state), SocketFlags.None, _endPoint!);
+                return true;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return false;
+            }
         }
     }
 
@@ -66,8 +81,8 @@ public sealed class SystemdNotifier : IDisposable
     /// <summary>STATUS=: one line `systemctl status` shows.</summary>
     public bool Status(string status) => Send("STATUS=" + OneLine(status));
 
-    /// <summary>STOPPING=1: the service is shutting down.</summary>
-    public bool Stopping(string status) => Send("STOPPING=1\nSTATUS=" + OneLine(status));
+    /// <summary>STOPPING=1: the service is shutting down. The last notification: every later one is not sent.</summary>
+    public bool Stopping(string status) => Send("STOPPING=1\nSTATUS=" + OneLine(status), stopping: true);
 
     /// <summary>
     /// RELOADING=1 with the monotonic time (as Type=notify-reload requires); <see cref="Ready"/> ends the reload.

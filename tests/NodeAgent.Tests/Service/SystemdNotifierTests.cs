@@ -35,6 +35,24 @@ public sealed class SystemdNotifierTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task AfterStopping_WatchdogAndStatusAreNotSent()
+    {
+        using var socket = NotifySocket.Abstract();
+        using var notifier = new SystemdNotifier(socket.Address);
+        using var other = new SystemdNotifier(socket.Address);
+
+        Assert.True(notifier.Stopping("stopping"));
+        Assert.False(notifier.Watchdog());
+        Assert.False(notifier.Status("0 workspaces"));
+        Assert.False(notifier.Ready("0 workspaces"));
+        // Datagrams on one unix socket queue in the order they were sent: once this arrives, nothing else is coming.
+        other.Status("marker");
+
+        await socket.WaitForAsync(m => m == "STATUS=marker", Timeout);
+        Assert.Equal(["STOPPING=1\nSTATUS=stopping", "STATUS=marker"], socket.Messages);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Reloading_CarriesTheMonotonicClock()
     {
         using var socket = NotifySocket.Abstract();
