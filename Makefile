@@ -10,7 +10,7 @@
 #   make bench-footprint  sizes and resident memory of the native-AOT programs; writes docs/benchmarks.md
 #   make bench-agent-load  agent memory and CPU with 100 test-driver and 5 real workspaces; writes docs/benchmarks.md
 #   make bench-startup  start-up to READY=1 of the native-AOT daemons; writes docs/benchmarks.md
-#   make bench-placement  placements/s, latency, heartbeats/s, memory at 100, 1,000, 10,000 hosts (and 10,000 with 100,000 live leases); writes docs/benchmarks.md
+#   make bench-placement  placements/s, latency, heartbeats/s, memory at 100, 1,000, 10,000 hosts (and 10,000 with 100,000 live leases), placements sent by h2load; writes docs/benchmarks.md
 #   make bench-placement-groups  the same with CreateLeases requests of 10 workspaces each, at 1,000 and 10,000 hosts; writes docs/benchmarks.md
 #   make bench-sqlite-schema  what SQLite spends on writing a placed lease with the scheduler's schema, part by part; writes docs/benchmarks.md
 #   make bench-placement-postgresql  the same on PostgreSQL, with 1 and with 3 scheduler replicas sharing it; writes docs/benchmarks.md
@@ -106,12 +106,14 @@ bench-startup: publish
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- startup --binaries $(OUT)/bin --runs 10 --write docs/benchmarks.md
 
 bench-placement: publish
+	@tests/setup/ensure-packages.sh bench-placement nghttp2-client
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:100000 --leases 5000 --heartbeat-seconds 10 \
-	  --runs 3 --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
+	  --runs 3 --client h2load --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-placement-groups: publish
+	@tests/setup/ensure-packages.sh bench-placement nghttp2-client
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 1000,10000 --leases 10000 --group-size 10 --heartbeat-seconds 3 \
-	  --runs 3 --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
+	  --runs 3 --client h2load --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-sqlite-schema: publish
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- sqlite-schema --hosts 10000 --leases 40000 \
@@ -119,9 +121,10 @@ bench-sqlite-schema: publish
 
 bench-placement-postgresql: publish
 	tests/setup/start-postgres.sh
+	@tests/setup/ensure-packages.sh bench-placement nghttp2-client
 	for replicas in 1 3; do \
 	  $(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:20000 --leases 2000 --heartbeat-seconds 10 \
-	    --store postgresql --replicas $$replicas --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md || exit 1; \
+	    --store postgresql --replicas $$replicas --client h2load --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md || exit 1; \
 	done
 
 clean:

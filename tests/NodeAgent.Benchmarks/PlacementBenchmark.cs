@@ -25,9 +25,15 @@ public static class PlacementBenchmark
     /// <param name="program">The scheduler to run: the native-AOT build that is packaged (make publish), by default.</param>
     /// <param name="runs">Each size runs this many times, each on a fresh scheduler; the run with the median placements/s is shown, with every run's figures beside it.</param>
     /// <param name="groupSize">Workspaces per request: 1 for CreateLease, more for CreateLeases groups of that many (every count divided by it).</param>
+    /// <param name="h2load">Whether the timed placements are sent by h2load (<see cref="H2Load"/>) rather than this process's gRPC client.</param>
     public static async Task<string> RunAsync(IReadOnlyList<(int Hosts, int Live)> sizes, int leases, TimeSpan heartbeatWindow, string program,
-        bool postgres = false, int replicas = 1, int runs = 1, int groupSize = 1)
+        bool postgres = false, int replicas = 1, int runs = 1, int groupSize = 1, bool h2load = false)
     {
+        if (h2load && !H2Load.Installed)
+        {
+            throw new FileNotFoundException($"--client h2load: no {H2Load.Program}; install Debian's nghttp2-client (make bench-placement does), or give --client grpc", H2Load.Program);
+        }
+
         if (!File.Exists(program))
         {
             throw new FileNotFoundException($"no scheduler program at {program}; run make publish first, or give --scheduler PROGRAM", program);
@@ -40,7 +46,7 @@ public static class PlacementBenchmark
             for (var run = 0; run < runs; run++)
             {
                 await using var cluster = await PlacementCluster.StartAsync(program, postgres, replicas);
-                done.Add(await RunOneAsync(cluster, hosts, live, leases, heartbeatWindow, groupSize));
+                done.Add(await RunOneAsync(cluster, hosts, live, leases, heartbeatWindow, groupSize, h2load));
                 Console.WriteLine(done[^1].Cells + " |");
             }
 
@@ -50,14 +56,16 @@ public static class PlacementBenchmark
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         return $"""
-            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | heartbeats/s | scheduler CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
-            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
+            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
             {string.Join("\n", rows)}
 
             {(postgres
                 ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size on one fresh PostgreSQL 15 database on this machine (`{Shown(program)}`, default placement options: sample 64; the clients and hosts spread evenly over the replicas; memory is the largest replica's; live leases at the end as one replica shows them 2 s after the last placement, when it may not yet have read every other replica's last ones)"
                 : $"One scheduler process per size (`{Shown(program)}`, SQLite store in a temporary directory, default placement options: sample 64)")},
-            driven over gRPC on loopback from one client process. Placements: {InFlight} {(groupSize == 1 ? "CreateLease calls" : $"CreateLeases calls of {groupSize} workspaces each")}
+            driven over gRPC on loopback{(h2load
+                ? $" (the timed placements sent by h2load, nghttp2's HTTP/2 load generator: one connection per replica, the same message on every call, and the schedulers' placed counter checked against the count asked for; everything else by this program's gRPC client)"
+                : " from one client process")}. Placements: {InFlight} {(groupSize == 1 ? "CreateLease calls" : $"CreateLeases calls of {groupSize} workspaces each")}
             in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
             (placed the same way, untimed), then up to 1,000 more with 4 in flight for the latency of a scheduler that is
             not saturated (with 64 in flight, p50 is mostly waiting in line){(groupSize == 1 ? "" : $"; placements/s counts workspaces, and a latency is a whole group's, from the call to its answer")}; all while every host sends a heartbeat
@@ -69,7 +77,8 @@ public static class PlacementBenchmark
             10,000 hosts). Scheduler CPU per placement and per heartbeat: the scheduler processes' user and system CPU
             time (from /proc) over the timed placements or the heartbeat window, divided by their count; the placements'
             figure includes the heartbeats every host sends meanwhile (at 10,000 hosts, 2,000 a second). It is the cost
-            that does not depend on how much of the 2 cores the client takes. Each size ran {runs} time{(runs == 1 ? "" : "s")} on a fresh scheduler; the
+            that does not depend on how much of the 2 cores the client takes. Client CPU per placement: the same for the
+            benchmark's own process{(h2load ? " and h2load" : "")} (the requests, and every host's heartbeats meanwhile), which share the 2 cores. Each size ran {runs} time{(runs == 1 ? "" : "s")} on a fresh scheduler; the
             row is the run with the median placements/s, and the last column gives every run (this machine's speed varies
             from one minute to the next, as other machines share its cores). A /metrics scrape: the median of 5, after
             the placements, as Prometheus would make it (it counts the live leases by state). Choosing a host: the mean time
@@ -92,7 +101,7 @@ public static class PlacementBenchmark
     /// <summary>One run of one size: its row's cells (without the closing bar), and the figures runs are compared by.</summary>
     private sealed record SizeRun(double PerSecond, double CpuPerPlacement, string Cells);
 
-    private static async Task<SizeRun> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow, int groupSize)
+    private static async Task<SizeRun> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow, int groupSize, bool h2load)
     {
         var channels = cluster.Channels;
         var agents = channels.Select(c => new AgentServiceClient(c)).ToArray();
@@ -115,10 +124,19 @@ public static class PlacementBenchmark
         await PlaceAsync(leaseClients, new double[live / groupSize], groupSize);
         var latencies = new double[leases / groupSize];
         cpuBefore = CpuSeconds(cluster.ProcessIds);
+        var clientBefore = CpuSeconds([Environment.ProcessId], withChildren: true);
         var sumsBefore = await SumsAsync(cluster.MetricsAddresses);
-        var perSecond = await PlaceAsync(leaseClients, latencies, groupSize);
+        var perSecond = h2load
+            ? await H2Load.CallAsync(cluster.Addresses, groupSize == 1 ? CreateLeaseMethod : CreateLeasesMethod,
+                groupSize == 1 ? Request() : new CreateLeasesRequest { Lease = Request(), Count = (uint)groupSize }, latencies, InFlight) * groupSize
+            : await PlaceAsync(leaseClients, latencies, groupSize);
         var cpuPerPlacement = (CpuSeconds(cluster.ProcessIds) - cpuBefore) / leases;
+        var clientPerPlacement = (CpuSeconds([Environment.ProcessId], withChildren: true) - clientBefore) / leases;
         var sums = (await SumsAsync(cluster.MetricsAddresses)).Minus(sumsBefore);
+        if (sums.Of(PlacedTotal) != leases || sums.Of(RefusedTotal) != 0)
+        {
+            throw new InvalidOperationException($"{leases} workspaces were asked for; the schedulers placed {sums.Of(PlacedTotal)} and refused {sums.Of(RefusedTotal)}");
+        }
         var choosing = sums.Of(ChoosingSum) / Math.Max(1, sums.Of(ChoosingCount));
         var writesPerCommit = sums.Of(CommitWritesSum) / Math.Max(1, sums.Of(CommitWritesCount));
         var writing = sums.Of(CommitSecondsSum) / (leases / perSecond);
@@ -148,7 +166,7 @@ public static class PlacementBenchmark
         while (next.Length > 0);
         return new SizeRun(perSecond, cpuPerPlacement, string.Create(CultureInfo.InvariantCulture,
             $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {latencies[(int)(latencies.Length * 0.99)]:0.0} ms | " +
-            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
+            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {clientPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
     }
 
     /// <summary>
@@ -222,6 +240,10 @@ public static class PlacementBenchmark
         return times.Order().ElementAt(times.Count / 2);
     }
 
+    private const string CreateLeaseMethod = "/nodeagent.v1.LeaseService/CreateLease";
+    private const string CreateLeasesMethod = "/nodeagent.v1.LeaseService/CreateLeases";
+    private const string PlacedTotal = "nodeagent_scheduler_placements_total{outcome=\"placed\"}";
+    private const string RefusedTotal = "nodeagent_scheduler_placements_total{outcome=\"refused\"}";
     private const string ChoosingSum = "nodeagent_scheduler_placement_duration_seconds_sum";
     private const string ChoosingCount = "nodeagent_scheduler_placement_duration_seconds_count";
     private const string CommitWritesSum = "nodeagent_scheduler_store_commit_writes_sum";
@@ -241,7 +263,7 @@ public static class PlacementBenchmark
             foreach (var line in (await http.GetStringAsync(address)).Split('\n'))
             {
                 var space = line.IndexOf(' ');
-                if (space > 0 && line[..space] is ChoosingSum or ChoosingCount or CommitWritesSum or CommitWritesCount or CommitSecondsSum)
+                if (space > 0 && line[..space] is ChoosingSum or ChoosingCount or CommitWritesSum or CommitWritesCount or CommitSecondsSum or PlacedTotal or RefusedTotal)
                 {
                     sums[line[..space]] = sums.GetValueOrDefault(line[..space]) + double.Parse(line.AsSpan(space + 1), CultureInfo.InvariantCulture);
                 }
@@ -275,13 +297,22 @@ public static class PlacementBenchmark
         return (sent / clock.Elapsed.TotalSeconds, sent);
     }
 
-    /// <summary>The CPU time (user and system) the processes have used so far, from /proc/PID/stat.</summary>
-    private static double CpuSeconds(IEnumerable<int> pids) => pids.Sum(pid =>
+    /// <summary>
+    /// The CPU time (user and system) the processes have used so far, from /proc/PID/stat; <paramref name="withChildren"/>
+    /// adds that of their children that have exited (h2load's, once it is done).
+    /// </summary>
+    private static double CpuSeconds(IEnumerable<int> pids, bool withChildren = false) => pids.Sum(pid =>
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
-        // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+        // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the
+        // 12th and 13th, the exited children's cutime and cstime the 14th and 15th.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        if (withChildren)
+        {
+            ticks += long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
+        }
+
         return ticks / (double)ClockTicksPerSecond;
     });
 

@@ -24,6 +24,9 @@ internal sealed class PlacementCluster : IAsyncDisposable
 
     public IReadOnlyList<RpcChannel> Channels { get; private set; } = [];
 
+    /// <summary>Each replica's gRPC address, as the channels reach it.</summary>
+    public IReadOnlyList<Uri> Addresses { get; private set; } = [];
+
     /// <summary>Each replica's /metrics, on its image repository's listener.</summary>
     public List<Uri> MetricsAddresses { get; } = [];
 
@@ -71,6 +74,7 @@ internal sealed class PlacementCluster : IAsyncDisposable
                 cluster.MetricsAddresses.Add(new Uri(images, "/metrics"));
             }
 
+            cluster.Addresses = addresses;
             cluster.Channels = [.. addresses.Select(a => new RpcChannel(a))];
             return cluster;
         }

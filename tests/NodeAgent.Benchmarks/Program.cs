@@ -6,7 +6,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
 // nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
-// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
+// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 // nodeagent-bench sqlite-schema [--hosts 10000] [--leases 40000] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 // --help anywhere prints the usage rather than running a benchmark with the options before it.
 var command = args.Contains("--help") || args.Contains("-h") ? "--help" : args.FirstOrDefault();
@@ -85,9 +85,15 @@ switch (command)
         };
         var replicas = int.Parse(Option("--replicas") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
         var groupSize = int.Parse(Option("--group-size") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
+        var h2load = (Option("--client") ?? "grpc") switch
+        {
+            "grpc" => false,
+            "h2load" => true,
+            var client => throw new ArgumentException($"--client: '{client}' is not grpc (this process's gRPC client) or h2load (nghttp2's load generator)"),
+        };
         var placementBody = await PlacementBenchmark.RunAsync(
             placementSizes, placementLeases, TimeSpan.FromSeconds(heartbeatSeconds), Path.GetFullPath(Option("--scheduler") ?? "out/bin/nodeagent-scheduler"), postgres, replicas,
-            int.Parse(Option("--runs") ?? "1", System.Globalization.CultureInfo.InvariantCulture), groupSize);
+            int.Parse(Option("--runs") ?? "1", System.Globalization.CultureInfo.InvariantCulture), groupSize, h2load);
         if (Option("--write") is { } placementPath)
         {
             var (section, title, make) = (postgres, groupSize) switch
@@ -121,6 +127,6 @@ switch (command)
 
         return 0;
     default:
-        (command == "--help" ? Console.Out : Console.Error).WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
+        (command == "--help" ? Console.Out : Console.Error).WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
         return command == "--help" ? 0 : 2;
 }
