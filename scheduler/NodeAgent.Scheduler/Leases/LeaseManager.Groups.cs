@@ -135,7 +135,7 @@ public sealed partial class LeaseManager
                 var attempt = TryPlace(session, LeaseStateMachine.Move(pending, LeaseState.Placing, "choosing a host", now), now, plan?[i] ?? new PlannedHost(null));
                 lease = attempt.Placed ?? throw new GroupRefusedException(members.Length, i, "cannot be placed", attempt.Why);
                 session.Insert(lease);
-                metrics?.Placed.Inc();
+                CountPlaced(session);
             }
 
             made.Add(lease);
@@ -151,7 +151,7 @@ public sealed partial class LeaseManager
         foreach (var pending in members)
         {
             var lease = LeaseStateMachine.Move(pending, LeaseState.Failed, reason, now);
-            metrics?.Refused.Inc();
+            CountRefused(session);
             session.Insert(lease);
             failed.Add(lease);
         }

@@ -90,13 +90,13 @@ public sealed partial class LeaseManager
         var attempt = TryPlace(session, placing, now, planned);
         if (attempt.Placed is not { } placed)
         {
-            metrics?.Refused.Inc();
+            CountRefused(session);
             var failed = LeaseStateMachine.Move(placing, LeaseState.Failed, attempt.Why, now);
             session.Insert(failed);
             return failed;
         }
 
-        metrics?.Placed.Inc();
+        CountPlaced(session);
         session.Insert(placed);
         return placed;
     }
@@ -131,7 +131,7 @@ public sealed partial class LeaseManager
             var attempt = TryPlace(session, LeaseStateMachine.Move(head, LeaseState.Placing, "choosing a host", now), now);
             if (attempt.Placed is { } placed)
             {
-                metrics?.Placed.Inc();
+                CountPlaced(session);
                 session.Update(placed);
                 session.BumpDesiredVersion(placed.Host!.Value);
                 queue.Placed(head);
@@ -139,7 +139,7 @@ public sealed partial class LeaseManager
             }
             else if (attempt.Permanent)
             {
-                metrics?.Refused.Inc();
+                CountRefused(session);
                 var failed = LeaseStateMachine.Move(head, LeaseState.Failed, attempt.Why, now);
                 Save(session, failed, now);
                 queue.Dropped(head);

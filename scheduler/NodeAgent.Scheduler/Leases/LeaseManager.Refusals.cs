@@ -31,13 +31,13 @@ public sealed partial class LeaseManager
         Lease next;
         if (decision.Host is { } host)
         {
-            metrics?.Placed.Inc();
+            CountPlaced(session);
             next = LeaseStateMachine.Move(placing, LeaseState.Starting, $"placed on {host} after {refusal}; waiting for the host to start it", now) with { Host = host };
             session.BumpDesiredVersion(host);
         }
         else
         {
-            metrics?.Refused.Inc();
+            CountRefused(session);
             next = LeaseStateMachine.Move(placing, LeaseState.Failed, $"{refusal}, and {decision.Explain()}", now);
         }
 

@@ -57,7 +57,7 @@ public sealed partial class LeaseManager
         var (reserved, refusal) = TryReserve(session, pending, now);
         if (reserved is null)
         {
-            metrics?.Refused.Inc();
+            CountRefused(session);
             var refused = LeaseStateMachine.Move(pending, LeaseState.Failed, refusal!, now);
             session.Insert(refused);
             return refused;
@@ -153,7 +153,7 @@ public sealed partial class LeaseManager
             nics = [nic];
         }
 
-        metrics?.Placed.Inc();
+        CountPlaced(session);
         var starting = LeaseStateMachine.Move(placing, LeaseState.Starting, $"reservation started on {hostId}; waiting for the host to start it", now) with { Networks = nics };
         session.Update(starting);
         session.BumpDesiredVersion(hostId);
@@ -211,7 +211,7 @@ public sealed partial class LeaseManager
 
     private Lease Fail(ILeaseSession session, Lease lease, string why, DateTimeOffset now)
     {
-        metrics?.Refused.Inc();
+        CountRefused(session);
         var failed = LeaseStateMachine.Move(lease, LeaseState.Failed, why, now);
         Save(session, failed, now);
         return failed;

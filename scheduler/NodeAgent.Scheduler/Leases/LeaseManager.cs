@@ -72,7 +72,7 @@ public sealed partial class LeaseManager(
             {
                 if (admission.Refuse(session, pending, now) is { } refusal)
                 {
-                    metrics?.Refused.Inc();
+                    CountRefused(session);
                     var refused = LeaseStateMachine.Move(pending, LeaseState.Failed, refusal, now);
                     session.Insert(refused);
                     return (refused, []);
@@ -315,6 +315,24 @@ public sealed partial class LeaseManager(
             {
                 LogQuarantined(logger, next.Id.Value, count, until);
             }
+        }
+    }
+
+    /// <summary>Counts a lease placed (nodeagent_scheduler_placements_total) once its write commits, so a write run again counts once.</summary>
+    private void CountPlaced(ILeaseSession session)
+    {
+        if (metrics is { } m)
+        {
+            session.AfterCommit(() => m.Placed.Inc());
+        }
+    }
+
+    /// <summary>Counts a lease refused for want of a host once its write commits.</summary>
+    private void CountRefused(ILeaseSession session)
+    {
+        if (metrics is { } m)
+        {
+            session.AfterCommit(() => m.Refused.Inc());
         }
     }
 

@@ -51,6 +51,13 @@ public partial interface ILeaseSession
     long BumpDesiredVersion(HostId host);
 
     /// <summary>
+    /// Runs <paramref name="action"/> once this write commits, and never if it is rolled back: a write may run more
+    /// than once (a claim another replica overtook) or be rolled back alone in its batch, and what it counts must count
+    /// once. In a read, at once.
+    /// </summary>
+    void AfterCommit(Action action);
+
+    /// <summary>
     /// The host's desired-set version as the database holds it (in a write: as this transaction sees it); null when the
     /// host is not there. The host cache learns a bump when its write runs, before the batch commits.
     /// </summary>
@@ -95,14 +102,17 @@ public interface ILeaseStore
 /// <summary>Leases in the scheduler's database, either engine.</summary>
 public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
 {
-    /// <remarks>The hosts the work changed (what their leases hold, their desired-set version) go into <see cref="IStoreDatabase.Hosts"/> once committed.</remarks>
+    /// <remarks>
+    /// The hosts the work changed (what their leases hold, their desired-set version) go into <see cref="IStoreDatabase.Hosts"/> as the write is
+    /// applied; what it left for <see cref="ILeaseSession.AfterCommit"/> runs once the write has committed.
+    /// </remarks>
     public async Task<T> WriteAsync<T>(Func<ILeaseSession, T> work, CancellationToken cancellationToken = default)
     {
-        var (result, _) = await database.WriteAsync((connection, transaction) =>
+        var (result, _, committed) = await database.WriteAsync((connection, transaction) =>
         {
             var session = new Session(connection, transaction, database.Hosts, database.Sql, database.Quotas);
             var result = work(session);
-            return (result, session.ChangedHosts());
+            return (result, session.ChangedHosts(), session.Committed);
         }, written =>
         {
             foreach (var host in written.Item2)
@@ -110,6 +120,14 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
                 database.Hosts.Put(host);
             }
         }, cancellationToken);
+
+        // The write's task completes once its batch has committed (on SQLite the cache is updated earlier, when its
+        // savepoint is released, so the next write of the batch sees it); what the attempt that committed left runs now.
+        foreach (var action in committed)
+        {
+            action();
+        }
+
         return result;
     }
 
@@ -118,6 +136,23 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
     /// <param name="quotas">The writer's quota cache (in a write on SQLite), or null.</param>
     private sealed partial class Session(DbConnection connection, DbTransaction? transaction, HostCache hosts, SqlDialect sql, QuotaCache? quotas) : ILeaseSession
     {
+        private List<Action>? _committed;
+
+        /// <summary>What <see cref="AfterCommit"/> was given, in order.</summary>
+        public IReadOnlyList<Action> Committed => _committed ?? [];
+
+        public void AfterCommit(Action action)
+        {
+            ArgumentNullException.ThrowIfNull(action);
+            if (transaction is null)
+            {
+                action();
+                return;
+            }
+
+            (_committed ??= []).Add(action);
+        }
+
         private const string Columns =
             "lease_id, owner, image, vcpus, memory_bytes, disk_bytes, state, reason, host_id, created_at, expires_at, updated_at, request_id, " +
             "power, reboots_requested, reboots_done, ssh_keys, " +

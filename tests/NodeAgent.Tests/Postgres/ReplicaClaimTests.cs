@@ -15,6 +15,7 @@ public sealed class ReplicaClaimTests : IDisposable
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
     private static readonly HostId Host = HostId.Parse("h1");
     private readonly PostgresTestDatabase _server = new();
+    private int _committed;
 
     public void Dispose() => _server.Dispose();
 
@@ -28,8 +29,8 @@ public sealed class ReplicaClaimTests : IDisposable
     private static Task RegisterAsync(PostgresDatabase replica) => new HostStore(replica).UpsertAsync(
         new HostRegistration(Host, "h1", "test", "x86_64", "qemu", new Resources(8, 64L << 30, 1L << 40), new Dictionary<string, string>(), []), Now);
 
-    /// <summary>What a placement does: choose among the hosts the session shows, then write the lease there.</summary>
-    private static bool PlaceIfItFits(ILeaseSession session, Lease lease, ref int attempts)
+    /// <summary>What a placement does: choose among the hosts the session shows, then write the lease there and count it once committed.</summary>
+    private bool PlaceIfItFits(ILeaseSession session, Lease lease, ref int attempts)
     {
         attempts++;
         var host = session.Hosts().Single(h => h.Id == Host);
@@ -39,6 +40,7 @@ public sealed class ReplicaClaimTests : IDisposable
         }
 
         session.Insert(lease);
+        session.AfterCommit(() => _committed++);
         return true;
     }
 
@@ -59,6 +61,7 @@ public sealed class ReplicaClaimTests : IDisposable
 
         Assert.False(placed);
         Assert.Equal(2, attempts);
+        Assert.Equal(0, _committed); // the first attempt's insert was rolled back, and so was what it counted
         Assert.Equal(6, a.Hosts.Find(Host)!.Allocated.Vcpus);
         Assert.Null(new LeaseStore(b).Read(s => s.FindLease(LeaseId.Parse("w-froma"))));
     }
@@ -93,6 +96,7 @@ public sealed class ReplicaClaimTests : IDisposable
 
         Assert.True(placed);
         Assert.Equal(2, attempts);
+        Assert.Equal(1, _committed); // two attempts inserted it; the one that committed counts
         Assert.Equal(6, a.Hosts.Find(Host)!.Allocated.Vcpus);
     }
 }

@@ -76,6 +76,7 @@ public sealed class GroupCommitTests : IDisposable
         var (held, release) = HoldTheWriter(store);
 
         var seen = new int[3];
+        var committed = new int[3];
         var writes = new List<Task>();
         for (var i = 0; i < 3; i++)
         {
@@ -83,6 +84,7 @@ public sealed class GroupCommitTests : IDisposable
             writes.Add(Task.Run(() => store.WriteAsync(s =>
             {
                 s.Insert(NewLease(n, "h1"));
+                s.AfterCommit(() => committed[n]++);
                 seen[n] = s.Hosts().Single().Allocated.Vcpus;
                 return n == 1 ? throw new InvalidOperationException("write 1 fails after its insert") : n;
             })));
@@ -90,6 +92,7 @@ public sealed class GroupCommitTests : IDisposable
 
         await Task.Delay(300);
         Assert.All(writes, w => Assert.False(w.IsCompleted, "a write finished while the writer was held"));
+        Assert.Equal([0, 0, 0], committed);
 
         release.Set();
         await held;
@@ -103,6 +106,8 @@ public sealed class GroupCommitTests : IDisposable
         Assert.Null(store.Read(s => s.FindLease(LeaseId.Parse("w-0001"))));
         // The second to commit saw the first's claim with its own; neither saw the rolled-back write's.
         Assert.Equal([1, 2], new[] { seen[0], seen[2] }.Order());
+        // What each write left for after its commit ran once, and not for the write rolled back.
+        Assert.Equal([1, 0, 1], committed);
     }
 
     [Fact]
@@ -114,9 +119,11 @@ public sealed class GroupCommitTests : IDisposable
         _ = hosts.List();
         var (held, release) = HoldTheWriter(store);
 
+        var counted = 0;
         var good = Task.Run(() => store.WriteAsync(s =>
         {
             s.Insert(NewLease(1, "h1"));
+            s.AfterCommit(() => counted++);
             return 0;
         }));
         await Task.Delay(200);
@@ -130,6 +137,7 @@ public sealed class GroupCommitTests : IDisposable
         Assert.Contains("FOREIGN KEY", failure.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<StoreException>(() => breaking);
         Assert.Equal(0, CountLeases(database));
+        Assert.Equal(0, counted);
         Assert.Equal(Resources.None, hosts.Find(HostId.Parse("h1"))!.Allocated);
 
         // The writer carries on.
