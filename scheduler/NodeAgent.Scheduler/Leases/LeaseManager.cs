@@ -35,6 +35,8 @@ public sealed partial class LeaseManager(
     private LeaseExpiryPolicy _expiry = expiry ?? LeaseExpiryPolicy.Default;
 
     private readonly ILeaseAdmission[] _admissions = admissions?.ToArray() ?? [];
+    private Action? _countPlaced;
+    private Action? _countRefused;
 
     /// <summary>The longest a lease may run, counted from its creation.</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(366);
@@ -323,7 +325,8 @@ public sealed partial class LeaseManager(
     {
         if (metrics is { } m)
         {
-            session.AfterCommit(() => m.Placed.Inc());
+            // One delegate for the manager's life: a placement adds no allocation of its own to count itself.
+            session.AfterCommit(_countPlaced ??= () => m.Placed.Inc());
         }
     }
 
@@ -332,7 +335,7 @@ public sealed partial class LeaseManager(
     {
         if (metrics is { } m)
         {
-            session.AfterCommit(() => m.Refused.Inc());
+            session.AfterCommit(_countRefused ??= () => m.Refused.Inc());
         }
     }
 
