@@ -9,6 +9,8 @@ public sealed record Resources(int Vcpus, long MemoryBytes, long DiskBytes)
 
     public Resources Add(Resources other) => new(Vcpus + other.Vcpus, MemoryBytes + other.MemoryBytes, DiskBytes + other.DiskBytes);
 
+    public Resources Subtract(Resources other) => new(Vcpus - other.Vcpus, MemoryBytes - other.MemoryBytes, DiskBytes - other.DiskBytes);
+
     public bool Fits(Resources capacity) => Vcpus <= capacity.Vcpus && MemoryBytes <= capacity.MemoryBytes && DiskBytes <= capacity.DiskBytes;
 }
 
@@ -65,7 +67,7 @@ public sealed record HostRecord(
     /// <summary>Whether an operator lets the scheduler place new workspaces here; enabled unless one changed it.</summary>
     public HostAdmin Admin { get; init; } = HostAdmin.Default;
 
-    /// <summary>How many of its leases are stopping: their workspaces are being removed (kept by the store's triggers).</summary>
+    /// <summary>How many of its leases are stopping: their workspaces are being removed (kept in the host cache on SQLite, by triggers on PostgreSQL).</summary>
     public int StoppingLeases { get; init; }
 
     /// <summary>What is left for new leases: capacity less what leases hold and what foreign domains use.</summary>

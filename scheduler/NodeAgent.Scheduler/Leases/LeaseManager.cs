@@ -242,8 +242,9 @@ public sealed partial class LeaseManager(
     /// </summary>
     public async Task ObserveHeldAsync(HostId host, IReadOnlySet<string> held, CancellationToken cancellationToken)
     {
-        // The host's row counts its stopping leases (schema step 20); with none there is nothing to look for, and
-        // a heartbeat reads no lease. (With replicas the count may be a second behind; the next heartbeat looks again.)
+        // The host cache counts its stopping leases (kept there on SQLite, read from the row on PostgreSQL); with none
+        // there is nothing to look for, and a heartbeat reads no lease. (With replicas the count may be a second
+        // behind; the next heartbeat looks again.)
         if (hosts.Find(host) is { StoppingLeases: 0 })
         {
             return;
@@ -257,10 +258,10 @@ public sealed partial class LeaseManager(
     }
 
     /// <remarks>
-    /// The version is read from the database, before the leases: the host cache learns of a bump as soon as its write
-    /// runs, before the batch commits, and a set read under that version could still lack the change it stands for. The
-    /// watch sends a version once, so the host would hold that stale set until the next change. Read in this order, the
-    /// leases are at least as new as their version.
+    /// The version is read before the leases, and as committed: on SQLite the host cache learns of a bump only once its
+    /// write has committed, on PostgreSQL the row holds it. A set read under a version whose write had not committed could
+    /// still lack the change it stands for, and the watch sends a version once, so the host would hold that stale set
+    /// until the next change. Read in this order, the leases are at least as new as their version.
     /// </remarks>
     public DesiredSet DesiredFor(HostId host) => store.Read(session =>
     {

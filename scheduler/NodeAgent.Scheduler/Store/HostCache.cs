@@ -17,8 +17,14 @@ namespace NodeAgent.Scheduler.Store;
 /// reference write: a reader may see one host newer than another, never half a host.
 /// Beside each row is what only the host's heartbeats bring (<see cref="HostLive"/>), so a placement that examines a
 /// host and a heartbeat that updates it find both with one lookup (placement, by position, with none).
+/// Alone on SQLite the cache also keeps what no row holds (schema step 25): what each host's leases hold, how many of
+/// them are stopping, and its desired version. <paramref name="load"/> sums the first two from the leases and gives each
+/// host a new version; after that, a lease write changes them (<see cref="PutHeld"/>) and a version is published once
+/// the write that bumped it has committed (<see cref="Publish"/>), so a version read here is never newer than the
+/// leases a reader finds after it.
 /// </summary>
-public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
+/// <param name="versions">Where versions come from when the cache keeps holdings; null when the rows keep them (PostgreSQL).</param>
+public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load, DesiredVersions? versions = null)
 {
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<HostId, Slot> _byId = new();
@@ -60,7 +66,13 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
     /// <summary>What the host's heartbeats brought; null when the host is not known.</summary>
     public HostLive? Live(HostId id) => _byId.TryGetValue(id, out var slot) ? slot.Live : null;
 
-    /// <summary>Puts a written row in; a host not seen before is added. Call from a write's applied action.</summary>
+    /// <summary>Whether what leases hold, how many stop and the desired version are kept here rather than on the rows.</summary>
+    public bool KeepsHoldings => versions is not null;
+
+    /// <summary>
+    /// Puts a written row in; a host not seen before is added. Call from a write's applied action. When the cache
+    /// keeps holdings, the row's are not taken: a host keeps its own, and a new one holds nothing under a new version.
+    /// </summary>
     public void Put(HostRecord record)
     {
         lock (_gate)
@@ -68,13 +80,52 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
             _puts++;
             if (_byId.TryGetValue(record.Id, out var slot))
             {
-                slot.Record = WithNewerHeartbeat(record, slot.Record);
+                var kept = versions is null ? record : record with
+                {
+                    Allocated = slot.Record.Allocated, StoppingLeases = slot.Record.StoppingLeases, DesiredVersion = slot.Record.DesiredVersion,
+                };
+                slot.Record = WithNewerHeartbeat(kept, slot.Record);
                 slot.PutAt = _puts;
                 return;
             }
 
-            _byId[record.Id] = new Slot(record) { PutAt = _puts };
+            var added = versions is null ? record : record with { Allocated = Resources.None, StoppingLeases = 0, DesiredVersion = versions.Next() };
+            _byId[record.Id] = new Slot(added) { PutAt = _puts };
             Volatile.Write(ref _ordered, null);
+        }
+    }
+
+    /// <summary>
+    /// Puts in a row a lease write changed. When the cache keeps holdings, only what leases hold and how many stop are
+    /// taken from it: the write's versions are published once it commits (<see cref="Publish"/>).
+    /// </summary>
+    public void PutHeld(HostRecord record)
+    {
+        if (versions is null)
+        {
+            Put(record);
+            return;
+        }
+
+        Change(record.Id, host => host with { Allocated = record.Allocated, StoppingLeases = record.StoppingLeases });
+    }
+
+    /// <summary>A desired version never given out before; only when the cache keeps holdings.</summary>
+    public long NextDesiredVersion() =>
+        (versions ?? throw new InvalidOperationException("the database keeps desired versions on the host rows")).Next();
+
+    /// <summary>
+    /// Makes <paramref name="version"/> the host's desired version, once the write that bumped it has committed, unless
+    /// a newer one is in already (writes of one batch publish in any order).
+    /// </summary>
+    public void Publish(HostId id, long version)
+    {
+        lock (_gate)
+        {
+            if (_byId.TryGetValue(id, out var slot) && slot.Record.DesiredVersion < version)
+            {
+                slot.Record = slot.Record with { DesiredVersion = version };
+            }
         }
     }
 
@@ -98,7 +149,7 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load)
 
     /// <summary>
     /// Reads every row from the database again, and forgets hosts that are not there: on opening it, and after a commit
-    /// that failed once its writes were put here. Call when no write is under way (SQLite's writer does), or a host
+    /// that failed once its writes were put here. When the cache keeps holdings, every host gets a new version too. Call when no write is under way (SQLite's writer does), or a host
     /// registered meanwhile would be forgotten. A heartbeat kept only here that is newer than the row's stays.
     /// </summary>
     public void Reload() => Merge(load(), complete: true, since: long.MaxValue);

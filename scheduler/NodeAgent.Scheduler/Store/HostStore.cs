@@ -61,7 +61,7 @@ public sealed class HostStore(IStoreDatabase database) : IHostStore
                 ("@features", JsonSerializer.Serialize(registration.Features.ToList(), StoreJson.Default.ListString)),
                 ("@networks", JsonSerializer.Serialize(registration.Networks.ToList(), StoreJson.Default.ListString)),
                 ("@now", now.ToUnixTimeMilliseconds()));
-            return HostRows.ReadOne(connection, transaction, registration.Id);
+            return HostRows.ReadOne(database.Sql, connection, transaction, registration.Id);
         }, database.Hosts.Put, cancellationToken);
 
     public async Task<bool> RecordHeartbeatAsync(Heartbeat heartbeat, CancellationToken cancellationToken = default) =>
@@ -99,7 +99,7 @@ public sealed class HostStore(IStoreDatabase database) : IHostStore
                     AND admin_since = @was_since AND admin_by = @was_by
                 """,
                 [("@id", id.Value), .. Admin("@", updated), .. Admin("@was_", expected)]);
-            return command.ExecuteNonQuery() == 1 ? HostRows.ReadOne(connection, transaction, id) : null;
+            return command.ExecuteNonQuery() == 1 ? HostRows.ReadOne(database.Sql, connection, transaction, id) : null;
         }, row =>
         {
             if (row is not null)
@@ -144,43 +144,58 @@ internal static class HostRows
 
     private static readonly Dictionary<string, HostAdminState> AdminStates = Enum.GetValues<HostAdminState>().ToDictionary(HostAdminStateMachine.Name, StringComparer.Ordinal);
 
-    /// <summary>Every column of a host; what its leases hold is kept on its row (schema step 17).</summary>
-    public const string Select = """
+    private const string Registered = """
         SELECT h.host_id, h.hostname, h.agent_version, h.architecture, h.domain_type, h.capacity_vcpus, h.capacity_memory_bytes,
                h.capacity_disk_bytes, h.labels, h.features, h.registered_at, h.last_heartbeat_at, h.load_cpu,
-               h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces, h.desired_version,
-               h.held_vcpus, h.held_memory_bytes, h.held_disk_bytes, h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason,
-               h.networks, h.admin_state, h.admin_reason, h.drain_deadline, h.admin_since, h.admin_by, h.stopping_leases
-        FROM hosts h
+               h.load_memory_available_bytes, h.load_average_1m, h.load_running_workspaces,
         """;
 
+    private const string Rest = """
+               h.foreign_vcpus, h.foreign_memory_bytes, h.degraded_reason,
+               h.networks, h.admin_state, h.admin_reason, h.drain_deadline, h.admin_since, h.admin_by,
+        """;
+
+    /// <summary>Every column of a host on PostgreSQL, where triggers keep what its leases hold on its row (schema step 17).</summary>
+    private const string WithHoldings = Registered + " h.desired_version, h.held_vcpus, h.held_memory_bytes, h.held_disk_bytes, " + Rest + " h.stopping_leases FROM hosts h";
+
+    /// <summary>
+    /// Every column of a host on SQLite, whose rows do not keep what leases hold, how many stop, or the desired version
+    /// (schema step 25): they read as 0 here, and the scheduler keeps them in memory (<see cref="HostCache"/>).
+    /// </summary>
+    private const string WithoutHoldings = Registered + " 0, 0, 0, 0, " + Rest + " 0 FROM hosts h";
+
+    /// <summary>Every column of a host, in the order <see cref="ReadAll"/> reads.</summary>
+    public static string Select(SqlDialect sql) => sql.Replicated ? WithHoldings : WithoutHoldings;
+
     /// <summary>The host's row as this transaction sees it.</summary>
-    public static HostRecord ReadOne(DbConnection connection, DbTransaction? transaction, HostId id, string locking = "")
+    public static HostRecord ReadOne(SqlDialect sql, DbConnection connection, DbTransaction? transaction, HostId id, string locking = "")
     {
-        using var command = Sql.Command(connection, transaction, Select + " WHERE h.host_id = @id" + locking, ("@id", id.Value));
+        using var command = Sql.Command(connection, transaction, Select(sql) + " WHERE h.host_id = @id" + locking, ("@id", id.Value));
         return ReadAll(command).SingleOrDefault() ?? throw new StoreException($"host {id} is not in the database");
     }
 
     /// <summary>
-    /// <paramref name="cached"/> with what the lease triggers keep in the host's row (what leases hold, the
-    /// desired-set version, the stopping leases) as this transaction sees it: a lease write changes nothing else.
+    /// Every host on SQLite, with what its leases hold and how many of them are stopping summed from the leases, and a
+    /// desired version never given out before: what <see cref="HostCache"/> keeps from then on.
     /// </summary>
-    public static HostRecord ReadKept(DbConnection connection, DbTransaction? transaction, HostRecord cached)
+    public static List<HostRecord> ReadWithHoldings(DbConnection connection, DesiredVersions versions)
     {
-        using var command = Sql.Command(connection, transaction,
-            "SELECT held_vcpus, held_memory_bytes, held_disk_bytes, desired_version, stopping_leases FROM hosts WHERE host_id = @id", ("@id", cached.Id.Value));
-        using var r = command.ExecuteReader();
-        if (!r.Read())
+        using var hosts = Sql.Command(connection, null, WithoutHoldings + " ORDER BY h.host_id");
+        var rows = ReadAll(hosts);
+        using var held = Sql.Command(connection, null, $"""
+            SELECT host_id, SUM(vcpus), SUM(memory_bytes), SUM(disk_bytes + data_disk_total_bytes), SUM(CASE WHEN state = 'stopping' THEN 1 ELSE 0 END)
+            FROM leases WHERE host_id IS NOT NULL AND state IN ({Holding}) GROUP BY host_id
+            """);
+        using var r = held.ExecuteReader();
+        var holdings = new Dictionary<string, (Resources Held, int Stopping)>(StringComparer.Ordinal);
+        while (r.Read())
         {
-            throw new StoreException($"host {cached.Id} is not in the database");
+            holdings[r.GetString(0)] = (new Resources(r.GetInt32(1), r.GetInt64(2), r.GetInt64(3)), r.GetInt32(4));
         }
 
-        return cached with
-        {
-            Allocated = new Resources(r.GetInt32(0), r.GetInt64(1), r.GetInt64(2)),
-            DesiredVersion = r.GetInt64(3),
-            StoppingLeases = r.GetInt32(4),
-        };
+        return rows.ConvertAll(host => holdings.TryGetValue(host.Id.Value, out var h)
+            ? host with { Allocated = h.Held, StoppingLeases = h.Stopping, DesiredVersion = versions.Next() }
+            : host with { DesiredVersion = versions.Next() });
     }
 
     public static List<HostRecord> ReadAll(DbCommand command)

@@ -7,8 +7,10 @@ namespace NodeAgent.Scheduler.Store;
 
 /// <summary>
 /// Hosts as a lease session sees them: from <see cref="HostCache"/>, except those the session has changed (a lease
-/// placed on or moved off it, its desired set bumped), which are read in the transaction, so a second placement in
-/// one transaction sees the first one's claim.
+/// placed on or moved off it, its desired set bumped), so a second placement in one transaction sees the first one's
+/// claim. Alone on SQLite, where the cache keeps what leases hold (schema step 25), the session counts its own lease
+/// writes onto the cached row (<see cref="Count"/>); with replicas, where triggers keep it on the row, it reads the row
+/// in the transaction.
 /// </summary>
 /// <remarks>
 /// With replicas (<see cref="SqlDialect.Replicated"/>) the cache may be behind what another replica committed. A write
@@ -28,6 +30,8 @@ public sealed partial class LeaseStore
         private readonly HashSet<HostId> _locked = [];
         /// <summary>The host as the session's caller was shown it; null when it was shown two versions that differ.</summary>
         private readonly Dictionary<HostId, HostRecord?> _seen = [];
+        /// <summary>When the cache keeps holdings: what this session's lease writes changed on each host.</summary>
+        private readonly Dictionary<HostId, Holding> _holdings = [];
 
         private bool Checks => sql.Replicated && transaction is not null;
 
@@ -59,12 +63,29 @@ public sealed partial class LeaseStore
         public long BumpDesiredVersion(HostId host)
         {
             Touch(host);
+            if (hosts.KeepsHoldings)
+            {
+                var holding = HoldingOn(host);
+                if (holding.Version is null)
+                {
+                    AfterCommit(() => hosts.Publish(host, holding.Version!.Value));
+                }
+
+                holding.Version = hosts.NextDesiredVersion();
+                return holding.Version.Value;
+            }
+
             using var command = Command("UPDATE hosts SET desired_version = desired_version + 1 WHERE host_id = @id RETURNING desired_version", ("@id", host.Value));
             return Convert.ToInt64(command.ExecuteScalar() ?? throw new StoreException($"host {host} is not in the database"), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         public long? StoredDesiredVersion(HostId host)
         {
+            if (hosts.KeepsHoldings)
+            {
+                return _holdings.TryGetValue(host, out var holding) && holding.Version is { } bumped ? bumped : hosts.Find(host)?.DesiredVersion;
+            }
+
             using var command = Command("SELECT desired_version FROM hosts WHERE host_id = @id", ("@id", host.Value));
             return command.ExecuteScalar() is { } version and not DBNull ? Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture) : null;
         }
@@ -81,6 +102,35 @@ public sealed partial class LeaseStore
             }
         }
 
+        /// <summary>
+        /// When the cache keeps holdings: counts <paramref name="lease"/>, in <paramref name="state"/> on
+        /// <paramref name="host"/>, in (<paramref name="sign"/> 1) or out (-1) of what the host's leases hold and how many
+        /// of them are stopping. A lease inserted holding capacity (a placement) is in the host's desired set, so it
+        /// bumps the host's version too, as the insert's trigger does on PostgreSQL.
+        /// </summary>
+        private void Count(HostId? host, Lease lease, LeaseState state, int sign)
+        {
+            if (!hosts.KeepsHoldings || host is not { } id || !Lease.CapacityHoldingStates.Contains(state))
+            {
+                return;
+            }
+
+            Touch(id);
+            var holding = HoldingOn(id);
+            holding.Held = sign > 0 ? holding.Held.Add(lease.Claim) : holding.Held.Subtract(lease.Claim);
+            holding.Stopping += state == LeaseState.Stopping ? sign : 0;
+        }
+
+        private Holding HoldingOn(HostId host)
+        {
+            if (!_holdings.TryGetValue(host, out var holding))
+            {
+                _holdings[host] = holding = new Holding();
+            }
+
+            return holding;
+        }
+
         /// <summary>Where the lease is stored now and whether it holds capacity or a reservation there; null when it is not stored.</summary>
         private StoredClaim? StoredClaim(LeaseId lease)
         {
@@ -94,7 +144,7 @@ public sealed partial class LeaseStore
             var host = r.IsDBNull(0) ? (HostId?)null : HostId.Parse(r.GetString(0));
             var state = ParseState(r.GetString(1));
             var holds = Lease.CapacityHoldingStates.Contains(state) || (state == LeaseState.Pending && r.GetString(2) == "reservation");
-            return new StoredClaim(host, holds);
+            return new StoredClaim(host, holds, state);
         }
 
         /// <summary>
@@ -114,7 +164,7 @@ public sealed partial class LeaseStore
                 return;
             }
 
-            var current = HostRows.ReadOne(connection, transaction, host, sql.LockRows(transaction));
+            var current = HostRows.ReadOne(sql, connection, transaction, host, sql.LockRows(transaction));
             _locked.Add(host);
             if (_seen.TryGetValue(host, out var decidedOn) && (decidedOn is null || !SameForPlacement(decidedOn, current)) && !StillFits(lease, decidedOn, current))
             {
@@ -148,22 +198,30 @@ public sealed partial class LeaseStore
         }
 
         /// <summary>
-        /// The host's row as this transaction sees it. Alone on its database (SQLite), the scheduler's cache holds every
-        /// committed column, and a lease write changes only what the triggers keep (what leases hold, the desired-set
-        /// version, the stopping leases): only those are read, onto the cached row. With replicas, the whole row.
+        /// The host as this transaction sees it. When the cache keeps holdings, the cached row with what this session's
+        /// lease writes changed; with replicas, the row read in the transaction.
         /// </summary>
         private HostRecord Read(HostId host)
         {
             if (!_read.TryGetValue(host, out var record))
             {
-                record = !sql.Replicated && hosts.Find(host) is { } cached
-                    ? HostRows.ReadKept(connection, transaction, cached)
-                    : HostRows.ReadOne(connection, transaction, host, _locked.Contains(host) ? sql.LockRows(transaction) : string.Empty);
+                record = hosts.KeepsHoldings
+                    ? WithHolding(hosts.Find(host) ?? throw new StoreException($"host {host} is not registered with this scheduler"))
+                    : HostRows.ReadOne(sql, connection, transaction, host, _locked.Contains(host) ? sql.LockRows(transaction) : string.Empty);
                 _read[host] = record;
             }
 
             return record;
         }
+
+        private HostRecord WithHolding(HostRecord cached) => _holdings.TryGetValue(cached.Id, out var holding)
+            ? cached with
+            {
+                Allocated = cached.Allocated.Add(holding.Held),
+                StoppingLeases = cached.StoppingLeases + holding.Stopping,
+                DesiredVersion = holding.Version ?? cached.DesiredVersion,
+            }
+            : cached;
 
         /// <summary>
         /// Notes the host as handed to the session's caller. Shown two versions that differ, the caller may have decided on
@@ -216,8 +274,18 @@ public sealed partial class LeaseStore
         }
     }
 
-    /// <summary>Where a lease is stored, and whether it holds capacity or a reservation there.</summary>
-    private sealed record StoredClaim(HostId? Host, bool Holds);
+    /// <summary>Where a lease is stored, whether it holds capacity or a reservation there, and its state.</summary>
+    private sealed record StoredClaim(HostId? Host, bool Holds, LeaseState State);
+
+    /// <summary>What one session's lease writes changed on a host: added to what leases hold and to how many stop, and its new version.</summary>
+    private sealed class Holding
+    {
+        public Resources Held { get; set; } = Resources.None;
+
+        public int Stopping { get; set; }
+
+        public long? Version { get; set; }
+    }
 }
 
 /// <summary>

@@ -37,8 +37,9 @@ public partial interface ILeaseSession
     HostRecord? FindHost(HostId host);
 
     /// <summary>
-    /// Stores a new lease. One that holds capacity on a host (a placement) is counted on the host's row and bumps the
-    /// host's desired version (<see cref="BumpDesiredVersion"/>), in the insert's trigger.
+    /// Stores a new lease. One that holds capacity on a host (a placement) is counted in what the host's leases hold and
+    /// bumps the host's desired version (<see cref="BumpDesiredVersion"/>): on SQLite in the host cache, on PostgreSQL in
+    /// the insert's trigger.
     /// </summary>
     void Insert(Lease lease);
 
@@ -58,8 +59,8 @@ public partial interface ILeaseSession
     void AfterCommit(Action action);
 
     /// <summary>
-    /// The host's desired-set version as the database holds it (in a write: as this transaction sees it); null when the
-    /// host is not there. The host cache learns a bump when its write runs, before the batch commits.
+    /// The host's desired-set version as committed (in a write: as this transaction sees it); null when the host is not
+    /// there. On SQLite the host cache keeps it and learns a bump once its write has committed; on PostgreSQL the row does.
     /// </summary>
     long? StoredDesiredVersion(HostId host);
 
@@ -117,7 +118,7 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
         {
             foreach (var host in written.Item2)
             {
-                database.Hosts.Put(host);
+                database.Hosts.PutHeld(host);
             }
         }, cancellationToken);
 
@@ -204,16 +205,35 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
             }
 
             InsertNetworks(lease);
-            Touch(lease.Host);
+            if (!hosts.KeepsHoldings)
+            {
+                Touch(lease.Host);
+            }
+
+            Count(lease.Host, lease, lease.State, +1);
+            if (hosts.KeepsHoldings && lease.HoldsCapacity && lease.Host is { } host)
+            {
+                BumpDesiredVersion(host);
+            }
         }
 
         public void Update(Lease lease)
         {
-            // The host it leaves changes too: what the lease held there is freed (the trigger of schema step 17).
+            // The host it leaves changes too: what the lease held there is freed (on PostgreSQL by the trigger of schema
+            // step 17). An update never changes what a lease claims, only its state and host.
             var before = StoredClaim(lease.Id);
             VerifyClaim(lease, before);
-            Touch(before?.Host);
-            Touch(lease.Host);
+            if (hosts.KeepsHoldings)
+            {
+                Count(before?.Host, lease, before?.State ?? LeaseState.Ended, -1);
+                Count(lease.Host, lease, lease.State, +1);
+            }
+            else
+            {
+                Touch(before?.Host);
+                Touch(lease.Host);
+            }
+
             var changed = Execute(
                 """
                 UPDATE leases SET state = @state, reason = @reason, host_id = @host, expires_at = @expires, updated_at = @updated, run_ms = @run_ms, refused_by = @refused_by,

@@ -1,6 +1,6 @@
 namespace NodeAgent.Scheduler.Store;
 
-/// <summary>Schema steps 21 and on: projects and tokens (docs/security.md), lease groups, and the desired version bumped by a placement's insert.</summary>
+/// <summary>Schema steps 21 to 24: projects and tokens (docs/security.md), lease groups, and the desired version bumped by a placement's insert.</summary>
 internal static partial class Migrations
 {
     /// <summary>A property, not a field: it is read while <see cref="Steps"/> is initialized, whatever the order of the files.</summary>

@@ -328,8 +328,11 @@ internal static partial class Migrations
         // 17 to 20: Migrations.Scale.cs.
         .. ScaleSteps,
 
-        // 21 and on: Migrations.Security.cs.
+        // 21 to 24: Migrations.Security.cs.
         .. SecuritySteps,
+
+        // 25 and on: Migrations.Holdings.cs.
+        .. HoldingsSteps,
     ];
 
     public static int Latest => Steps.Length;

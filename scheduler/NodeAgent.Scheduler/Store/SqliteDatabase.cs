@@ -42,12 +42,6 @@ public sealed class SqliteDatabase : IStoreDatabase, IDisposable
             DefaultTimeout = 30,
         }.ToString();
 
-        Hosts = new HostCache(() => Read(connection =>
-        {
-            using var command = Command(connection, null, HostRows.Select + " ORDER BY h.host_id");
-            return HostRows.ReadAll(command);
-        }));
-
         try
         {
             // Open for the database's lifetime: the one writer, which also keeps the WAL and its index mapped.
@@ -61,6 +55,11 @@ public sealed class SqliteDatabase : IStoreDatabase, IDisposable
             _checkpointer = Open();
             _checkpoints = new Timer(_ => Checkpoint(), null, CheckpointInterval, CheckpointInterval);
             Migrations.Apply(_writer);
+
+            // Alone on its file, the scheduler keeps what leases hold on each host and the desired versions in memory
+            // (schema step 25), with versions of an epoch this opening takes.
+            var versions = DesiredVersions.Open(_writer);
+            Hosts = new HostCache(() => Read(connection => HostRows.ReadWithHoldings(connection, versions)), versions);
             _writes = new GroupCommit(_writer, WriteFailure, () =>
             {
                 Quotas.Clear();

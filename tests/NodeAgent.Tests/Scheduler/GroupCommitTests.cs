@@ -120,9 +120,12 @@ public sealed class GroupCommitTests : IDisposable
         var (held, release) = HoldTheWriter(store);
 
         var counted = 0;
+        var versionBefore = hosts.Find(HostId.Parse("h1"))!.DesiredVersion;
+        long versionNeverCommitted = 0;
         var good = Task.Run(() => store.WriteAsync(s =>
         {
             s.Insert(NewLease(1, "h1"));
+            versionNeverCommitted = s.StoredDesiredVersion(HostId.Parse("h1"))!.Value;
             s.AfterCommit(() => counted++);
             return 0;
         }));
@@ -139,6 +142,11 @@ public sealed class GroupCommitTests : IDisposable
         Assert.Equal(0, CountLeases(database));
         Assert.Equal(0, counted);
         Assert.Equal(Resources.None, hosts.Find(HostId.Parse("h1"))!.Allocated);
+
+        // Read again, every host has a version never given out before: neither the one it had, nor the failed write's.
+        var versionAfter = hosts.Find(HostId.Parse("h1"))!.DesiredVersion;
+        Assert.NotEqual(versionBefore, versionNeverCommitted);
+        Assert.True(versionAfter > versionNeverCommitted, $"{versionAfter} after the failed commit, {versionNeverCommitted} in it");
 
         // The writer carries on.
         await store.WriteAsync(s => { s.Insert(NewLease(2, "h1")); return 0; });

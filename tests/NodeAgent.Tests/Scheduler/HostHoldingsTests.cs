@@ -7,8 +7,9 @@ using NodeAgent.Tests.Support;
 namespace NodeAgent.Tests.Scheduler;
 
 /// <summary>
-/// What leases hold on each host, kept on the host's row by triggers (schema step 17), and the in-memory
-/// <see cref="HostCache"/> that placement reads: both checked against what the leases table says, in a real SQLite file.
+/// What leases hold on each host, how many are stopping and the host's desired version, which on SQLite the in-memory
+/// <see cref="HostCache"/> keeps (schema step 25): checked against what the leases table says, in a real SQLite file,
+/// through failed writes, re-registration and reopening.
 /// </summary>
 public sealed class HostHoldingsTests : IDisposable
 {
@@ -65,14 +66,16 @@ public sealed class HostHoldingsTests : IDisposable
         return database;
     }
 
-    /// <summary>What lease writes change in a host's row (the columns the triggers keep).</summary>
-    private static List<(string, Resources, long, int)> Summary(IEnumerable<HostRecord> hosts) =>
-        hosts.Select(h => (h.Id.Value, h.Allocated, h.DesiredVersion, h.StoppingLeases)).ToList();
+    /// <summary>What lease writes change on a host but its version.</summary>
+    private static List<(string, Resources, int)> Holdings(IEnumerable<HostRecord> hosts) =>
+        hosts.Select(h => (h.Id.Value, h.Allocated, h.StoppingLeases)).ToList();
+
+    private static Dictionary<string, long> Versions(HostStore hosts) => hosts.List().ToDictionary(h => h.Id.Value, h => h.DesiredVersion);
 
     [Fact]
-    public async Task RandomLeaseChanges_HeldOnEveryHost_EqualsTheSumOverItsLeases_InTheRowAndInTheCache()
+    public async Task RandomLeaseChanges_HeldOnEveryHost_EqualsTheSumOverItsLeases_InTheCacheAndAfterReopening()
     {
-        using var database = await OpenWithHostsAsync(DatabasePath);
+        var database = await OpenWithHostsAsync(DatabasePath);
         var store = new LeaseStore(database);
         var hostStore = new HostStore(database);
         _ = hostStore.List(); // loads the cache before any lease exists, so every later change must reach it
@@ -103,10 +106,19 @@ public sealed class HostHoldingsTests : IDisposable
             }
         }
 
-        // The rows as stored are the rows the cache holds.
-        Assert.Equal(Summary(hostStore.List()), Summary(StoredHosts.Read(DatabasePath)));
         Assert.Contains(hostStore.List(), h => h.Allocated.Vcpus > 0);
         Assert.Contains(hostStore.List(), h => h.StoppingLeases > 0);
+        var held = Holdings(hostStore.List());
+        var versions = Versions(hostStore);
+        database.Dispose();
+
+        // Opened again, the leases are summed to the same holdings, and every host has a version of the new epoch,
+        // above any the last run gave out: an agent that holds one of those fetches its set again.
+        using var reopened = new SqliteDatabase(DatabasePath);
+        var reopenedHosts = new HostStore(reopened);
+        Assert.Equal(held, Holdings(reopenedHosts.List()));
+        Assert.All(reopenedHosts.List(), h => Assert.True(h.DesiredVersion > versions.Values.Max(), $"{h.Id} has version {h.DesiredVersion} again"));
+        Assert.Equal(HostIds.Length, reopenedHosts.List().Select(h => h.DesiredVersion).Distinct().Count());
     }
 
     [Fact]
@@ -133,25 +145,55 @@ public sealed class HostHoldingsTests : IDisposable
     }
 
     [Fact]
-    public async Task Insert_OfALeaseHoldingCapacity_BumpsItsHostsDesiredVersion_OthersDoNot()
+    public async Task Insert_OfALeaseHoldingCapacity_BumpsItsHostsDesiredVersion_OthersDoNot_PublishedOnceCommitted()
     {
         using var database = await OpenWithHostsAsync(DatabasePath);
         var store = new LeaseStore(database);
         var hostStore = new HostStore(database);
+        var before = Versions(hostStore);
+        var h1 = HostId.Parse("h1");
 
-        await store.WriteAsync(s =>
+        var inside = await store.WriteAsync(s =>
         {
             s.Insert(NewLease(1, LeaseState.Starting, "h1"));
+            var afterFirst = s.StoredDesiredVersion(h1)!.Value;
             s.Insert(NewLease(2, LeaseState.Running, "h1"));
             s.Insert(NewLease(3, LeaseState.Failed, "h2"));
             s.Insert(NewLease(4, LeaseState.Pending, "h3") with { Kind = LeaseKind.Reservation, StartAt = Created.AddHours(1) });
             s.Insert(NewLease(5, LeaseState.Pending, null));
-            return 0;
+            return (afterFirst, afterSecond: s.StoredDesiredVersion(h1)!.Value, readersSee: hostStore.Find(h1)!.DesiredVersion);
         });
 
-        // A placement is in its host's desired set: the insert's trigger (schema step 24) bumps the version, once per lease.
-        Assert.Equal([("h1", 2L), ("h2", 0L), ("h3", 0L)], hostStore.List().Select(h => (h.Id.Value, h.DesiredVersion)).OrderBy(h => h.Item1));
-        Assert.Equal(Summary(hostStore.List()), Summary(StoredHosts.Read(DatabasePath)));
+        // A placement is in its host's desired set, so each one gives the host a new version; the write sees its own,
+        // while readers (a heartbeat, the watch) see the version as committed until the write has committed.
+        Assert.True(inside.afterFirst > before["h1"] && inside.afterSecond > inside.afterFirst, $"{before["h1"]}, {inside.afterFirst}, {inside.afterSecond}");
+        Assert.Equal(before["h1"], inside.readersSee);
+        var after = Versions(hostStore);
+        Assert.Equal(inside.afterSecond, after["h1"]);
+        Assert.Equal((before["h2"], before["h3"]), (after["h2"], after["h3"]));
+    }
+
+    [Fact]
+    public async Task Reregistration_OfAHostWithLeases_KeepsWhatTheyHoldItsStoppingCountAndItsVersion()
+    {
+        using var database = await OpenWithHostsAsync(DatabasePath);
+        var store = new LeaseStore(database);
+        var hostStore = new HostStore(database);
+        await store.WriteAsync(s =>
+        {
+            s.Insert(NewLease(1, LeaseState.Running, "h1"));
+            s.Insert(NewLease(2, LeaseState.Stopping, "h1"));
+            return 0;
+        });
+        var before = hostStore.Find(HostId.Parse("h1"))!;
+
+        // The row the registration reads back holds none of these (they are not on SQLite's rows); the cache keeps its own.
+        await hostStore.UpsertAsync(Host("h1") with { AgentVersion = "newer" }, Created.AddMinutes(1));
+
+        var after = hostStore.Find(HostId.Parse("h1"))!;
+        Assert.Equal("newer", after.Registration.AgentVersion);
+        Assert.Equal((before.Allocated, 1, before.DesiredVersion), (after.Allocated, after.StoppingLeases, after.DesiredVersion));
+        Assert.Equal(HeldFromLeases(database)["h1"], after.Allocated);
     }
 
     [Fact]
@@ -161,6 +203,7 @@ public sealed class HostHoldingsTests : IDisposable
         var store = new LeaseStore(database);
         var hostStore = new HostStore(database);
 
+        var versionBefore = hostStore.Find(HostId.Parse("h1"))!.DesiredVersion;
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.WriteAsync<int>(s =>
         {
             s.Insert(NewLease(1, LeaseState.Running, "h1"));
@@ -170,7 +213,7 @@ public sealed class HostHoldingsTests : IDisposable
 
         var h1 = hostStore.Find(HostId.Parse("h1"))!;
         Assert.Equal(Resources.None, h1.Allocated);
-        Assert.Equal(0, h1.DesiredVersion);
+        Assert.Equal(versionBefore, h1.DesiredVersion);
         Assert.Equal(Resources.None, HeldFromLeases(database)["h1"]);
     }
 
@@ -230,6 +273,7 @@ public sealed class HostHoldingsTests : IDisposable
         var hosts = new HostStore(database);
         Assert.Equal(new Resources(5, 300, 3010), hosts.Find(HostId.Parse("h1"))!.Allocated);
         Assert.Equal(Resources.None, hosts.Find(HostId.Parse("h2"))!.Allocated);
+        Assert.Equal((1, 0), (hosts.Find(HostId.Parse("h1"))!.StoppingLeases, hosts.Find(HostId.Parse("h2"))!.StoppingLeases));
 
         await new LeaseStore(database).WriteAsync(s =>
         {
@@ -237,5 +281,6 @@ public sealed class HostHoldingsTests : IDisposable
             return 0;
         });
         Assert.Equal(new Resources(2, 100, 1010), hosts.Find(HostId.Parse("h1"))!.Allocated);
+        Assert.Equal(0, hosts.Find(HostId.Parse("h1"))!.StoppingLeases);
     }
 }

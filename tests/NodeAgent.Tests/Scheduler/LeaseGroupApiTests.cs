@@ -87,9 +87,9 @@ public sealed class LeaseGroupApiTests : IAsyncLifetime
         var desired = await h1.DesiredAsync();
         Assert.Equal(onH1, desired.Workspaces.Select(w => w.Id).Order(StringComparer.Ordinal));
 
-        // Each placement on the host bumped its desired version (the insert's trigger), which its heartbeat answers with.
-        Assert.Equal(versionBefore + (ulong)onH1.Count, await h1.HeartbeatAsync([.. onH1]));
-        Assert.Equal(desired.Version, versionBefore + (ulong)onH1.Count);
+        // The placements on the host gave it a new desired version, the one its heartbeat now answers with.
+        Assert.NotEqual(versionBefore, desired.Version);
+        Assert.Equal(desired.Version, await h1.HeartbeatAsync([.. onH1]));
     }
 
     [Fact(Timeout = 10_000)]

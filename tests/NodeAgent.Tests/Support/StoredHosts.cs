@@ -12,7 +12,7 @@ internal static class StoredHosts
         using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = HostRows.Select + " ORDER BY h.host_id";
+        command.CommandText = HostRows.Select(SqlDialect.Sqlite) + " ORDER BY h.host_id";
         return HostRows.ReadAll(command);
     }
 }

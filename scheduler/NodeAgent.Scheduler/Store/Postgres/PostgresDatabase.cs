@@ -87,7 +87,7 @@ public sealed class PostgresDatabase : IStoreDatabase, IDisposable, IAsyncDispos
             });
             Hosts = new HostCache(() => Read(c =>
             {
-                using var command = Store.Sql.Command(c, null, HostRows.Select + " ORDER BY h.host_id");
+                using var command = Store.Sql.Command(c, null, HostRows.Select(SqlDialect.Postgres) + " ORDER BY h.host_id");
                 return HostRows.ReadAll(command);
             }));
             Hosts.Refresh();

@@ -6,8 +6,11 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 /// <summary>
 /// The scheduler's schema on PostgreSQL, as an ordered list of steps recorded in <c>schema_migrations</c>, like
 /// <see cref="Migrations"/> for SQLite: a released step is never edited, changes are new steps. Steps 1 to 13 build
-/// what SQLite has after its step 24 (<see cref="SqliteStep"/>): the same tables, columns in the same order, defaults,
-/// CHECK, UNIQUE and foreign-key constraints, indexes (partial ones included) and the held_* triggers.
+/// what SQLite has after its step 24: the same tables, columns in the same order, defaults, CHECK, UNIQUE and
+/// foreign-key constraints, indexes (partial ones included) and the held_* triggers. SQLite's step 25 is its own: alone
+/// on its file, the scheduler keeps what leases hold on each host, how many stop and the desired versions in memory,
+/// while replicas keep them here on the hosts' rows, where all their writes meet; so these steps follow SQLite to its
+/// step 25 (<see cref="SqliteStep"/>) without one for it.
 /// </summary>
 /// <remarks>
 /// Types: SQLite's INTEGER is 64-bit, so an INTEGER column is <c>bigint</c> here, except where the SQLite store reads
@@ -24,7 +27,7 @@ namespace NodeAgent.Scheduler.Store.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>The SQLite schema step (<see cref="Migrations.Latest"/>) these steps equal; a new SQLite step needs a new step here.</summary>
-    public const int SqliteStep = 24;
+    public const int SqliteStep = 25;
 
     /// <summary>The key of the advisory lock schema changes take ("NodeAgnt" as a big-endian 64-bit integer); advisory locks are per database.</summary>
     public const long AdvisoryLockKey = 5651846443425033844;
