@@ -105,8 +105,7 @@ public sealed partial class LeaseStore
         /// <summary>
         /// When the cache keeps holdings: counts <paramref name="lease"/>, in <paramref name="state"/> on
         /// <paramref name="host"/>, in (<paramref name="sign"/> 1) or out (-1) of what the host's leases hold and how many
-        /// of them are stopping. A lease inserted holding capacity (a placement) is in the host's desired set, so it
-        /// bumps the host's version too, as the insert's trigger does on PostgreSQL.
+        /// of them are stopping: what the held_* and stopping_leases triggers do on PostgreSQL.
         /// </summary>
         private void Count(HostId? host, Lease lease, LeaseState state, int sign)
         {

@@ -210,6 +210,8 @@ public sealed partial class LeaseStore(IStoreDatabase database) : ILeaseStore
                 Touch(lease.Host);
             }
 
+            // A lease inserted holding capacity (a placement) is in its host's desired set: a new version, as the
+            // insert's trigger gives it on PostgreSQL.
             Count(lease.Host, lease, lease.State, +1);
             if (hosts.KeepsHoldings && lease.HoldsCapacity && lease.Host is { } host)
             {
