@@ -64,7 +64,7 @@ internal static class H2Load
     }
 
     /// <summary>The gRPC message frame: not compressed (0), the length as 4 bytes big-endian, the message.</summary>
-    private static byte[] Framed(IMessage request)
+    public static byte[] Framed(IMessage request)
     {
         var message = request.ToByteArray();
         var framed = new byte[5 + message.Length];

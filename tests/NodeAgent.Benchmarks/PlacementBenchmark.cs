@@ -56,15 +56,15 @@ public static class PlacementBenchmark
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         return $"""
-            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
-            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | client CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
+            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
             {string.Join("\n", rows)}
 
             {(postgres
                 ? $"{replicas} scheduler process{(replicas == 1 ? "" : "es")} per size on one fresh PostgreSQL 15 database on this machine (`{Shown(program)}`, default placement options: sample 64; the clients and hosts spread evenly over the replicas; memory is the largest replica's; live leases at the end as one replica shows them 2 s after the last placement, when it may not yet have read every other replica's last ones)"
                 : $"One scheduler process per size (`{Shown(program)}`, SQLite store in a temporary directory, default placement options: sample 64)")},
             driven over gRPC on loopback{(h2load
-                ? $" (the timed placements sent by h2load, nghttp2's HTTP/2 load generator: one connection per replica, the same message on every call, and the schedulers' placed counter checked against the count asked for; everything else by this program's gRPC client)"
+                ? $" (the timed placements sent by h2load, nghttp2's HTTP/2 load generator: one connection per replica, the same message on every call, and the schedulers' placed counter checked against the count asked for; the heartbeat window's heartbeats written by this program as HTTP/2 frames on one connection per replica, each call checked for an answering message; everything else by this program's gRPC client)"
                 : " from one client process")}. Placements: {InFlight} {(groupSize == 1 ? "CreateLease calls" : $"CreateLeases calls of {groupSize} workspaces each")}
             in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
             (placed the same way, untimed), then up to 1,000 more with 4 in flight for the latency of a scheduler that is
@@ -78,7 +78,7 @@ public static class PlacementBenchmark
             time (from /proc) over the timed placements or the heartbeat window, divided by their count; the placements'
             figure includes the heartbeats every host sends meanwhile (at 10,000 hosts, 2,000 a second). It is the cost
             that does not depend on how much of the 2 cores the client takes. Client CPU per placement: the same for the
-            benchmark's own process{(h2load ? " and h2load" : "")} (the requests, and every host's heartbeats meanwhile), which share the 2 cores. Each size ran {runs} time{(runs == 1 ? "" : "s")} on a fresh scheduler; the
+            benchmark's own process{(h2load ? " and h2load" : "")} (the requests, and every host's heartbeats meanwhile), which share the 2 cores; client CPU per heartbeat, the benchmark's process over the heartbeat window. Each size ran {runs} time{(runs == 1 ? "" : "s")} on a fresh scheduler; the
             row is the run with the median placements/s, and the last column gives every run (this machine's speed varies
             from one minute to the next, as other machines share its cores). A /metrics scrape: the median of 5, after
             the placements, as Prometheus would make it (it counts the live leases by state). Choosing a host: the mean time
@@ -113,8 +113,17 @@ public static class PlacementBenchmark
         AgentServiceClient AgentOf(string id) => agents[int.Parse(id.AsSpan(6), CultureInfo.InvariantCulture) % agents.Length];
         await ForAllAsync(ids, id => AgentOf(id).RegisterHostAsync(new RegisterHostRequest { Host = Info(id) }));
         var cpuBefore = CpuSeconds(cluster.ProcessIds);
-        var (heartbeats, sent) = await HeartbeatsPerSecondAsync(AgentOf, ids, heartbeatWindow);
+        var clientBefore = CpuSeconds([Environment.ProcessId]);
+        var (heartbeats, sent) = h2load
+            ? await RawHeartbeatsPerSecondAsync(cluster.Addresses, ids, heartbeatWindow)
+            : await HeartbeatsPerSecondAsync(AgentOf, ids, heartbeatWindow);
         var cpuPerHeartbeat = (CpuSeconds(cluster.ProcessIds) - cpuBefore) / sent;
+        var clientPerHeartbeat = (CpuSeconds([Environment.ProcessId]) - clientBefore) / sent;
+        if (h2load)
+        {
+            // The gRPC client that keeps every host beating while leases are placed, compiled before anything is timed.
+            await HeartbeatsPerSecondAsync(AgentOf, ids, TimeSpan.FromSeconds(3));
+        }
 
         // While leases are placed, every host beats every 5 s as an agent does: hosts stay up past the TTL, and
         // placement is measured under the heartbeat load of the cluster's size.
@@ -124,7 +133,7 @@ public static class PlacementBenchmark
         await PlaceAsync(leaseClients, new double[live / groupSize], groupSize);
         var latencies = new double[leases / groupSize];
         cpuBefore = CpuSeconds(cluster.ProcessIds);
-        var clientBefore = CpuSeconds([Environment.ProcessId], withChildren: true);
+        clientBefore = CpuSeconds([Environment.ProcessId], withChildren: true);
         var sumsBefore = await SumsAsync(cluster.MetricsAddresses);
         var perSecond = h2load
             ? await H2Load.CallAsync(cluster.Addresses, groupSize == 1 ? CreateLeaseMethod : CreateLeasesMethod,
@@ -166,7 +175,7 @@ public static class PlacementBenchmark
         while (next.Length > 0);
         return new SizeRun(perSecond, cpuPerPlacement, string.Create(CultureInfo.InvariantCulture,
             $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {latencies[(int)(latencies.Length * 0.99)]:0.0} ms | " +
-            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {clientPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
+            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {clientPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {clientPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
     }
 
     /// <summary>
@@ -241,6 +250,7 @@ public static class PlacementBenchmark
     }
 
     private const string CreateLeaseMethod = "/nodeagent.v1.LeaseService/CreateLease";
+    private const string HeartbeatMethod = "/nodeagent.v1.AgentService/Heartbeat";
     private const string CreateLeasesMethod = "/nodeagent.v1.LeaseService/CreateLeases";
     private const string PlacedTotal = "nodeagent_scheduler_placements_total{outcome=\"placed\"}";
     private const string RefusedTotal = "nodeagent_scheduler_placements_total{outcome=\"refused\"}";
@@ -278,6 +288,31 @@ public static class PlacementBenchmark
         public double Of(string name) => Sums.GetValueOrDefault(name);
 
         public MetricSums Minus(MetricSums before) => new(Sums.ToDictionary(s => s.Key, s => s.Value - before.Of(s.Key), StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Heartbeats per second and how many, written as HTTP/2 frames (<see cref="RawGrpcCalls"/>) on one connection per
+    /// scheduler, 64 in flight in all: the heartbeats of <see cref="HeartbeatsPerSecondAsync"/>, host i to scheduler
+    /// i mod N, at a small part of the managed client's CPU per call.
+    /// </summary>
+    private static async Task<(double PerSecond, long Sent)> RawHeartbeatsPerSecondAsync(IReadOnlyList<Uri> schedulers, string[] ids, TimeSpan window)
+    {
+        var bodies = ids.Select((id, i) => H2Load.Framed(Beat(id, i))).ToArray();
+        var connections = await Task.WhenAll(schedulers.Select(s => RawGrpcCalls.ConnectAsync(s, HeartbeatMethod)));
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var answered = await Task.WhenAll(connections.Select((c, r) =>
+                c.CallForAsync(window, Math.Max(1, InFlight / connections.Length), k => bodies[(int)((r + k * connections.Length) % bodies.Length)])));
+            return (answered.Sum() / clock.Elapsed.TotalSeconds, answered.Sum());
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                connection.Dispose();
+            }
+        }
     }
 
     /// <summary>Heartbeats sent per second, and how many were sent.</summary>

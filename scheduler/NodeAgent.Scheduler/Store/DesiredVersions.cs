@@ -41,7 +41,9 @@ public sealed class DesiredVersions
     {
         using var command = connection.CreateCommand();
         command.CommandText = "UPDATE desired_version_epoch SET epoch = epoch + 1 RETURNING epoch";
-        var epoch = command.ExecuteScalar() ?? throw new StoreException("the table desired_version_epoch has no row; the database was changed by hand");
+        var epoch = command.ExecuteScalar() ?? throw new StoreException(
+            "the table desired_version_epoch has no row, so desired versions could repeat; the database was changed by hand: " +
+            "restore it from a backup, or run sqlite3 on it with \"INSERT INTO desired_version_epoch VALUES (1000000)\" (an epoch above any this file has used) and start again");
         return new DesiredVersions(Convert.ToInt64(epoch, System.Globalization.CultureInfo.InvariantCulture));
     }
 }

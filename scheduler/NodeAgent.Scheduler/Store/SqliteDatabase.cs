@@ -67,10 +67,34 @@ public sealed class SqliteDatabase : IStoreDatabase, IDisposable
             }, () => Commits);
             Hosts.Reload();
         }
-        catch (SqliteException e)
+        catch (Exception e)
         {
-            throw new StoreException($"cannot open the database {path}: {e.Message}; check the path, its permissions and free disk space", e);
+            // Nothing opened so far outlives the failure: the file's lock is let go, so a fixed database can be opened again.
+            Abandon();
+            if (e is SqliteException sqlite)
+            {
+                throw new StoreException($"cannot open the database {path}: {sqlite.Message}; check the path, its permissions and free disk space", sqlite);
+            }
+
+            throw;
         }
+    }
+
+    /// <summary>Closes what a constructor that failed had opened.</summary>
+    private void Abandon()
+    {
+        _checkpoints?.Dispose();
+        if (_checkpointer is not null)
+        {
+            Close(_checkpointer);
+        }
+
+        if (_writer is not null)
+        {
+            Close(_writer);
+        }
+
+        _lock.Dispose();
     }
 
     public string Path { get; }

@@ -49,7 +49,7 @@ public sealed class AgentLocalExpiryTests : IAsyncLifetime
         _agent = AgentApp.Build(options, () => LibvirtHypervisor.Open("test:///default"), logging => logging.ClearProviders());
         await _agent.StartAsync();
         var hosts = new HostServiceClient(_channel);
-        for (var i = 0; i < 100 && !(await hosts.ListHostsAsync(new ListHostsRequest())).Hosts.Any(h => h.Info.HostId == _hostId); i++)
+        for (var i = 0; i < 100 && !(await hosts.ListHostsAsync(new ListHostsRequest())).Hosts.Any(h => h.Info.HostId == _hostId && h.Health == HostHealth.Up); i++)
         {
             await Task.Delay(50);
         }

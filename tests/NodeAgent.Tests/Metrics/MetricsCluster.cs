@@ -99,7 +99,8 @@ internal sealed class MetricsCluster : IAsyncDisposable
         _agent = AgentApp.Build(options, () => LibvirtHypervisor.Open("test:///default"), logging => logging.ClearProviders());
         await _agent.StartAsync();
         var hosts = new HostServiceClient(_channel);
-        for (var i = 0; i < 100 && !(await hosts.ListHostsAsync(new ListHostsRequest())).Hosts.Any(h => h.Info.HostId == HostId); i++)
+        // Up, not just registered: a host is down until its first heartbeat, and a lease placed before it would fail.
+        for (var i = 0; i < 100 && !(await hosts.ListHostsAsync(new ListHostsRequest())).Hosts.Any(h => h.Info.HostId == HostId && h.Health == HostHealth.Up); i++)
         {
             await Task.Delay(50);
         }

@@ -250,6 +250,34 @@ public sealed class HostHoldingsTests : IDisposable
     }
 
     [Fact]
+    public async Task Open_WithTheEpochRowDeleted_IsRefused_SayingHowToRestoreIt()
+    {
+        new SqliteDatabase(DatabasePath).Dispose();
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            connection.Open();
+            SqliteDatabase.Execute(connection, "DELETE FROM desired_version_epoch");
+        }
+
+        var refused = Assert.Throws<StoreException>(() => new SqliteDatabase(DatabasePath));
+
+        Assert.Contains("desired_version_epoch has no row", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("INSERT INTO desired_version_epoch", refused.Message, StringComparison.Ordinal);
+
+        // The refused opening let the file go: done as the message says, the database opens.
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            connection.Open();
+            SqliteDatabase.Execute(connection, "INSERT INTO desired_version_epoch VALUES (1000000)");
+        }
+
+        using var reopened = new SqliteDatabase(DatabasePath);
+        var hosts = new HostStore(reopened);
+        await hosts.UpsertAsync(Host("h1"), Created);
+        Assert.True(hosts.Find(HostId.Parse("h1"))!.DesiredVersion > 1_000_000L << 40, "versions come from the epoch after the one restored");
+    }
+
+    [Fact]
     public async Task Migration_FromStep16_CountsWhatExistingLeasesHold()
     {
         using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
