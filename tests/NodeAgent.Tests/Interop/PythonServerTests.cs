@@ -58,7 +58,7 @@ public sealed class PythonServerTests : IClassFixture<PythonServerTests.PythonSe
         Assert.Equal("100% füll: disk /var/lib/nodeagent is full; free space", error.Message);
     }
 
-    [Fact(Timeout = 20_000)]
+    [Fact(Timeout = EventuallyTimeoutMs)]
     public async Task Unary_Deadline_DeadlineExceededAndTheServerSeesTheCancellation()
     {
         var before = await CounterAsync("cancelled_calls");
@@ -121,7 +121,7 @@ public sealed class PythonServerTests : IClassFixture<PythonServerTests.PythonSe
         Assert.Equal(StatusCode.Unavailable, error.Status);
     }
 
-    [Fact(Timeout = 20_000)]
+    [Fact(Timeout = EventuallyTimeoutMs)]
     public async Task ServerStreaming_WeStopReading_TheServerSeesTheCancellation()
     {
         var before = await CounterAsync("cancelled_streams");
@@ -141,13 +141,17 @@ public sealed class PythonServerTests : IClassFixture<PythonServerTests.PythonSe
         return int.Parse(stats.Info.Labels[name], System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>The test's own limit, above <see cref="EventuallyAsync"/>'s window so a slow server fails as an assertion.</summary>
+    private const int EventuallyTimeoutMs = 60_000;
+
     /// <summary>
-    /// Polls for up to 20 s: on a loaded 2-core machine the Python server's thread can take seconds to run. Still
-    /// well inside the server's 30 s stream window, so a client that never cancels fails here.
+    /// Polls for up to 40 s: on a loaded 2-core machine the Python server's thread can take seconds to run. Still
+    /// inside the server's 60 s stream window (FOREVER_STREAM_SECONDS), so a client that never cancels fails here.
     /// </summary>
     private static async Task EventuallyAsync(Func<Task<bool>> condition)
     {
-        for (var i = 0; i < 400; i++)
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(40))
         {
             if (await condition())
             {
@@ -157,7 +161,7 @@ public sealed class PythonServerTests : IClassFixture<PythonServerTests.PythonSe
             await Task.Delay(50);
         }
 
-        Assert.Fail("the grpcio server did not observe the cancellation within 20 s");
+        Assert.Fail($"the grpcio server did not observe the cancellation within {clock.Elapsed.TotalSeconds:F0} s");
     }
 
     /// <summary>tests/interop/server.py, started once for the class; it stops when its stdin closes.</summary>
