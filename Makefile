@@ -107,7 +107,7 @@ bench-startup: publish
 
 bench-placement: publish
 	@tests/setup/ensure-packages.sh bench-placement nghttp2-client
-	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:100000 --leases 5000 --heartbeat-seconds 10 \
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 100,1000,10000,10000:100000 --leases 20000 --heartbeat-seconds 10 \
 	  --runs 3 --client h2load --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-placement-groups: publish

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Google.Protobuf.WellKnownTypes;
 using NodeAgent.Contract.V1;
 using NodeAgent.Rpc.Client;
@@ -9,15 +10,15 @@ namespace NodeAgent.Benchmarks;
 /// <summary>
 /// The scheduler under load, as its own process (the native-AOT program that is packaged) with its SQLite store, or as replicas sharing a
 /// PostgreSQL database (<see cref="PlacementCluster"/>), driven over the real
-/// protocol by simulated agents and clients in this process: for each cluster size, N hosts register (64 vCPUs,
-/// 256 GiB each), heartbeats are sent as fast as 64 concurrent senders manage for a while, then a stream of
+/// protocol by simulated agents and clients in this process: for each cluster size, N hosts register (256 vCPUs,
+/// 1 TiB each), heartbeats are sent as fast as 64 concurrent senders manage for a while, then a stream of
 /// immediate leases is placed with 64 requests in flight. A placement is timed from the CreateLease call to its
 /// answer, which comes after the lease and its claim on the host are committed. The scheduler's CPU time over each
 /// phase and its resident memory at the end are read from /proc.
 /// </summary>
 public static class PlacementBenchmark
 {
-    private const int InFlight = 64;
+    internal const int InFlight = 64;
 
     /// <param name="sizes">Each cluster: its hosts and how many live leases it holds before the measured ones are placed.</param>
     /// <param name="postgres">Whether the store is PostgreSQL (a fresh database per size) rather than SQLite.</param>
@@ -56,8 +57,8 @@ public static class PlacementBenchmark
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         return $"""
-            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | client CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
-            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | the same less heartbeats | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | client CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
+            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
             {string.Join("\n", rows)}
 
             {(postgres
@@ -77,7 +78,10 @@ public static class PlacementBenchmark
             10,000 hosts). Scheduler CPU per placement and per heartbeat: the scheduler processes' user and system CPU
             time (from /proc) over the timed placements or the heartbeat window, divided by their count; the placements'
             figure includes the heartbeats every host sends meanwhile (at 10,000 hosts, 2,000 a second). It is the cost
-            that does not depend on how much of the 2 cores the client takes. Client CPU per placement: the same for the
+            that does not depend on how much of the 2 cores the client takes. The same less heartbeats: less the
+            heartbeats answered during the timed placements, each at the scheduler CPU per heartbeat of the heartbeat
+            window (where 64 in flight share one connection, so it may cost less than one of these: the figure errs
+            high). Client CPU per placement: the same for the
             benchmark's own process{(h2load ? " and h2load" : "")} (the requests, and every host's heartbeats meanwhile), which share the 2 cores; client CPU per heartbeat, the benchmark's process over the heartbeat window. Each size ran {runs} time{(runs == 1 ? "" : "s")} on a fresh scheduler; the
             row is the run with the median placements/s, and the last column gives every run (this machine's speed varies
             from one minute to the next, as other machines share its cores). A /metrics scrape: the median of 5, after
@@ -111,35 +115,41 @@ public static class PlacementBenchmark
         // Host i always speaks to replica i mod N, as an agent keeps to the scheduler it reached.
         var ids = Enumerable.Range(0, hosts).Select(i => $"bench-{i:D5}").ToArray();
         AgentServiceClient AgentOf(string id) => agents[int.Parse(id.AsSpan(6), CultureInfo.InvariantCulture) % agents.Length];
-        await ForAllAsync(ids, id => AgentOf(id).RegisterHostAsync(new RegisterHostRequest { Host = Info(id) }));
+        await ForAllAsync(ids, id => AgentOf(id).RegisterHostAsync(new RegisterHostRequest { Host = PlacementHosts.Info(id) }));
         var cpuBefore = CpuSeconds(cluster.ProcessIds);
         var clientBefore = CpuSeconds([Environment.ProcessId]);
         var (heartbeats, sent) = h2load
-            ? await RawHeartbeatsPerSecondAsync(cluster.Addresses, ids, heartbeatWindow)
-            : await HeartbeatsPerSecondAsync(AgentOf, ids, heartbeatWindow);
+            ? await PlacementHosts.RawHeartbeatsPerSecondAsync(cluster.Addresses, ids, heartbeatWindow)
+            : await PlacementHosts.HeartbeatsPerSecondAsync(AgentOf, ids, heartbeatWindow);
         var cpuPerHeartbeat = (CpuSeconds(cluster.ProcessIds) - cpuBefore) / sent;
         var clientPerHeartbeat = (CpuSeconds([Environment.ProcessId]) - clientBefore) / sent;
         if (h2load)
         {
             // The gRPC client that keeps every host beating while leases are placed, compiled before anything is timed.
-            await HeartbeatsPerSecondAsync(AgentOf, ids, TimeSpan.FromSeconds(3));
+            await PlacementHosts.HeartbeatsPerSecondAsync(AgentOf, ids, TimeSpan.FromSeconds(3));
         }
 
         // While leases are placed, every host beats every 5 s as an agent does: hosts stay up past the TTL, and
         // placement is measured under the heartbeat load of the cluster's size.
         using var placing = new CancellationTokenSource();
-        var keepAlive = KeepAliveAsync(AgentOf, ids, placing.Token);
+        var beats = new StrongBox<long>();
+        var keepAlive = PlacementHosts.KeepAliveAsync(AgentOf, ids, beats, placing.Token);
         var leaseClients = channels.Select(c => new LeaseServiceClient(c)).ToArray();
         await PlaceAsync(leaseClients, new double[live / groupSize], groupSize);
         var latencies = new double[leases / groupSize];
         cpuBefore = CpuSeconds(cluster.ProcessIds);
         clientBefore = CpuSeconds([Environment.ProcessId], withChildren: true);
+        var beatsBefore = Interlocked.Read(ref beats.Value);
         var sumsBefore = await SumsAsync(cluster.MetricsAddresses);
         var perSecond = h2load
             ? await H2Load.CallAsync(cluster.Addresses, groupSize == 1 ? CreateLeaseMethod : CreateLeasesMethod,
                 groupSize == 1 ? Request() : new CreateLeasesRequest { Lease = Request(), Count = (uint)groupSize }, latencies, InFlight) * groupSize
             : await PlaceAsync(leaseClients, latencies, groupSize);
         var cpuPerPlacement = (CpuSeconds(cluster.ProcessIds) - cpuBefore) / leases;
+
+        // The same less what the heartbeats answered meanwhile cost, at the scheduler's CPU per heartbeat measured in
+        // the heartbeat window: what placing itself costs as the cluster grows, apart from its hosts' heartbeats.
+        var cpuLessHeartbeats = cpuPerPlacement - (Interlocked.Read(ref beats.Value) - beatsBefore) * cpuPerHeartbeat / leases;
         var clientPerPlacement = (CpuSeconds([Environment.ProcessId], withChildren: true) - clientBefore) / leases;
         var sums = (await SumsAsync(cluster.MetricsAddresses)).Minus(sumsBefore);
         if (sums.Of(PlacedTotal) != leases || sums.Of(RefusedTotal) != 0)
@@ -175,7 +185,7 @@ public static class PlacementBenchmark
         while (next.Length > 0);
         return new SizeRun(perSecond, cpuPerPlacement, string.Create(CultureInfo.InvariantCulture,
             $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {latencies[(int)(latencies.Length * 0.99)]:0.0} ms | " +
-            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {clientPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {clientPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
+            $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {cpuLessHeartbeats * 1e6:N0} µs | {clientPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {clientPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
     }
 
     /// <summary>
@@ -206,40 +216,6 @@ public static class PlacementBenchmark
         return latencies.Length * groupSize / clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>
-    /// A heartbeat from every host every 5 s (the default interval), until cancelled, spread evenly over the interval
-    /// as agents started at different moments are: a fiftieth of the hosts every tenth of a second, 16 at a time. (Sent
-    /// all at once at the start of each interval, 10,000 hosts' heartbeats took a second and landed on a timed phase
-    /// of half a second, whose CPU per placement they inflated.)
-    /// </summary>
-    private static async Task KeepAliveAsync(Func<string, AgentServiceClient> agents, string[] ids, CancellationToken cancellationToken)
-    {
-        const int Slices = 50;
-        var slice = TimeSpan.FromSeconds(5) / Slices;
-        var clock = Stopwatch.StartNew();
-        for (long sent = 0; !cancellationToken.IsCancellationRequested; sent++)
-        {
-            var s = (int)(sent % Slices);
-            await ForAllAsync(ids[(s * ids.Length / Slices)..((s + 1) * ids.Length / Slices)], id => agents(id).HeartbeatAsync(Beat(id, 0)), inFlight: 16);
-            var due = slice * (sent + 1) - clock.Elapsed;
-            try
-            {
-                await Task.Delay(due > TimeSpan.Zero ? due : TimeSpan.Zero, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    private static HeartbeatRequest Beat(string id, int i) => new()
-    {
-        HostId = id,
-        Capacity = Info(id).Capacity,
-        Load = new HostLoad { CpuUtilization = (i % 100) / 100.0, MemoryAvailableBytes = 128UL << 30 },
-    };
-
     /// <summary>The median time of 5 GETs of the scheduler's /metrics, which counts the live leases by state.</summary>
     private static async Task<double> ScrapeMillisecondsAsync(Uri metrics)
     {
@@ -258,7 +234,6 @@ public static class PlacementBenchmark
     }
 
     private const string CreateLeaseMethod = "/nodeagent.v1.LeaseService/CreateLease";
-    private const string HeartbeatMethod = "/nodeagent.v1.AgentService/Heartbeat";
     private const string CreateLeasesMethod = "/nodeagent.v1.LeaseService/CreateLeases";
     private const string PlacedTotal = "nodeagent_scheduler_placements_total{outcome=\"placed\"}";
     private const string RefusedTotal = "nodeagent_scheduler_placements_total{outcome=\"refused\"}";
@@ -299,52 +274,6 @@ public static class PlacementBenchmark
     }
 
     /// <summary>
-    /// Heartbeats per second and how many, written as HTTP/2 frames (<see cref="RawGrpcCalls"/>) on one connection per
-    /// scheduler, 64 in flight in all: the heartbeats of <see cref="HeartbeatsPerSecondAsync"/>, host i to scheduler
-    /// i mod N, at a small part of the managed client's CPU per call.
-    /// </summary>
-    private static async Task<(double PerSecond, long Sent)> RawHeartbeatsPerSecondAsync(IReadOnlyList<Uri> schedulers, string[] ids, TimeSpan window)
-    {
-        var bodies = ids.Select((id, i) => H2Load.Framed(Beat(id, i))).ToArray();
-        var connections = await Task.WhenAll(schedulers.Select(s => RawGrpcCalls.ConnectAsync(s, HeartbeatMethod)));
-        try
-        {
-            var clock = Stopwatch.StartNew();
-            var answered = await Task.WhenAll(connections.Select((c, r) =>
-            {
-                // Host i beats to replica i mod N only: the one it registered with, which knows it at once.
-                var own = bodies.Where((_, i) => i % connections.Length == r).ToArray();
-                return c.CallForAsync(window, Math.Max(1, InFlight / connections.Length), k => own[(int)(k % own.Length)]);
-            }));
-            return (answered.Sum() / clock.Elapsed.TotalSeconds, answered.Sum());
-        }
-        finally
-        {
-            foreach (var connection in connections)
-            {
-                connection.Dispose();
-            }
-        }
-    }
-
-    /// <summary>Heartbeats sent per second, and how many were sent.</summary>
-    private static async Task<(double PerSecond, long Sent)> HeartbeatsPerSecondAsync(Func<string, AgentServiceClient> agents, string[] ids, TimeSpan window)
-    {
-        long sent = 0;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, InFlight).Select(async sender =>
-        {
-            for (var i = sender; clock.Elapsed < window; i += InFlight)
-            {
-                var id = ids[i % ids.Length];
-                await agents(id).HeartbeatAsync(Beat(id, i));
-                Interlocked.Increment(ref sent);
-            }
-        }));
-        return (sent / clock.Elapsed.TotalSeconds, sent);
-    }
-
-    /// <summary>
     /// The CPU time (user and system) the processes have used so far, from /proc/PID/stat; <paramref name="withChildren"/>
     /// adds that of their children that have exited (h2load's, once it is done).
     /// </summary>
@@ -366,7 +295,7 @@ public static class PlacementBenchmark
     /// <summary>The unit of /proc's CPU times (USER_HZ): 100 on Linux on every architecture this runs on.</summary>
     private const int ClockTicksPerSecond = 100;
 
-    private static async Task ForAllAsync(string[] items, Func<string, Task> work, int inFlight = InFlight)
+    internal static async Task ForAllAsync(string[] items, Func<string, Task> work, int inFlight = InFlight)
     {
         var next = -1;
         await Task.WhenAll(Enumerable.Range(0, inFlight).Select(async _ =>
@@ -378,16 +307,6 @@ public static class PlacementBenchmark
             }
         }));
     }
-
-    private static HostInfo Info(string id) => new()
-    {
-        HostId = id,
-        Hostname = id + ".bench",
-        AgentVersion = "bench",
-        Architecture = "x86_64",
-        DomainType = "kvm",
-        Capacity = new Resources { Vcpus = 64, MemoryBytes = 256UL << 30, DiskBytes = 10UL << 40 },
-    };
 
     private static CreateLeaseRequest Request() => new()
     {

@@ -31,6 +31,10 @@ internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, E
     private readonly ConcurrentQueue<IPendingWrite> _queue = new();
     private int _writing;
     private bool _reloadNeeded;
+    private long _commits;
+
+    /// <summary>Transactions committed so far: the checkpointer skips its pass when none were since the last one.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
 
     public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, Action<T> applied, CancellationToken cancellationToken)
     {
@@ -136,6 +140,7 @@ internal sealed class GroupCommit(SqliteConnection connection, Func<Exception, E
             }
 
             transaction.Commit();
+            Interlocked.Increment(ref _commits);
             observer()?.Committed(done.Count, System.Diagnostics.Stopwatch.GetElapsedTime(began));
         }
         catch (Exception e)

@@ -251,7 +251,49 @@ public sealed class CheckpointTests : IDisposable
         var before = new FileInfo(path).Length;
 
         // About 2 MiB: hundreds of pages, far below the 10,000 at which a commit would checkpoint by itself.
-        for (var i = 0; i < 64; i++)
+        await WriteFillerAsync(database, 64);
+
+        await WaitForAsync(() => new FileInfo(path).Length >= before + (2L << 20));
+        Assert.True(new FileInfo(path).Length >= before + (2L << 20));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task FramesAReaderHeldBack_AreCopiedOnceItLetsGo_WithoutAnotherWrite()
+    {
+        var path = Path.Combine(_directory.Path, "s.db");
+        using var database = new SqliteDatabase(path);
+        await database.WriteAsync((c, t) =>
+        {
+            SqliteDatabase.Execute(c, "CREATE TABLE filler (data BLOB NOT NULL)", t);
+            return 0;
+        });
+        await WaitForAsync(() => new FileInfo(path + "-wal").Length > 0 && Checkpointed(path));
+        var before = new FileInfo(path).Length;
+
+        // A reader inside a transaction keeps its snapshot: no frame written after it began can be copied.
+        using var reader = new SqliteConnection($"Data Source={path};Pooling=False");
+        reader.Open();
+        using var snapshot = reader.BeginTransaction(deferred: true);
+        using (var select = reader.CreateCommand())
+        {
+            select.Transaction = snapshot;
+            select.CommandText = "SELECT count(*) FROM filler";
+            select.ExecuteScalar();
+        }
+
+        await WriteFillerAsync(database, 64);
+        await Task.Delay(SqliteDatabase.CheckpointInterval * 5);
+        Assert.Equal(before, new FileInfo(path).Length);
+
+        // Once it lets go, a later pass copies them, though nothing was committed since the pass it held back.
+        snapshot.Commit();
+        await WaitForAsync(() => new FileInfo(path).Length >= before + (2L << 20));
+        Assert.True(new FileInfo(path).Length >= before + (2L << 20));
+    }
+
+    private static async Task WriteFillerAsync(SqliteDatabase database, int blobs)
+    {
+        for (var i = 0; i < blobs; i++)
         {
             await database.WriteAsync((c, t) =>
             {
@@ -259,9 +301,6 @@ public sealed class CheckpointTests : IDisposable
                 return insert.ExecuteNonQuery();
             });
         }
-
-        await WaitForAsync(() => new FileInfo(path).Length >= before + (2L << 20));
-        Assert.True(new FileInfo(path).Length >= before + (2L << 20));
     }
 
     /// <summary>Whether a PASSIVE checkpoint now finds nothing left to copy.</summary>
