@@ -21,7 +21,7 @@ public sealed class SqliteDatabase : IStoreDatabase, IDisposable
     private readonly SqliteConnection _checkpointer;
     private readonly Timer _checkpoints;
     private readonly Lock _checkpointGate = new();
-    private long _checkpointedCommits;
+    private long _checkpointedCommits = -1; // the first pass runs: opening wrote too (migrations, the epoch)
 
     /// <summary>How often the checkpointer copies the WAL back while writes come (see the constructor).</summary>
     internal static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(100);

@@ -258,6 +258,18 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task WhatOpeningWrote_IsCopiedIntoTheDatabaseFile_BeforeAnyWrite()
+    {
+        var path = Path.Combine(_directory.Path, "s.db");
+        using var database = new SqliteDatabase(path);
+
+        // The migrations and the epoch went to the WAL; the database file has only SQLite's first page or none.
+        Assert.True(new FileInfo(path + "-wal").Length > 64 << 10);
+        await WaitForAsync(() => new FileInfo(path).Length > 64 << 10);
+        Assert.True(new FileInfo(path).Length > 64 << 10, $"the database file is {new FileInfo(path).Length} bytes");
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task FramesAReaderHeldBack_AreCopiedOnceItLetsGo_WithoutAnotherWrite()
     {
         var path = Path.Combine(_directory.Path, "s.db");
