@@ -242,13 +242,7 @@ public sealed class CheckpointTests : IDisposable
     {
         var path = Path.Combine(_directory.Path, "s.db");
         using var database = new SqliteDatabase(path);
-        await database.WriteAsync((c, t) =>
-        {
-            SqliteDatabase.Execute(c, "CREATE TABLE filler (data BLOB NOT NULL)", t);
-            return 0;
-        });
-        await WaitForAsync(() => new FileInfo(path + "-wal").Length > 0 && Checkpointed(path));
-        var before = new FileInfo(path).Length;
+        var before = await CreateFillerAsync(database, path);
 
         // About 2 MiB: hundreds of pages, far below the 10,000 at which a commit would checkpoint by itself.
         await WriteFillerAsync(database, 64);
@@ -274,13 +268,7 @@ public sealed class CheckpointTests : IDisposable
     {
         var path = Path.Combine(_directory.Path, "s.db");
         using var database = new SqliteDatabase(path);
-        await database.WriteAsync((c, t) =>
-        {
-            SqliteDatabase.Execute(c, "CREATE TABLE filler (data BLOB NOT NULL)", t);
-            return 0;
-        });
-        await WaitForAsync(() => new FileInfo(path + "-wal").Length > 0 && Checkpointed(path));
-        var before = new FileInfo(path).Length;
+        var before = await CreateFillerAsync(database, path);
 
         // A reader inside a transaction keeps its snapshot: no frame written after it began can be copied.
         using var reader = new SqliteConnection($"Data Source={path};Pooling=False");
@@ -301,6 +289,18 @@ public sealed class CheckpointTests : IDisposable
         snapshot.Commit();
         await WaitForAsync(() => new FileInfo(path).Length >= before + (2L << 20));
         Assert.True(new FileInfo(path).Length >= before + (2L << 20));
+    }
+
+    /// <summary>Creates the filler table and waits until it is in the database file; returns the file's length then.</summary>
+    private static async Task<long> CreateFillerAsync(SqliteDatabase database, string path)
+    {
+        await database.WriteAsync((c, t) =>
+        {
+            SqliteDatabase.Execute(c, "CREATE TABLE filler (data BLOB NOT NULL)", t);
+            return 0;
+        });
+        await WaitForAsync(() => new FileInfo(path + "-wal").Length > 0 && Checkpointed(path));
+        return new FileInfo(path).Length;
     }
 
     private static async Task WriteFillerAsync(SqliteDatabase database, int blobs)
