@@ -27,9 +27,11 @@ public static class PlacementBenchmark
     /// <param name="runs">Each size runs this many times, each on a fresh scheduler; the run with the median placements/s is shown, with every run's figures beside it.</param>
     /// <param name="groupSize">Workspaces per request: 1 for CreateLease, more for CreateLeases groups of that many (every count divided by it).</param>
     /// <param name="h2load">Whether the timed placements are sent by h2load (<see cref="H2Load"/>) rather than this process's gRPC client.</param>
+    /// <param name="inFlights">The timed placements' calls in flight: each size runs at each of them (64 unless given).</param>
     public static async Task<string> RunAsync(IReadOnlyList<(int Hosts, int Live)> sizes, int leases, TimeSpan heartbeatWindow, string program,
-        bool postgres = false, int replicas = 1, int runs = 1, int groupSize = 1, bool h2load = false)
+        bool postgres = false, int replicas = 1, int runs = 1, int groupSize = 1, bool h2load = false, IReadOnlyList<int>? inFlights = null)
     {
+        inFlights ??= [InFlight];
         if (h2load && !H2Load.Installed)
         {
             throw new FileNotFoundException($"--client h2load: no {H2Load.Program}; install Debian's nghttp2-client (make bench-placement does), or give --client grpc", H2Load.Program);
@@ -41,13 +43,13 @@ public static class PlacementBenchmark
         }
 
         var rows = new List<string>();
-        foreach (var (hosts, live) in sizes)
+        foreach (var ((hosts, live), inFlight) in sizes.SelectMany(size => inFlights.Select(inFlight => (size, inFlight))))
         {
             var done = new List<SizeRun>();
             for (var run = 0; run < runs; run++)
             {
                 await using var cluster = await PlacementCluster.StartAsync(program, postgres, replicas);
-                done.Add(await RunOneAsync(cluster, hosts, live, leases, heartbeatWindow, groupSize, h2load));
+                done.Add(await RunOneAsync(cluster, hosts, live, leases, heartbeatWindow, groupSize, h2load, inFlight));
                 Console.WriteLine(done[^1].Cells + " |");
             }
 
@@ -57,8 +59,8 @@ public static class PlacementBenchmark
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         return $"""
-            | hosts | live leases before | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | the same less heartbeats | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | client CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
-            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+            | hosts | live leases before | calls in flight | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | the same less heartbeats | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | client CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
+            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
             {string.Join("\n", rows)}
 
             {(postgres
@@ -66,10 +68,10 @@ public static class PlacementBenchmark
                 : $"One scheduler process per size (`{Shown(program)}`, SQLite store in a temporary directory, default placement options: sample 64)")},
             driven over gRPC on loopback{(h2load
                 ? $" (the timed placements sent by h2load, nghttp2's HTTP/2 load generator: one connection per replica, the same message on every call, and the schedulers' placed counter checked against the count asked for; the heartbeat window's heartbeats written by this program as HTTP/2 frames on one connection per replica, each call checked for an answering message; everything else by this program's gRPC client)"
-                : " from one client process")}. Placements: {InFlight} {(groupSize == 1 ? "CreateLease calls" : $"CreateLeases calls of {groupSize} workspaces each")}
+                : " from one client process")}. Placements: {string.Join(", ", inFlights)} {(groupSize == 1 ? "CreateLease calls" : $"CreateLeases calls of {groupSize} workspaces each")}
             in flight, {leases} immediate leases of 1 vCPU and 512 MiB per size, timed, after the live leases before
             (placed the same way, untimed), then up to 1,000 more with 4 in flight for the latency of a scheduler that is
-            not saturated (with 64 in flight, p50 is mostly waiting in line){(groupSize == 1 ? "" : $"; placements/s counts workspaces, and a latency is a whole group's, from the call to its answer")}; all while every host sends a heartbeat
+            not saturated (with many in flight, p50 is mostly waiting in line){(groupSize == 1 ? "" : $"; placements/s counts workspaces, and a latency is a whole group's, from the call to its answer")}; all while every host sends a heartbeat
             every 5 s as its agent would. Heartbeats/s:
             before the leases, {InFlight} concurrent senders for {heartbeatWindow.TotalSeconds:0} s, round robin over the
             hosts, with the default interval and TTL (5 s, 15 s). A heartbeat is written to the database when the last
@@ -82,7 +84,7 @@ public static class PlacementBenchmark
             heartbeats answered during the timed placements, each at the scheduler CPU per heartbeat of the heartbeat
             window (where 64 in flight share one connection, so it may cost less than one of these: the figure errs
             high). Client CPU per placement: the same for the
-            benchmark's own process{(h2load ? " and h2load" : "")} (the requests, and every host's heartbeats meanwhile), which share the 2 cores; client CPU per heartbeat, the benchmark's process over the heartbeat window. Each size ran {runs} time{(runs == 1 ? "" : "s")} on a fresh scheduler; the
+            benchmark's own process{(h2load ? " and h2load" : "")} (the requests, and every host's heartbeats meanwhile), which share the 2 cores; client CPU per heartbeat, the benchmark's process over the heartbeat window. Each size{(inFlights.Count > 1 ? " at each number of calls in flight" : "")} ran {runs} time{(runs == 1 ? "" : "s")} on a fresh scheduler; the
             row is the run with the median placements/s, and the last column gives every run (this machine's speed varies
             from one minute to the next, as other machines share its cores). A /metrics scrape: the median of 5, after
             the placements, as Prometheus would make it (it counts the live leases by state). Choosing a host: the mean time
@@ -105,7 +107,7 @@ public static class PlacementBenchmark
     /// <summary>One run of one size: its row's cells (without the closing bar), and the figures runs are compared by.</summary>
     private sealed record SizeRun(double PerSecond, double CpuPerPlacement, string Cells);
 
-    private static async Task<SizeRun> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow, int groupSize, bool h2load)
+    private static async Task<SizeRun> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow, int groupSize, bool h2load, int inFlight)
     {
         var channels = cluster.Channels;
         var agents = channels.Select(c => new AgentServiceClient(c)).ToArray();
@@ -143,8 +145,8 @@ public static class PlacementBenchmark
         var sumsBefore = await SumsAsync(cluster.MetricsAddresses);
         var perSecond = h2load
             ? await H2Load.CallAsync(cluster.Addresses, groupSize == 1 ? CreateLeaseMethod : CreateLeasesMethod,
-                groupSize == 1 ? Request() : new CreateLeasesRequest { Lease = Request(), Count = (uint)groupSize }, latencies, InFlight) * groupSize
-            : await PlaceAsync(leaseClients, latencies, groupSize);
+                groupSize == 1 ? Request() : new CreateLeasesRequest { Lease = Request(), Count = (uint)groupSize }, latencies, inFlight) * groupSize
+            : await PlaceAsync(leaseClients, latencies, groupSize, inFlight);
         var cpuPerPlacement = (CpuSeconds(cluster.ProcessIds) - cpuBefore) / leases;
 
         // The same less what the heartbeats answered meanwhile cost, at the scheduler's CPU per heartbeat measured in
@@ -184,7 +186,7 @@ public static class PlacementBenchmark
         }
         while (next.Length > 0);
         return new SizeRun(perSecond, cpuPerPlacement, string.Create(CultureInfo.InvariantCulture,
-            $"| {hosts:N0} | {live:N0} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {latencies[(int)(latencies.Length * 0.99)]:0.0} ms | " +
+            $"| {hosts:N0} | {live:N0} | {inFlight} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {latencies[(int)(latencies.Length * 0.99)]:0.0} ms | " +
             $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {cpuLessHeartbeats * 1e6:N0} µs | {clientPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {clientPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
     }
 

@@ -6,7 +6,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench metrics [--workspaces N] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
 // nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
-// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
+// nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--in-flight 64[,N…]] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 // nodeagent-bench sqlite-schema [--hosts 10000] [--leases 40000] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 // --help anywhere prints the usage rather than running a benchmark with the options before it.
 var command = args.Contains("--help") || args.Contains("-h") ? "--help" : args.FirstOrDefault();
@@ -91,16 +91,19 @@ switch (command)
             "h2load" => true,
             var client => throw new ArgumentException($"--client: '{client}' is not grpc (this process's gRPC client) or h2load (nghttp2's load generator)"),
         };
+        var placementInFlights = (Option("--in-flight") ?? "64").Split(',').Select(n => int.TryParse(n, System.Globalization.CultureInfo.InvariantCulture, out var calls) && calls > 0
+            ? calls : throw new ArgumentException($"--in-flight: '{n}' is not a number of calls above 0")).ToList();
         var placementBody = await PlacementBenchmark.RunAsync(
             placementSizes, placementLeases, TimeSpan.FromSeconds(heartbeatSeconds), Path.GetFullPath(Option("--scheduler") ?? "out/bin/nodeagent-scheduler"), postgres, replicas,
-            int.Parse(Option("--runs") ?? "1", System.Globalization.CultureInfo.InvariantCulture), groupSize, h2load);
+            int.Parse(Option("--runs") ?? "1", System.Globalization.CultureInfo.InvariantCulture), groupSize, h2load, placementInFlights);
         if (Option("--write") is { } placementPath)
         {
-            var (section, title, make) = (postgres, groupSize) switch
+            var (section, title, make) = (postgres, groupSize, placementInFlights.Count) switch
             {
-                (true, _) => ($"placement-postgresql-{replicas}", $"Scheduler placement and heartbeat throughput by cluster size (PostgreSQL, {replicas} replica{(replicas == 1 ? "" : "s")})",
+                (false, 1, > 1) => ("placement-load", "Scheduler placement rate and latency by calls in flight (SQLite)", "make bench-placement-load"),
+                (true, _, _) => ($"placement-postgresql-{replicas}", $"Scheduler placement and heartbeat throughput by cluster size (PostgreSQL, {replicas} replica{(replicas == 1 ? "" : "s")})",
                     "make bench-placement-postgresql"),
-                (false, > 1) => ("placement-groups", $"Scheduler placement throughput in groups of {groupSize} (SQLite)", "make bench-placement-groups"),
+                (false, > 1, _) => ("placement-groups", $"Scheduler placement throughput in groups of {groupSize} (SQLite)", "make bench-placement-groups"),
                 _ => ("placement", "Scheduler placement and heartbeat throughput by cluster size (SQLite)", "make bench-placement"),
             };
             BenchmarkReport.Write(placementPath, section, title, make, placementBody);
@@ -127,6 +130,6 @@ switch (command)
 
         return 0;
     default:
-        (command == "--help" ? Console.Out : Console.Error).WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
+        (command == "--help" ? Console.Out : Console.Error).WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--in-flight N,N,…] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
         return command == "--help" ? 0 : 2;
 }
