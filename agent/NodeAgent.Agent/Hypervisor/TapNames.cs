@@ -12,8 +12,10 @@ namespace NodeAgent.Agent.Hypervisor;
 /// A Linux interface name has at most 15 characters (IFNAMSIZ 16 with the NUL). Two forms, told apart by
 /// their prefix so they can never collide with each other:
 /// <list type="bullet">
-/// <item><c>na</c> + the id without its <c>w-</c> + <c>-</c> + NIC index, for ids the scheduler makes
+/// <item><c>na</c> + the id without its <c>w-</c> + <c>-</c> + NIC index, for ids of the scheduler's form
 /// (<c>w-</c> and lower-case letters and digits) when that fits: <c>w-k3m9x2pq7a</c>, NIC 0 → <c>nak3m9x2pq7a-0</c>.
+/// It fits the ten characters after <c>w-</c> of the ids schedulers made before ids carried their creation time, not
+/// the fifteen of the ids made now, which take the second form.
 /// The id part holds no <c>-</c>, so the last <c>-</c> splits the name back into id and index: no two
 /// workspaces or NICs share a name.</item>
 /// <item>otherwise <c>nh</c> + the first 10 hex digits of SHA-256 of the id + <c>-</c> + index, e.g.

@@ -5,7 +5,7 @@ namespace NodeAgent.Scheduler.Domain;
 /// all. Every member carries the group's id (<see cref="Lease.Group"/>); otherwise each is a lease like any other, and is
 /// extended, released and saved on its own.
 /// </summary>
-/// <param name="Id">"g-" and ten random base-32 characters, as a lease id has after its "w-".</param>
+/// <param name="Id">"g-" and the characters a lease id has after its "w-" (<see cref="LeaseId"/>).</param>
 /// <param name="Leases">The members, in the order they were placed.</param>
 public sealed record LeaseGroup(string Id, IReadOnlyList<Lease> Leases)
 {
@@ -14,7 +14,7 @@ public sealed record LeaseGroup(string Id, IReadOnlyList<Lease> Leases)
 
     private const string Prefix = "g-";
 
-    public static string NewId() => Prefix + LeaseId.New().Value[2..];
+    public static string NewId(DateTimeOffset createdAt) => Prefix + LeaseId.Part(createdAt);
 
     /// <summary>Whether <paramref name="text"/> is a group id as <see cref="NewId"/> makes them; the problem says what is wrong otherwise.</summary>
     public static bool IsValidId(string text, out string problem)

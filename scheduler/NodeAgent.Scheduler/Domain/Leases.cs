@@ -3,40 +3,66 @@ using NodeAgent.Contract;
 
 namespace NodeAgent.Scheduler.Domain;
 
-/// <summary>A lease's id, which also names its workspace on the host: "w-" and ten random base-32 characters.</summary>
+/// <summary>
+/// A lease's id, which also names its workspace on the host: "w-", eight characters of its creation time and seven
+/// random ones, all base 32, e.g. <c>w-8cqz9ke2xm4rtb7</c> (made on 2026-11-24).
+/// </summary>
+/// <remarks>
+/// The time part is the milliseconds since 2020-01-01 UTC in an alphabet in ASCII order, so ids sort by when they
+/// were made (to the millisecond). A new lease's id then lands beside the last ones in the store's primary-key index
+/// rather than on a random page of it: with 100,000 live leases, random ids cost the single SQLite writer a page read
+/// and a page written per placement (docs/scale.md). Two ids can be the same only if made in the same millisecond
+/// with the same 35 random bits. Eight characters hold 2⁴⁰ ms, until 2054-11; after that the time part starts again
+/// from 0, and ids made then sort before older ones but are still unique.
+/// </remarks>
 public readonly record struct LeaseId
 {
-    private const string Alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+    /// <summary>The 32 characters ids are made of (no l, o, 0 or 1, which read alike), in ASCII order.</summary>
+    private const string Alphabet = "23456789abcdefghijkmnpqrstuvwxyz";
+
+    private const int TimeChars = 8;
+    private const int RandomChars = 7;
+
+    /// <summary>Where the time part counts from.</summary>
+    public static readonly DateTimeOffset Epoch = new(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     private LeaseId(string value) => Value = value;
 
     public string Value { get; }
 
-    /// <summary>Random bytes drawn ahead, per thread: one system call for every 25 ids rather than one for each.</summary>
+    /// <summary>Random bytes drawn ahead, per thread: one system call for every 35 ids rather than one for each.</summary>
     [ThreadStatic]
     private static byte[]? t_random;
 
     [ThreadStatic]
     private static int t_left;
 
-    public static LeaseId New()
+    /// <summary>A new id for a lease created at <paramref name="createdAt"/> (the caller's clock).</summary>
+    public static LeaseId New(DateTimeOffset createdAt) => new("w-" + Part(createdAt));
+
+    /// <summary>The id's characters after its prefix: the time part, then the random part.</summary>
+    internal static string Part(DateTimeOffset createdAt)
     {
-        // Each byte's low five bits pick a letter, without bias (256 is a multiple of 32).
-        var random = Take(10);
-        Span<char> chars = stackalloc char[12];
-        chars[0] = 'w';
-        chars[1] = '-';
-        for (var i = 0; i < random.Length; i++)
+        var milliseconds = (ulong)(createdAt - Epoch).Ticks / TimeSpan.TicksPerMillisecond;
+        Span<char> chars = stackalloc char[TimeChars + RandomChars];
+        for (var i = 0; i < TimeChars; i++)
         {
-            chars[i + 2] = Alphabet[random[i] & (Alphabet.Length - 1)];
+            chars[i] = Alphabet[(int)(milliseconds >> (5 * (TimeChars - 1 - i))) & (Alphabet.Length - 1)];
         }
 
-        return new LeaseId(new string(chars));
+        // Each byte's low five bits pick a character, without bias (256 is a multiple of 32).
+        var random = Take(RandomChars);
+        for (var i = 0; i < RandomChars; i++)
+        {
+            chars[TimeChars + i] = Alphabet[random[i] & (Alphabet.Length - 1)];
+        }
+
+        return new string(chars);
     }
 
     private static ReadOnlySpan<byte> Take(int count)
     {
-        var random = t_random ??= new byte[250];
+        var random = t_random ??= new byte[245];
         if (t_left < count)
         {
             RandomNumberGenerator.Fill(random);

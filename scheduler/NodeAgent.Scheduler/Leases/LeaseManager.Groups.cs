@@ -38,7 +38,7 @@ public sealed partial class LeaseManager
         var now = Now();
         var network = addresses.Resolve(request.Network);
         var image = images.ResolveForLease(request.Image, request.ImageVersion);
-        var group = LeaseGroup.NewId();
+        var group = LeaseGroup.NewId(now);
         var members = new Lease[count];
         for (var i = 0; i < count; i++)
         {

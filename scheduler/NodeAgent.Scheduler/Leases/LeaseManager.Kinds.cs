@@ -40,7 +40,7 @@ public sealed partial class LeaseManager
     /// <summary>The new lease a request describes, pending, with its times set for its kind.</summary>
     private static Lease NewLease(LeaseRequest request, string? network, Contract.V1.ImageRef image, DateTimeOffset now)
     {
-        var lease = new Lease(LeaseId.New(), request.Owner, request.Image, request.Resources, LeaseState.Pending, "accepted",
+        var lease = new Lease(LeaseId.New(now), request.Owner, request.Image, request.Resources, LeaseState.Pending, "accepted",
             null, now, now + request.Duration, now, request.RequestId)
         {
             SshKeys = request.SshKeys,

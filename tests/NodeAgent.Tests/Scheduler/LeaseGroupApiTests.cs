@@ -76,7 +76,7 @@ public sealed class LeaseGroupApiTests : IAsyncLifetime
 
         var group = await _leases.CreateLeasesAsync(Group(4));
 
-        Assert.Matches("^g-[a-z2-9]{10}$", group.Group);
+        Assert.Matches("^g-[a-km-np-z2-9]{15}$", group.Group);
         Assert.Equal(4, group.Leases.Count);
         Assert.All(group.Leases, l => Assert.Equal((LeaseState.Starting, group.Group), (l.State, l.Group)));
         Assert.Equal(["h1", "h1", "h2", "h2"], group.Leases.Select(l => l.HostId).Order(StringComparer.Ordinal));

@@ -71,7 +71,7 @@ public sealed class PlanTogetherTests : IAsyncLifetime
     private PlannedHost[] Plan(params Lease[] pending) => _scheduler.Service<LeaseManager>().PlanTogether(pending);
 
     private static Lease Pending(int vcpus = 1, PlacementConstraints? placement = null) => new(
-        LeaseId.New(), "alice", "debian-12", new Resources(vcpus, 256L << 20, 0), LeaseState.Pending, "accepted",
+        LeaseId.New(Now), "alice", "debian-12", new Resources(vcpus, 256L << 20, 0), LeaseState.Pending, "accepted",
         null, Now, Now.AddHours(1), Now, null)
     {
         RunFor = TimeSpan.FromHours(1),

@@ -18,10 +18,10 @@ public sealed class QueueOrderTests
     { Kind = LeaseKind.BestEffort, QueuedAt = T0 };
 
     private static Lease Held(int vcpus, DateTimeOffset end) => new(
-        LeaseId.New(), "ops", "debian-12", new Resources(vcpus, 1L << 30, 0), LeaseState.Running, "running", H1, T0, end, T0, null);
+        LeaseId.New(T0), "ops", "debian-12", new Resources(vcpus, 1L << 30, 0), LeaseState.Running, "running", H1, T0, end, T0, null);
 
     private static Lease Reserved(int vcpus, DateTimeOffset start, DateTimeOffset end) => new(
-        LeaseId.New(), "carol", "debian-12", new Resources(vcpus, 1L << 30, 0), LeaseState.Pending, "reserved", H1, T0, end, T0, null)
+        LeaseId.New(T0), "carol", "debian-12", new Resources(vcpus, 1L << 30, 0), LeaseState.Pending, "reserved", H1, T0, end, T0, null)
     { Kind = LeaseKind.Reservation, StartAt = start };
 
     private static HostRecord Host(int vcpus) => new(
