@@ -54,12 +54,12 @@ public static class PlacementBenchmark
             }
 
             var median = done.OrderBy(r => r.PerSecond).ElementAt(done.Count / 2);
-            rows.Add(median.Cells + " | " + string.Join(", ", done.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.PerSecond:N0} at {r.CpuPerPlacement * 1e6:N0} µs"))) + " |");
+            rows.Add(median.Cells + " | " + string.Join("; ", done.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.PerSecond:N0} at {r.CpuPerPlacement * 1e6:N0} µs, p99 {r.P99:0.0} ms"))) + " |");
         }
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         return $"""
-            | hosts | live leases before | calls in flight | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | the same less heartbeats | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | client CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement |
+            | hosts | live leases before | calls in flight | placements/s | p50 | p99 | p50, 4 in flight | p99, 4 in flight | live leases at the end | a /metrics scrape | choosing a host | writes per commit | in write transactions | scheduler CPU per placement | the same less heartbeats | client CPU per placement | heartbeats/s | scheduler CPU per heartbeat | client CPU per heartbeat | scheduler resident memory | every run: placements/s at CPU per placement, p99 |
             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
             {string.Join("\n", rows)}
 
@@ -105,7 +105,7 @@ public static class PlacementBenchmark
     }
 
     /// <summary>One run of one size: its row's cells (without the closing bar), and the figures runs are compared by.</summary>
-    private sealed record SizeRun(double PerSecond, double CpuPerPlacement, string Cells);
+    private sealed record SizeRun(double PerSecond, double CpuPerPlacement, double P99, string Cells);
 
     private static async Task<SizeRun> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow, int groupSize, bool h2load, int inFlight)
     {
@@ -185,8 +185,9 @@ public static class PlacementBenchmark
             next = page.NextPageToken;
         }
         while (next.Length > 0);
-        return new SizeRun(perSecond, cpuPerPlacement, string.Create(CultureInfo.InvariantCulture,
-            $"| {hosts:N0} | {live:N0} | {inFlight} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {latencies[(int)(latencies.Length * 0.99)]:0.0} ms | " +
+        var p99 = latencies[(int)(latencies.Length * 0.99)];
+        return new SizeRun(perSecond, cpuPerPlacement, p99, string.Create(CultureInfo.InvariantCulture,
+            $"| {hosts:N0} | {live:N0} | {inFlight} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {p99:0.0} ms | " +
             $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {cpuLessHeartbeats * 1e6:N0} µs | {clientPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {clientPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
     }
 
