@@ -123,35 +123,36 @@ public sealed partial class LeaseManager
     /// leases of the request's groups it runs (read only when the request has groups).
     /// </summary>
     /// <remarks>
-    /// Made lazily (<see cref="Projection{TResult}"/>): placement makes only those it examines. A host's candidate is
+    /// Made lazily (<see cref="LazyCandidates"/>): placement makes only those it examines. A host's candidate is
     /// kept in an array beside the ordered hosts (<see cref="IHostsWithLive.CandidateAt"/>) until the row, load or
-    /// images change, and holds what the filters and rankers read, so a placement that examines 64 of 10,000 hosts
-    /// reads one array element and one candidate of each rather than a dozen objects scattered over memory.
+    /// images change, and holds what the filters and rankers read (its id too), so a placement that examines 64 of
+    /// 10,000 hosts reads one array element and one candidate of each rather than a dozen objects scattered over
+    /// memory; and it asks for both a few hosts ahead (<see cref="ICandidatePrefetch"/>), so it seldom waits for them.
     /// </remarks>
-    private Projection<PlacementCandidate> Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request) =>
+    private LazyCandidates Candidates(ILeaseSession session, DateTimeOffset now, PlacementRequest request) =>
         Candidates(session, session.Hosts(), now, request);
 
-    private Projection<PlacementCandidate> Candidates(ILeaseSession session, IReadOnlyList<HostRecord> among, DateTimeOffset now, PlacementRequest request)
+    private LazyCandidates Candidates(ILeaseSession session, IReadOnlyList<HostRecord> among, DateTimeOffset now, PlacementRequest request)
     {
         var antiAffinity = request.AntiAffinityGroup is { } anti ? session.GroupLeasesByHost(anti, antiAffinity: true) : null;
         var spread = request.SpreadGroup is { } group ? session.GroupLeasesByHost(group, antiAffinity: false) : null;
         var ttl = hosts.HeartbeatTtl;
         var withLive = among as IHostsWithLive;
-        return new Projection<PlacementCandidate>(among.Count, index =>
+        return new LazyCandidates(among.Count, index =>
         {
             var candidate = withLive is not null ? withLive.CandidateAt(index, now, ttl, MakeCandidate) : Made(among[index]);
-            if (antiAffinity is not null && antiAffinity.ContainsKey(candidate.Host.Id))
+            if (antiAffinity is not null && antiAffinity.ContainsKey(candidate.Id))
             {
                 candidate = candidate with { AntiAffinityGroups = new HashSet<string>(StringComparer.Ordinal) { request.AntiAffinityGroup! } };
             }
 
-            if (spread is not null && spread.TryGetValue(candidate.Host.Id, out var count))
+            if (spread is not null && spread.TryGetValue(candidate.Id, out var count))
             {
                 candidate = candidate with { SpreadGroupLeases = new Dictionary<string, int>(StringComparer.Ordinal) { [request.SpreadGroup!] = count } };
             }
 
             return candidate;
-        });
+        }, withLive);
 
         PlacementCandidate Made(HostRecord host) => MakeCandidate(host, hosts.Live(host.Id), host.HealthAt(now, ttl));
     }

@@ -162,5 +162,5 @@ public sealed class CapacityFilter : IHostFilter
 public sealed class RefusedFilter : IHostFilter
 {
     public string? Reject(PlacementCandidate candidate, PlacementRequest request) =>
-        request.RefusedBy.Count > 0 && request.RefusedBy.Contains(candidate.Host.Id.Value) ? RejectReasons.Refused : null;
+        request.RefusedBy.Count > 0 && request.RefusedBy.Contains(candidate.Id.Value) ? RejectReasons.Refused : null;
 }

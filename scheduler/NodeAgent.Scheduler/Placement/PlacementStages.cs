@@ -1,3 +1,4 @@
+using NodeAgent.Contract;
 using System.Collections.Frozen;
 using NodeAgent.Scheduler.Domain;
 
@@ -64,6 +65,12 @@ public sealed record PlacementCandidate(HostRecord Host, HostHealth Health, Reso
     /// registration) counts what its leases are allocated instead of looking full.
     /// </summary>
     public double MemoryPressure { get; init; } = MemoryPressureOf(Host, Free);
+
+    /// <summary>
+    /// The host's id, copied from <see cref="Host"/>: choosing names and orders hosts by it, and reads the candidate
+    /// alone rather than the row and registration behind it.
+    /// </summary>
+    public HostId Id { get; } = Host.Id;
 
     /// <summary>What the host has in all (its agent's last report): copied from <see cref="Host"/> so ranking reads the candidate alone.</summary>
     public Resources Capacity { get; init; } = Host.Registration.Capacity;

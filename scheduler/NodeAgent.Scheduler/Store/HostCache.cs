@@ -1,5 +1,7 @@
 using System.Collections;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using NodeAgent.Contract;
 using NodeAgent.Scheduler.Domain;
 using NodeAgent.Scheduler.Hosts;
@@ -299,6 +301,34 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load, DesiredVersi
             return made.Health == health ? made : made with { Health = health };
         }
 
+        public unsafe void PrefetchCell(int index)
+        {
+            if (Sse.IsSupported && (uint)index < (uint)candidates.Length)
+            {
+                Sse.Prefetch0(Unsafe.AsPointer(ref candidates[index]));
+            }
+        }
+
+        /// <summary>
+        /// Asks for the host's kept candidate, if there is one, with the free and capacity records made just before it
+        /// (<c>LeaseManager.MakeCandidate</c>): from 88 bytes before the object's address to 120 after, four cache lines.
+        /// The address is read without pinning the object; if a collection moves it meanwhile, the prefetch reads memory
+        /// nothing needs, which costs nothing more (a prefetch never faults).
+        /// </summary>
+        public unsafe void PrefetchCandidate(int index)
+        {
+            if (!Sse.IsSupported || (uint)index >= (uint)candidates.Length || Volatile.Read(ref candidates[index]) is not { } kept)
+            {
+                return;
+            }
+
+            var at = (byte*)Unsafe.As<PlacementCandidate, nint>(ref kept);
+            Sse.Prefetch0(at - 88);
+            Sse.Prefetch0(at - 24);
+            Sse.Prefetch0(at + 40);
+            Sse.Prefetch0(at + 119);
+        }
+
         public IEnumerator<HostRecord> GetEnumerator()
         {
             foreach (var slot in slots)
@@ -311,8 +341,11 @@ public sealed class HostCache(Func<IReadOnlyList<HostRecord>> load, DesiredVersi
     }
 }
 
-/// <summary>Hosts by position, with what each one's heartbeats brought at the same position.</summary>
-public interface IHostsWithLive : IReadOnlyList<HostRecord>
+/// <summary>
+/// Hosts by position, with what each one's heartbeats brought at the same position, and the candidates kept for them,
+/// which placement can prefetch.
+/// </summary>
+public interface IHostsWithLive : IReadOnlyList<HostRecord>, ICandidatePrefetch
 {
     HostLive LiveAt(int index);
 

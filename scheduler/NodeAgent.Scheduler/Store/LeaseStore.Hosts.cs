@@ -261,6 +261,10 @@ public sealed partial class LeaseStore
                     ? kept
                     : make(host, cached.LiveAt(index), host.HealthAt(now, ttl));
 
+            public void PrefetchCell(int index) => cached.PrefetchCell(index);
+
+            public void PrefetchCandidate(int index) => cached.PrefetchCandidate(index);
+
             public IEnumerator<HostRecord> GetEnumerator()
             {
                 for (var i = 0; i < Count; i++)

@@ -59,6 +59,25 @@ public sealed class HostLiveTests
     }
 
     [Fact]
+    public void Prefetch_AnyIndex_ChangesNothingAndNeverThrows()
+    {
+        var cache = CacheOf(Host("h1"), Host("h2"));
+        var maker = new Maker();
+        var view = cache.All();
+        var kept = view.CandidateAt(0, Now, Ttl, maker.Make);
+
+        // 0 has a kept candidate, 1 none yet; the others are outside the view.
+        foreach (var index in new[] { 0, 1, 2, -1, int.MaxValue, int.MinValue })
+        {
+            view.PrefetchCell(index);
+            view.PrefetchCandidate(index);
+        }
+
+        Assert.Same(kept, view.CandidateAt(0, Now, Ttl, maker.Make));
+        Assert.Equal(1, maker.Made);
+    }
+
+    [Fact]
     public void Candidate_AfterAHeartbeatsLoad_IsMadeAgainWithIt()
     {
         var cache = CacheOf(Host("h1"));
