@@ -12,6 +12,7 @@
 #   make bench-startup  start-up to READY=1 of the native-AOT daemons; writes docs/benchmarks.md
 #   make bench-placement  placements/s, latency, heartbeats/s, memory at 100, 1,000, 10,000 hosts (and 10,000 with 100,000 live leases), placements sent by h2load; writes docs/benchmarks.md
 #   make bench-placement-load  placements/s and latency at 10,000 hosts (and with 100,000 live leases) by calls in flight, 8 to 64; writes docs/benchmarks.md
+#   make bench-placement-pairs  placement cost at 1,000 and 10,000 hosts in alternating bursts, 20 pairs (the flat-cost target); writes docs/benchmarks.md
 #   make bench-placement-groups  the same with CreateLeases requests of 10 workspaces each, at 1,000 and 10,000 hosts; writes docs/benchmarks.md
 #   make bench-sqlite-schema  what SQLite spends on writing a placed lease with the scheduler's schema, part by part; writes docs/benchmarks.md
 #   make bench-placement-postgresql  the same on PostgreSQL, with 1 and with 3 scheduler replicas sharing it; writes docs/benchmarks.md
@@ -31,7 +32,7 @@ PROGRAMS := agent/NodeAgent.Agent scheduler/NodeAgent.Scheduler scheduler/NodeAg
 # The Debian revision and RPM release of `make deb rpm`; bump it to package the same program again.
 PKG_RELEASE ?= 1
 
-.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement bench-placement-load bench-placement-groups bench-placement-postgresql bench-sqlite-schema bench-startup clean
+.PHONY: all deps build test demo publish deb rpm package-lint package-test bench-rpc bench-lease bench-footprint bench-agent-load bench-overlay bench-metrics bench-metering bench-placement bench-placement-load bench-placement-pairs bench-placement-groups bench-placement-postgresql bench-sqlite-schema bench-startup clean
 
 all: build
 
@@ -115,6 +116,11 @@ bench-placement-load: publish
 	@tests/setup/ensure-packages.sh bench-placement nghttp2-client
 	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement --hosts 10000,10000:100000 --leases 20000 --heartbeat-seconds 3 \
 	  --in-flight 8,16,24,32,64 --runs 3 --client h2load --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
+
+bench-placement-pairs: publish
+	@tests/setup/ensure-packages.sh bench-placement nghttp2-client
+	$(DOTNET) run --project tests/NodeAgent.Benchmarks -c Release -- placement-pairs --hosts 1000,10000 --rounds 20 --burst 8000 \
+	  --scheduler $(OUT)/bin/nodeagent-scheduler --write docs/benchmarks.md
 
 bench-placement-groups: publish
 	@tests/setup/ensure-packages.sh bench-placement nghttp2-client

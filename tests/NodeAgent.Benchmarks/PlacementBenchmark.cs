@@ -16,7 +16,7 @@ namespace NodeAgent.Benchmarks;
 /// answer, which comes after the lease and its claim on the host are committed. The scheduler's CPU time over each
 /// phase and its resident memory at the end are read from /proc.
 /// </summary>
-public static class PlacementBenchmark
+public static partial class PlacementBenchmark
 {
     internal const int InFlight = 64;
 
@@ -61,9 +61,6 @@ public static class PlacementBenchmark
             var median = runsOfCase.OrderBy(r => r.PerSecond).ElementAt(runsOfCase.Count / 2);
             return median.Cells + " | " + string.Join("; ", runsOfCase.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.PerSecond:N0} at {r.CpuPerPlacement * 1e6:N0} µs, p99 {r.P99:0.0} ms"))) + " |";
         }).ToList();
-        var small = cases.IndexOf(((1_000, 0), inFlights[0]));
-        var large = cases.IndexOf(((10_000, 0), inFlights[0]));
-        var flat = small >= 0 && large >= 0 ? "\n\n" + FlatCost(done[small], done[large]) : "";
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         return $"""
@@ -101,26 +98,8 @@ public static class PlacementBenchmark
             commit and the share of the timed placements' time spent in write transactions: from
             nodeagent_scheduler_store_commit_writes and _commit_duration_seconds{(postgres ? " (on PostgreSQL every write commits alone, and the share adds up the replicas' transactions, which run at once)" : "; SQLite has one writer, so near 100% it is what placements wait for")}. Targets (issue 10): ≥ 10,000 placements/s at 10,000 hosts, p99 ≤ 10 ms, ≥ 50,000 heartbeats/s,
             placement cost flat from 1,000 to 10,000 hosts. Load average at the end: {load} on
-            {Environment.ProcessorCount} cores, shared by the scheduler{(postgres ? "s, PostgreSQL" : "")} and the client.{flat}
+            {Environment.ProcessorCount} cores, shared by the scheduler{(postgres ? "s, PostgreSQL" : "")} and the client.
             """;
-    }
-
-    /// <summary>
-    /// The flat-cost target round by round: 10,000 hosts' runs against 1,000 hosts' runs of the same round, which ran
-    /// one after the other. Pairs cancel most of this machine's minute-to-minute changes in speed, which move a
-    /// single run by 20% and more.
-    /// </summary>
-    private static string FlatCost(List<SizeRun> thousand, List<SizeRun> tenThousand)
-    {
-        static string Percent(double ratio) => string.Create(CultureInfo.InvariantCulture, $"{(ratio - 1) * 100:+0;−0;0}%");
-        static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
-
-        var cpu = thousand.Zip(tenThousand, (a, b) => b.CpuLessHeartbeats / a.CpuLessHeartbeats).ToList();
-        var choosing = thousand.Zip(tenThousand, (a, b) => b.Choosing / a.Choosing).ToList();
-        return string.Create(CultureInfo.InvariantCulture,
-            $"Placement cost, 10,000 hosts against 1,000 in the same round: scheduler CPU per placement less heartbeats {string.Join(", ", cpu.Select(Percent))} " +
-            $"(median {Percent(Median(cpu))}; {string.Join(", ", thousand.Zip(tenThousand, (a, b) => $"{a.CpuLessHeartbeats * 1e6:N0} → {b.CpuLessHeartbeats * 1e6:N0} µs"))}); " +
-            $"choosing a host {string.Join(", ", choosing.Select(Percent))} (median {Percent(Median(choosing))}).");
     }
 
     /// <summary>The program as the report names it: relative to the repository when it is in it.</summary>
@@ -131,7 +110,7 @@ public static class PlacementBenchmark
     }
 
     /// <summary>One run of one size: its row's cells (without the closing bar), and the figures runs are compared by.</summary>
-    private sealed record SizeRun(double PerSecond, double CpuPerPlacement, double CpuLessHeartbeats, double Choosing, double P99, string Cells);
+    private sealed record SizeRun(double PerSecond, double CpuPerPlacement, double P99, string Cells);
 
     private static async Task<SizeRun> RunOneAsync(PlacementCluster cluster, int hosts, int live, int leases, TimeSpan heartbeatWindow, int groupSize, bool h2load, int inFlight)
     {
@@ -212,7 +191,7 @@ public static class PlacementBenchmark
         }
         while (next.Length > 0);
         var p99 = latencies[(int)(latencies.Length * 0.99)];
-        return new SizeRun(perSecond, cpuPerPlacement, cpuLessHeartbeats, choosing, p99, string.Create(CultureInfo.InvariantCulture,
+        return new SizeRun(perSecond, cpuPerPlacement, p99, string.Create(CultureInfo.InvariantCulture,
             $"| {hosts:N0} | {live:N0} | {inFlight} | {perSecond:N0} | {latencies[latencies.Length / 2]:0.0} ms | {p99:0.0} ms | " +
             $"{unloaded[unloaded.Length / 2]:0.0} ms | {unloaded[(int)(unloaded.Length * 0.99)]:0.0} ms | {atEnd:N0} | {scrape:0.0} ms | {choosing * 1e6:N0} µs | {writesPerCommit:0.0} | {writing:P0} | {cpuPerPlacement * 1e6:N0} µs | {cpuLessHeartbeats * 1e6:N0} µs | {clientPerPlacement * 1e6:N0} µs | {heartbeats:N0} | {cpuPerHeartbeat * 1e6:N0} µs | {clientPerHeartbeat * 1e6:N0} µs | {cluster.ProcessIds.Max(ResidentMib):0.0} MiB"));
     }

@@ -7,6 +7,7 @@ using NodeAgent.Benchmarks;
 // nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write docs/benchmarks.md]
 // nodeagent-bench startup [--binaries out/bin] [--runs R] [--write docs/benchmarks.md]
 // nodeagent-bench placement [--hosts 100,1000,10000,10000:100000] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--in-flight 64[,N…]] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
+// nodeagent-bench placement-pairs [--hosts 1000,10000] [--rounds 20] [--burst 8000] [--scheduler out/bin/nodeagent-scheduler[,OTHER]] [--write docs/benchmarks.md]
 // nodeagent-bench sqlite-schema [--hosts 10000] [--leases 40000] [--scheduler out/bin/nodeagent-scheduler] [--write docs/benchmarks.md]
 // --help anywhere prints the usage rather than running a benchmark with the options before it.
 var command = args.Contains("--help") || args.Contains("-h") ? "--help" : args.FirstOrDefault();
@@ -110,6 +111,24 @@ switch (command)
         }
 
         return 0;
+    case "placement-pairs":
+        var pairSizes = (Option("--hosts") ?? "1000,10000").Split(',').Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        if (pairSizes.Length != 2)
+        {
+            throw new ArgumentException($"--hosts: '{Option("--hosts")}' is not two sizes, SMALL,LARGE");
+        }
+
+        var pairsBody = await PlacementBenchmark.RunPairsAsync(pairSizes[0], pairSizes[1],
+            int.Parse(Option("--rounds") ?? "20", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--burst") ?? "8000", System.Globalization.CultureInfo.InvariantCulture),
+            (Option("--scheduler") ?? "out/bin/nodeagent-scheduler").Split(',').Select(Path.GetFullPath).ToList());
+        Console.WriteLine(pairsBody);
+        if (Option("--write") is { } pairsPath)
+        {
+            BenchmarkReport.Write(pairsPath, "placement-pairs", $"Scheduler placement cost at {pairSizes[0]:N0} and {pairSizes[1]:N0} hosts, in alternating bursts (SQLite)", "make bench-placement-pairs", pairsBody);
+        }
+
+        return 0;
     case "sqlite-schema":
         var schemaBody = await SqliteSchemaBenchmark.RunAsync(Path.GetFullPath(Option("--scheduler") ?? "out/bin/nodeagent-scheduler"),
             int.Parse(Option("--hosts") ?? "10000", System.Globalization.CultureInfo.InvariantCulture),
@@ -130,6 +149,6 @@ switch (command)
 
         return 0;
     default:
-        (command == "--help" ? Console.Out : Console.Error).WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--in-flight N,N,…] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
+        (command == "--help" ? Console.Out : Console.Error).WriteLine("usage: nodeagent-bench rpc [--in-flight N] [--seconds S] [--runs R] [--write FILE]\n       nodeagent-bench lease [--runs R] [--write FILE]\n       nodeagent-bench overlay [--runs R] [--write FILE]\n       nodeagent-bench metrics [--workspaces N] [--runs R] [--write FILE]\n       nodeagent-bench metering [--workspaces N] [--passes P] [--warmup W] [--write FILE]\n       nodeagent-bench startup [--binaries DIR] [--runs R] [--write FILE]\n       nodeagent-bench placement [--hosts N,N,…] [--leases N] [--group-size N] [--heartbeat-seconds S] [--store sqlite|postgresql] [--replicas N] [--runs R] [--client grpc|h2load] [--in-flight N,N,…] [--scheduler PROGRAM] [--write FILE]\n       nodeagent-bench placement-pairs [--hosts SMALL,LARGE] [--rounds R] [--burst N] [--scheduler PROGRAM[,PROGRAM]] [--write FILE]\n       nodeagent-bench sqlite-schema [--hosts N] [--leases N] [--scheduler PROGRAM] [--write FILE]");
         return command == "--help" ? 0 : 2;
 }
