@@ -153,10 +153,17 @@ class Scheduler:
             return
 
         if host_id == "forever":
-            yield agent_pb2.DesiredWorkspaces(host_id=host_id, version=1)
-            if not wait_while_active(context, FOREVER_STREAM_SECONDS):
-                with self.lock:
-                    self.cancelled_streams += 1
+            ended_early = True
+            try:
+                yield agent_pb2.DesiredWorkspaces(host_id=host_id, version=1)
+                ended_early = not wait_while_active(context, FOREVER_STREAM_SECONDS)
+            finally:
+                # When the client leaves while the first message is being sent, grpcio sees the cancellation as that
+                # send ends and closes this generator at the yield, never asking for the next message: that is the
+                # client's cancellation too, and counts.
+                if ended_early:
+                    with self.lock:
+                        self.cancelled_streams += 1
             return
 
         if host_id == "fail-after-one":
