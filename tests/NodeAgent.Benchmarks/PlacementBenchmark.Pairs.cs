@@ -93,10 +93,7 @@ public static partial class PlacementBenchmark
     private static async Task<BeatingCluster> BeatAsync(PlacementCluster cluster, int hosts)
     {
         var agents = new AgentServiceClient(cluster.Channels[0]);
-        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("bench"u8));
-        await new ImageServiceClient(cluster.Channels[0]).AddImageAsync(new AddImageRequest { Name = "bench", Url = "https://images.example/bench.qcow2", Sha256 = digest });
-        var ids = Enumerable.Range(0, hosts).Select(i => $"bench-{i:D5}").ToArray();
-        await ForAllAsync(ids, id => agents.RegisterHostAsync(new RegisterHostRequest { Host = PlacementHosts.Info(id) }));
+        var ids = await RegisterAsync(cluster.Channels[0], hosts, _ => agents);
         var before = CpuSeconds(cluster.ProcessIds);
         var (_, sent) = await PlacementHosts.RawHeartbeatsPerSecondAsync(cluster.Addresses, ids, TimeSpan.FromSeconds(3));
         var cpuPerHeartbeat = (CpuSeconds(cluster.ProcessIds) - before) / sent;

@@ -102,6 +102,16 @@ public static partial class PlacementBenchmark
             """;
     }
 
+    /// <summary>Adds the image the bench leases run and registers <paramref name="hosts"/> hosts (bench-00000, …), each through its agent client; their ids.</summary>
+    private static async Task<string[]> RegisterAsync(RpcChannel channel, int hosts, Func<string, AgentServiceClient> agentOf)
+    {
+        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("bench"u8));
+        await new ImageServiceClient(channel).AddImageAsync(new AddImageRequest { Name = "bench", Url = "https://images.example/bench.qcow2", Sha256 = digest });
+        var ids = Enumerable.Range(0, hosts).Select(i => $"bench-{i:D5}").ToArray();
+        await ForAllAsync(ids, id => agentOf(id).RegisterHostAsync(new RegisterHostRequest { Host = PlacementHosts.Info(id) }));
+        return ids;
+    }
+
     /// <summary>The program as the report names it: relative to the repository when it is in it.</summary>
     private static string Shown(string program)
     {
@@ -116,13 +126,9 @@ public static partial class PlacementBenchmark
     {
         var channels = cluster.Channels;
         var agents = channels.Select(c => new AgentServiceClient(c)).ToArray();
-        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("bench"u8));
-        await new ImageServiceClient(channels[0]).AddImageAsync(new AddImageRequest { Name = "bench", Url = "https://images.example/bench.qcow2", Sha256 = digest });
-
         // Host i always speaks to replica i mod N, as an agent keeps to the scheduler it reached.
-        var ids = Enumerable.Range(0, hosts).Select(i => $"bench-{i:D5}").ToArray();
         AgentServiceClient AgentOf(string id) => agents[int.Parse(id.AsSpan(6), CultureInfo.InvariantCulture) % agents.Length];
-        await ForAllAsync(ids, id => AgentOf(id).RegisterHostAsync(new RegisterHostRequest { Host = PlacementHosts.Info(id) }));
+        var ids = await RegisterAsync(channels[0], hosts, AgentOf);
         var cpuBefore = CpuSeconds(cluster.ProcessIds);
         var clientBefore = CpuSeconds([Environment.ProcessId]);
         var (heartbeats, sent) = h2load
